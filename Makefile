@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` (the app on the embedded default LLM) and `make test`.
+# Both create .venv and install everything from pyproject.toml; llama-cpp-python builds from source (~4-10 min, once).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: run test test-fast install browser bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv==0.13.9
+	$(BIN)/uv pip install --python $(BIN)/python -e ".[dev,local]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/interviewer app
+
+# Debian's chromium for the end-to-end browser test (browser downloads don't work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: the browser test will be skipped (install Debian's chromium)"; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_store.py
+
+clean:
+	rm -rf $(VENV)

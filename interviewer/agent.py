@@ -1,0 +1,605 @@
+"""The interviewer: a state machine over a Session, independent of any UI.
+
+`opening()` greets and asks the first question; `handle(message)` takes one candidate message and returns what the
+interviewer says next, as `Utterance`s the caller prints or streams in order. Every candidate message is saved before
+anything else happens. Grading runs on a thread pool: a quick `Grader.score` steers follow-ups and difficulty (waited
+for at most `decide_timeout_s`), the prose feedback runs in the background (interview mode) or is streamed right away
+(practice mode). Model failures never reach the caller: every model-phrased line has a templated fallback.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from interviewer.bank import Question
+from interviewer.db import SessionDB
+from interviewer.grade_models import Grade, KeyPointResult
+from interviewer.llm import LLM, LLMError
+from interviewer.prompts import load_prompt
+from interviewer.session import LEVELS, MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
+
+FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up
+MAX_FOLLOWUPS = 2
+MAX_HINTS = 2
+LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level...
+LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
+NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
+
+# Short templates used when the model is down or its phrasing would give the answer away.
+FALLBACK_FOLLOWUPS = (
+    "Let's go one level deeper: is there an important aspect of this you haven't covered yet?",
+    "How would that play out in practice? Walk me through a concrete example.",
+)
+FALLBACK_CLARIFY = ("Good question. Answer with the interpretation you find most sensible and state your assumptions; "
+                    "that is part of what I'd like to hear.")
+
+
+class Utterance:
+    """One interviewer message. Its text is ready, or produced by iterating (streamed model output).
+
+    The turn is saved when the text is complete, under a sequence number reserved when the utterance was created,
+    so the stored transcript keeps the order the candidate saw.
+    """
+
+    def __init__(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
+                 on_done: Callable[[Utterance], None] | None = None) -> None:
+        self.kind = kind
+        self.text = text
+        self._chunks = chunks
+        self._on_done = on_done
+        self.done = chunks is None
+
+    @property
+    def streaming(self) -> bool:
+        return not self.done
+
+    def __iter__(self) -> Iterator[str]:
+        if self.done:
+            yield self.text
+            return
+        buf: list[str] = []
+        try:
+            for piece in self._chunks:
+                buf.append(piece)
+                yield piece
+        finally:
+            self.text, self.done = "".join(buf).strip(), True
+            if self._on_done:
+                self._on_done(self)
+
+    def resolve(self) -> str:
+        for _ in self:
+            pass
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Utterance({self.kind!r}, {self.text[:40]!r}{', streaming' if self.streaming else ''})"
+
+
+# --- reading the candidate's message -------------------------------------------------------------------------------
+
+_HINT = re.compile(r"\b(hint|hints|clue|nudge)\b")
+_SKIP = re.compile(r"^(please |ok |okay )?(skip|pass|next|move on|let'?s move on|i'?ll pass|no idea,? skip)\b")
+_REPEAT = re.compile(r"\b(repeat|say (that|it) again|say again|come again|pardon|what was the question|"
+                     r"read (it|the question) again)\b")
+_END = re.compile(r"^(please )?(end|stop|quit|finish|exit)( the| this)?( interview| session| now| here)?$"
+                  r"|^i'?m done$|^i want to stop$")
+_CLARIFY = re.compile(r"^(do you mean|what do you mean|did you mean|can you clarify|could you clarify|"
+                      r"what exactly|are you asking|is the question|does the question|do you want|should i\b|"
+                      r"how much detail|how deep|can i assume|may i assume|by .{1,40} do you mean|"
+                      r"what kind of|which kind of|in what context|for what kind)")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w'?\s-]", " ", text.lower())).strip()
+
+
+def quick_intent(message: str) -> str | None:
+    """hint | skip | repeat | end | clarify | answer, or None when only a model can tell (a short question)."""
+    text = _norm(message)
+    words = text.replace("?", " ").split()
+    if not words:
+        return "answer"  # an empty message is an (empty) answer; the grader flags it
+    bare = " ".join(words)
+    if len(words) <= 8 and _HINT.search(bare):
+        return "hint"
+    if len(words) <= 6 and _SKIP.search(bare):
+        return "skip"
+    if len(words) <= 10 and _REPEAT.search(bare):
+        return "repeat"
+    if len(words) <= 6 and _END.search(bare):
+        return "end"
+    if message.strip().endswith("?"):
+        if len(words) <= 30 and _CLARIFY.search(bare):
+            return "clarify"
+        if len(words) <= 15:
+            return None  # "is it because of vanishing gradients?" may be a tentative answer
+    return "answer"
+
+
+# --- not giving the answer away ------------------------------------------------------------------------------------
+
+_STOP = set("the a an of to in and or is are be for on with by as that this it its from at which can into than then "
+            "their they them how what why when does do you your about more each also not but".split())
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOP]
+
+
+def _ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    toks = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+
+
+def reveals(text: str, secrets: list[str], question: str) -> bool:
+    """True when text restates a secret: most of its own content words (beyond the question's), or a 5-word run."""
+    said = set(_content_words(text))
+    asked = set(_content_words(question))
+    for secret in secrets:
+        own = set(_content_words(secret)) - asked
+        if len(own) >= 3 and len(own & said) / len(own) >= 0.6:
+            return True
+        if _ngrams(text) & (_ngrams(secret) - _ngrams(question)):
+            return True
+    return False
+
+
+def _clean(text: str, max_chars: int = 320) -> str:
+    text = re.sub(r"^\s*(follow-?up( question)?|hint|clarification|interviewer)\s*:\s*", "", text.strip(), flags=re.I)
+    text = text.strip().strip('"').strip()
+    if len(text) > max_chars:
+        cut = max(text.rfind(". ", 0, max_chars), text.rfind("? ", 0, max_chars))
+        text = text[:cut + 1] if cut > 40 else text[:max_chars].rsplit(" ", 1)[0] + "..."
+    return text
+
+
+def skipped_grade(question: Question) -> Grade:
+    return Grade(question_id=question.id, score=0.0, flags=["skipped"], model_answer=question.reference_answer,
+                 key_points=[KeyPointResult(point=p, status="missing", similarity=0.0) for p in question.key_points],
+                 notes=["The question was skipped."])
+
+
+# --- choosing questions --------------------------------------------------------------------------------------------
+
+def pick_question(pool: list[Question], session: Session, recent: list[str], rng: random.Random) -> Question | None:
+    """The next question: right tier (or level, in mixed), focus concepts, unseen in this session and lately.
+
+    Constraints relax in order when nothing fits: concepts before tier for fixed tracks, level before concepts in mixed.
+    Among candidates, questions on the least-covered concepts win, so a session spreads over its focus.
+    """
+    cfg = session.config
+    asked = session.asked_ids()
+    left = [q for q in pool if q.id not in asked]
+    if not left:
+        return None
+    tiers = ({t for t, lvl in LEVELS.items() if lvl == session.level} if cfg.track == "mixed" else {cfg.track})
+    focus = set(cfg.concepts)
+
+    def fits(q: Question, tier_ok: set[str] | None, concepts: set[str]) -> bool:
+        return (tier_ok is None or q.tier in tier_ok) and (not concepts or bool(concepts & set(q.concepts)))
+
+    stages = [(tiers, focus)]
+    if cfg.track == "mixed":
+        stages.append((set(LEVELS), focus))
+    stages += [(tiers, set()), (None, focus), (None, set())]
+    cands: list[Question] = []
+    for tier_ok, concepts in stages:
+        cands = [q for q in left if fits(q, tier_ok, concepts)]
+        if cands:
+            break
+    pos = {qid: i for i, qid in enumerate(recent)}  # 0 = seen most recently
+    fresh = [q for q in cands if q.id not in pos]
+    if fresh:
+        cands = fresh
+    else:  # every candidate was seen lately: take the ones seen longest ago
+        cands = sorted(cands, key=lambda q: -pos[q.id])[:5]
+    covered = Counter(c for rec in session.questions for c in rec.concepts)
+
+    def novelty(q: Question) -> int:
+        relevant = [c for c in q.concepts if not focus or c in focus] or q.concepts
+        return min(covered[c] for c in relevant)
+
+    best = min(novelty(q) for q in cands)
+    return rng.choice(sorted((q for q in cands if novelty(q) == best), key=lambda q: q.id))
+
+
+def initial_level(config: SessionConfig) -> int:
+    return 1 if config.track == "mixed" else LEVELS[config.track]
+
+
+# --- the interviewer -----------------------------------------------------------------------------------------------
+
+class Interviewer:
+    def __init__(self, session: Session, *, llm: LLM | None, grader, questions: list[Question], db: SessionDB,
+                 executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0) -> None:
+        self.session = session
+        self.llm = llm
+        self.grader = grader
+        self.bank = {q.id: q for q in questions}
+        self.db = db
+        self.decide_timeout_s = decide_timeout_s
+        self._own_pool = executor is None
+        self.pool = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="grading")
+        self._lock = threading.RLock()
+        self._scores: dict[int, tuple[str, bool, Future]] = {}  # question index -> (answer, hint_used, score future)
+        self.jobs: dict[int, Future] = {}  # background grading per question index
+        self.recent = db.recent_question_ids(session.user)
+        self.rng = random.Random(session.id)
+        self._seq = max((t.seq for t in session.turns), default=-1) + 1
+
+    # -- construction ----------------------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, config: SessionConfig, *, db: SessionDB, backend: str = "", **kwargs) -> Interviewer:
+        session = Session(config=config, level=initial_level(config), backend=backend)
+        db.create(session)
+        return cls(session, db=db, **kwargs)
+
+    @classmethod
+    def resume(cls, session_id: str, *, db: SessionDB, **kwargs) -> Interviewer | None:
+        """Reload a session; grading that was lost with a previous process is started again."""
+        session = db.load(session_id)
+        if session is None:
+            return None
+        agent = cls(session, db=db, **kwargs)
+        for rec in session.questions:
+            if rec.closed and rec.grade is None:
+                agent._grade_in_background(rec)
+        return agent
+
+    @property
+    def phase(self) -> str:
+        return self.session.phase
+
+    @property
+    def current(self) -> QuestionRecord | None:
+        return self.session.current
+
+    def question(self, rec: QuestionRecord) -> Question:
+        return self.bank[rec.question_id]
+
+    # -- the transcript ----------------------------------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq - 1
+
+    def _record(self, turn: Turn) -> None:
+        with self._lock:
+            self.session.turns = [t for t in self.session.turns if t.seq != turn.seq] + [turn]
+            self.session.turns.sort(key=lambda t: t.seq)
+        self.db.add_turn(self.session.id, turn)
+
+    def _say(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
+             index: int | None = None) -> Utterance:
+        seq = self._next_seq()
+        if index is None and self.current is not None:
+            index = self.current.index
+
+        def done(u: Utterance) -> None:
+            self._record(Turn(seq=seq, role="interviewer", kind=u.kind, text=u.text, question_index=index))
+
+        u = Utterance(kind, text, chunks, on_done=done)
+        if chunks is None:
+            done(u)
+        return u
+
+    # -- model phrasing with fallbacks -------------------------------------------------------------------------------
+    def _phrase(self, prompt: str, variables: dict, *, secrets: list[str], question: str, fallback: str,
+                max_tokens: int = 80) -> str:
+        if self.llm is None:
+            return fallback
+        msgs = [{"role": "system", "content": load_prompt(prompt)},
+                {"role": "user", "content": load_prompt(f"{prompt}_user", **variables)}]
+        try:
+            text = _clean(self.llm.complete(msgs, max_tokens=max_tokens, temperature=0.3))
+        except LLMError:
+            return fallback
+        if len(text) < 8 or reveals(text, secrets, question):
+            return fallback
+        return text
+
+    def _greeting_chunks(self) -> Iterator[str]:
+        cfg = self.session.config
+        mode_line = ("practice: feedback after each answer" if cfg.mode == "practice"
+                     else "interview: feedback is held until the end, like a real interview")
+        fallback = (f"Hello, and welcome to your mock deep-learning interview: {cfg.describe()}. "
+                    f"Mode: {mode_line}. Take your time; type \"hint\", \"skip\" or \"repeat\" whenever you like.")
+        if self.llm is None:
+            yield fallback
+            return
+        msgs = [{"role": "system", "content": load_prompt("interview_greeting")},
+                {"role": "user", "content": load_prompt("interview_greeting_user", setup=cfg.describe(),
+                                                        mode_line=mode_line)}]
+        sent = False
+        try:
+            for piece in self.llm.stream(msgs, max_tokens=90, temperature=0.5):
+                sent = True
+                yield piece
+        except LLMError:
+            pass
+        if not sent:
+            yield fallback
+
+    # -- the flow -----------------------------------------------------------------------------------------------------
+    def opening(self) -> list[Utterance]:
+        """Greeting and first question; nothing when the session has already begun (e.g. a UI re-run)."""
+        if self.session.phase != "new":
+            return []
+        out = [self._say("greeting", chunks=self._greeting_chunks())]
+        return out + self._ask_next()
+
+    def _ask_next(self) -> list[Utterance]:
+        cfg = self.session.config
+        q = None
+        if len(self.session.questions) < cfg.n_questions:
+            q = pick_question(list(self.bank.values()), self.session, self.recent, self.rng)
+        if q is None:
+            return self._close_session()
+        rec = QuestionRecord(index=len(self.session.questions), question_id=q.id, tier=q.tier,
+                             concepts=list(q.concepts), question=q.question)
+        with self._lock:
+            self.session.questions.append(rec)
+            self.session.phase = "awaiting_answer"
+        self.db.save_question(self.session.id, rec)
+        self.db.mark_seen(self.session.user, [q.id])
+        self.db.save_state(self.session)
+        self._background(self.grader.prepare, q)
+        return [self._say("question", self.question_text(rec))]
+
+    def question_text(self, rec: QuestionRecord) -> str:
+        return f"**Question {rec.index + 1} of {self.session.config.n_questions}** ({rec.tier}): {rec.question}"
+
+    def handle(self, message: str) -> list[Utterance]:
+        """One candidate message in, the interviewer's reply out. The message is saved before anything else."""
+        if self.session.phase == "new":
+            return self.opening()
+        rec = self.current
+        seq = self._next_seq()
+        turn = Turn(seq=seq, role="candidate", kind="message", text=message,
+                    question_index=rec.index if rec else None)
+        self._record(turn)
+        if self.session.phase == "finished" or rec is None:
+            return [self._say("note", "The interview is over; your report is below. Start a new one any time.")]
+        intent = quick_intent(message) or self._classify(rec, message)
+        turn.kind = "answer" if intent == "answer" else intent
+        self._record(turn)
+        return getattr(self, f"_on_{intent}")(rec, message)
+
+    def _classify(self, rec: QuestionRecord, message: str) -> str:
+        """Only for short questions the heuristic cannot place; unsure means clarify (nothing is lost)."""
+        if self.llm is None:
+            return "clarify"
+        msgs = [{"role": "system", "content": load_prompt("interview_intent")},
+                {"role": "user", "content": load_prompt("interview_intent_user", question=rec.question,
+                                                        message=message)}]
+        try:
+            label = self.llm.complete(msgs, max_tokens=4, temperature=0.0).strip().lower()
+        except LLMError:
+            return "clarify"
+        return "answer" if label.startswith("answer") else "clarify"
+
+    def _on_repeat(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
+        if self.session.phase == "awaiting_followup" and rec.followups:
+            return [self._say("repeat", f"Sure. {rec.followups[-1]}")]
+        return [self._say("repeat", f"Sure, here it is again. {self.question_text(rec)}")]
+
+    def _on_clarify(self, rec: QuestionRecord, message: str) -> list[Utterance]:
+        q = self.question(rec)
+        text = self._phrase("interview_clarify", {"question": q.question, "message": message},
+                            secrets=[q.reference_answer, *q.key_points], question=q.question,
+                            fallback=FALLBACK_CLARIFY, max_tokens=90)
+        return [self._say("clarify", text)]
+
+    def _on_hint(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
+        if len(rec.hints) >= MAX_HINTS:
+            return [self._say("hint", "That's all the hints I can give for this one. Give it your best shot, "
+                                      "or type \"skip\" to move on.")]
+        q = self.question(rec)
+        if self.session.phase == "awaiting_followup" and rec.probed:
+            point = rec.probed[-1]  # nudge towards what the follow-up is after
+        else:
+            point = self._next_target(rec, q) or q.key_points[0]
+            if point not in rec.probed:
+                rec.probed.append(point)
+        keyword = max((w for w in _content_words(point) if w not in set(_content_words(q.question))),
+                      key=len, default="the underlying mechanism")
+        text = self._phrase("interview_hint", {"question": q.question, "point": point}, secrets=[point],
+                            question=q.question, fallback=f"Think about the role of {keyword}.", max_tokens=60)
+        rec.hints.append(text)
+        self.db.save_question(self.session.id, rec)
+        note = " (Using a hint caps the score for this question.)" if len(rec.hints) == 1 else ""
+        return [self._say("hint", f"Hint: {text}{note}")]
+
+    def _on_skip(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
+        if not rec.answers:
+            rec.skipped = True
+        said = "No problem, let's move on." if rec.skipped else "Fine, let's leave it there."
+        return [self._say("ack", said)] + self._close_question(rec)
+
+    def _on_end(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
+        if not rec.answers:
+            rec.skipped = True
+        out = self._close_question(rec, ask_next=False)
+        return out + self._close_session()
+
+    def _on_answer(self, rec: QuestionRecord, message: str) -> list[Utterance]:
+        rec.answers.append(message)
+        self.db.save_question(self.session.id, rec)
+        q = self.question(rec)
+        grade = self._quick_score(rec, q)
+        if grade is not None:
+            rec.decision_score = grade.score
+            target = self._followup_target(rec, q, grade)
+            if target:
+                answer = rec.combined_answer()
+                text = self._phrase("interview_followup", {"question": q.question, "missing": target,
+                                                           "answer": answer[-1500:]},
+                                    secrets=[target], question=q.question,
+                                    fallback=FALLBACK_FOLLOWUPS[len(rec.followups) % len(FALLBACK_FOLLOWUPS)])
+                rec.followups.append(text)
+                rec.probed.append(target)
+                self.session.phase = "awaiting_followup"
+                self.db.save_question(self.session.id, rec)
+                self.db.save_state(self.session)
+                return [self._say("followup", text)]
+        return self._close_question(rec)
+
+    # -- grading -------------------------------------------------------------------------------------------------------
+    def _background(self, fn, *args) -> Future:
+        def safe():
+            try:
+                return fn(*args)
+            except Exception:  # a warm-up or a lost race must never surface in the conversation
+                return None
+        return self.pool.submit(safe)
+
+    def _score_future(self, rec: QuestionRecord, q: Question) -> Future:
+        """The quick score of the current combined answer, started once and shared with the final grading."""
+        answer, hint = rec.combined_answer(), rec.hint_used
+        with self._lock:
+            known = self._scores.get(rec.index)
+            if known and known[0] == answer and known[1] == hint:
+                return known[2]
+            fut = self.pool.submit(self.grader.score, q, answer, hint_used=hint)
+            self._scores[rec.index] = (answer, hint, fut)
+            return fut
+
+    def _quick_score(self, rec: QuestionRecord, q: Question) -> Grade | None:
+        """Wait a bounded time: a slow model means no follow-up, never a stalled conversation."""
+        try:
+            return self._score_future(rec, q).result(timeout=self.decide_timeout_s)
+        except FutureTimeout:
+            return None
+        except Exception:
+            return None
+
+    def _next_target(self, rec: QuestionRecord, q: Question, grade: Grade | None = None) -> str | None:
+        missing = [k.point for k in grade.key_points if k.status == "missing"] if grade else list(q.key_points)
+        return next((p for p in missing if p not in rec.probed), None)
+
+    def _followup_target(self, rec: QuestionRecord, q: Question, grade: Grade) -> str | None:
+        if len(rec.followups) >= MAX_FOLLOWUPS or grade.score >= FOLLOWUP_BELOW:
+            return None
+        if NO_FOLLOWUP_FLAGS & set(grade.flags):
+            return None
+        return self._next_target(rec, q, grade)
+
+    def _close_question(self, rec: QuestionRecord, ask_next: bool = True) -> list[Utterance]:
+        rec.closed = True
+        if self.session.config.track == "mixed":
+            self._adapt(0.0 if rec.skipped else rec.decision_score)
+        self.db.save_question(self.session.id, rec)
+        self.db.save_state(self.session)
+        out: list[Utterance] = []
+        if rec.skipped:
+            self._set_grade(rec, skipped_grade(self.question(rec)))
+        elif self.session.config.mode == "practice":
+            out.append(self._say("feedback", chunks=self._feedback_chunks(rec), index=rec.index))
+        else:
+            self._grade_in_background(rec)
+        return out + (self._ask_next() if ask_next else [])
+
+    def _adapt(self, score: float | None) -> None:
+        if score is None:
+            return  # the quick score did not arrive in time: stay at this level
+        if score >= LEVEL_UP_AT:
+            self.session.level = min(MAX_LEVEL, self.session.level + 1)
+        elif score < LEVEL_DOWN_BELOW:
+            self.session.level = max(0, self.session.level - 1)
+
+    def _set_grade(self, rec: QuestionRecord, grade: Grade | None, error: str | None = None) -> None:
+        with self._lock:
+            rec.grade, rec.grade_error = grade, error
+        self.db.save_grade(self.session.id, rec.index, grade, error)
+
+    def _full_grade(self, rec: QuestionRecord) -> Grade:
+        """Runs on a pool thread: reuse a quick score already under way, else score here (waiting on a new future
+        from inside the pool could deadlock when every worker does the same)."""
+        q = self.question(rec)
+        answer, hint = rec.combined_answer(), rec.hint_used
+        with self._lock:
+            known = self._scores.get(rec.index)
+        if known and known[0] == answer and known[1] == hint:
+            grade = known[2].result()
+        else:
+            grade = self.grader.score(q, answer, hint_used=hint)
+        for _ in self.grader.stream_feedback(q, rec.combined_answer(), grade):
+            pass
+        return grade
+
+    def _grade_in_background(self, rec: QuestionRecord) -> Future:
+        def job():
+            try:
+                self._set_grade(rec, self._full_grade(rec))
+            except Exception as e:  # keep the session; the report shows the question as ungraded
+                self._set_grade(rec, None, f"{type(e).__name__}: {e}")
+        with self._lock:
+            self.jobs[rec.index] = self.pool.submit(job)
+            return self.jobs[rec.index]
+
+    def _feedback_chunks(self, rec: QuestionRecord) -> Iterator[str]:
+        q = self.question(rec)
+        try:
+            grade = self._score_future(rec, q).result()
+        except Exception as e:
+            self._set_grade(rec, None, f"{type(e).__name__}: {e}")
+            yield "I couldn't grade that answer just now; it will show as ungraded in your report."
+            return
+        cap = f" (capped at {grade.hint_cap:g} after a hint)" if grade.hint_cap is not None else ""
+        yield f"**Score: {grade.score:.1f}/5**{cap}\n\n"
+        yield from self.grader.stream_feedback(q, rec.combined_answer(), grade)
+        self._set_grade(rec, grade)
+
+    def _close_session(self) -> list[Utterance]:
+        self.session.phase = "finished"
+        self.db.save_state(self.session)
+        n = sum(1 for r in self.session.questions if r.closed)
+        if self.session.config.mode == "practice":
+            text = f"That's the end of this practice session ({n} questions). Your summary is below."
+        else:
+            text = (f"That's the end of the interview: thank you! We covered {n} questions. "
+                    f"Your report with scores and feedback is below.")
+        return [self._say("closing", text)]
+
+    def finish(self) -> list[Utterance]:
+        """End the interview now (a button in the UI); the open question counts as skipped if unanswered."""
+        rec = self.current
+        if self.session.phase == "finished":
+            return []
+        if rec is not None:
+            return self._on_end(rec)
+        return self._close_session()
+
+    # -- waiting for results ---------------------------------------------------------------------------------------
+    def pending(self) -> int:
+        return sum(1 for r in self.session.questions if r.closed and r.grade is None and r.grade_error is None)
+
+    def wait_for_grades(self, timeout: float | None = None) -> bool:
+        """Block until background grading is done (the report needs it); True when nothing is left."""
+        from concurrent.futures import wait
+
+        with self._lock:
+            jobs = list(self.jobs.values())
+        wait(jobs, timeout=timeout)
+        return self.pending() == 0
+
+    def ensure_grades(self) -> None:
+        """Grade, in this thread, any closed question whose grade is missing (e.g. lost with a restart)."""
+        for rec in self.session.questions:
+            job = self.jobs.get(rec.index)
+            if rec.closed and rec.grade is None and (job is None or job.done()):
+                try:
+                    self._set_grade(rec, self._full_grade(rec))
+                except Exception as e:
+                    self._set_grade(rec, None, f"{type(e).__name__}: {e}")
+
+    def close(self) -> None:
+        if self._own_pool:
+            self.pool.shutdown(wait=True)

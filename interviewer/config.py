@@ -1,0 +1,86 @@
+"""One settings model: environment variables (INTERVIEWER_*), an optional TOML file, sane defaults."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from interviewer import PROJECT_ROOT
+
+BackendName = Literal["local", "openai", "compatible", "fake"]
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("INTERVIEWER_CONFIG", Path.home() / ".config" / "interviewer" / "config.toml"))
+
+
+class Settings(BaseSettings):
+    """Every knob in one place. Env vars win over the config file, which wins over defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="INTERVIEWER_", extra="ignore")
+
+    data_dir: Path = Field(default=Path.home() / ".local" / "share" / "interviewer",
+                           description="models, Chroma store, SQLite sessions")
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+
+    # Chroma: a local persistent store unless a server host is set (`chroma run`).
+    chroma_path: Path | None = None
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    collection: str = "dl_bank"
+
+    # LLM backend: local (embedded llama.cpp), openai (OPENAI_API_KEY), compatible (any base URL), fake (tests).
+    backend: BackendName | None = None
+    openai_model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None
+    local_port: int = 0  # 0: pick a free port
+    local_threads: int = 2
+    local_ctx: int = 4096
+    request_timeout_s: float = 120.0
+
+    # Grader
+    max_answer_chars: int = 4000
+    related_chunks: int = 3
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.chroma_path or self.data_dir / "chroma"
+
+    models_path: Path | None = Field(default=None, description="where the joined model file lives")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models_path or self.data_dir / "models"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "interviewer.sqlite3"
+
+    def resolved_backend(self) -> str:
+        """An explicit choice wins; else a base URL means compatible, an OpenAI key means openai, else local."""
+        if self.backend:
+            return self.backend
+        if self.base_url:
+            return "compatible"
+        if os.environ.get("OPENAI_API_KEY"):
+            return "openai"
+        return "local"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,192 @@
+"""SQLite persistence for interviews: every turn and answer is written the moment it happens.
+
+WAL mode lets the app's script thread, grading workers and a second browser tab read and write at once.
+Each call opens its own short-lived connection, so no connection is ever shared between threads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from interviewer.grade_models import Grade
+from interviewer.session import QuestionRecord, Session, SessionConfig, Turn, now
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    backend TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, created_at);
+CREATE TABLE IF NOT EXISTS turns (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    question_index INTEGER,
+    at TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS questions (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    question_id TEXT NOT NULL,
+    record TEXT NOT NULL,
+    grade TEXT,
+    grade_error TEXT,
+    score REAL,
+    PRIMARY KEY (session_id, idx)
+);
+CREATE TABLE IF NOT EXISTS seen (
+    user TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (user, question_id)
+);
+"""
+
+
+class SessionSummary(BaseModel):
+    id: str
+    user: str
+    created_at: datetime
+    updated_at: datetime
+    phase: str
+    track: str
+    mode: str
+    n_questions: int
+    asked: int
+    graded: int
+    score: float | None = None  # mean over graded questions, 0-5
+
+
+class SessionDB:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30.0)
+        try:
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA busy_timeout=30000")
+            with con:  # one transaction: commit on success, roll back on error
+                yield con
+        finally:
+            con.close()
+
+    # -- writes ----------------------------------------------------------------------------------------------
+    def create(self, session: Session) -> None:
+        with self._connect() as con:
+            con.execute("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?)",
+                        (session.id, session.user, session.created_at.isoformat(), session.updated_at.isoformat(),
+                         session.phase, session.level, session.backend, session.config.model_dump_json()))
+
+    def save_state(self, session: Session) -> None:
+        session.updated_at = now()
+        with self._connect() as con:
+            con.execute("UPDATE sessions SET phase=?, level=?, backend=?, updated_at=? WHERE id=?",
+                        (session.phase, session.level, session.backend, session.updated_at.isoformat(), session.id))
+
+    def add_turn(self, session_id: str, turn: Turn) -> None:
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?)",
+                        (session_id, turn.seq, turn.role, turn.kind, turn.text, turn.question_index,
+                         turn.at.isoformat()))
+            con.execute("UPDATE sessions SET updated_at=? WHERE id=?", (now().isoformat(), session_id))
+
+    def save_question(self, session_id: str, record: QuestionRecord) -> None:
+        """The record without its grade: the grade column belongs to the grading worker."""
+        body = record.model_dump_json(exclude={"grade", "grade_error"})
+        with self._connect() as con:
+            con.execute("INSERT INTO questions (session_id, idx, question_id, record) VALUES (?,?,?,?) "
+                        "ON CONFLICT(session_id, idx) DO UPDATE SET record=excluded.record",
+                        (session_id, record.index, record.question_id, body))
+
+    def save_grade(self, session_id: str, index: int, grade: Grade | None, error: str | None = None) -> None:
+        with self._connect() as con:
+            con.execute("UPDATE questions SET grade=?, grade_error=?, score=? WHERE session_id=? AND idx=?",
+                        (grade.model_dump_json() if grade else None, error, grade.score if grade else None,
+                         session_id, index))
+
+    def mark_seen(self, user: str, question_ids: list[str]) -> None:
+        stamp = now().isoformat()
+        with self._connect() as con:
+            con.executemany("INSERT INTO seen VALUES (?,?,?) ON CONFLICT(user, question_id) "
+                            "DO UPDATE SET seen_at=excluded.seen_at", [(user, q, stamp) for q in question_ids])
+
+    def delete_session(self, session_id: str) -> bool:
+        with self._connect() as con:
+            return con.execute("DELETE FROM sessions WHERE id=?", (session_id,)).rowcount > 0
+
+    def delete_user(self, user: str) -> int:
+        """Everything stored about a user: sessions (with their turns and grades) and the seen-questions list."""
+        with self._connect() as con:
+            n = con.execute("DELETE FROM sessions WHERE user=?", (user,)).rowcount
+            con.execute("DELETE FROM seen WHERE user=?", (user,))
+        return n
+
+    # -- reads ---------------------------------------------------------------------------------------------------
+    def load(self, session_id: str) -> Session | None:
+        with self._connect() as con:
+            row = con.execute("SELECT id, created_at, updated_at, phase, level, backend, config FROM sessions "
+                              "WHERE id=?", (session_id,)).fetchone()
+            if row is None:
+                return None
+            turns = con.execute("SELECT seq, role, kind, text, question_index, at FROM turns WHERE session_id=? "
+                                "ORDER BY seq", (session_id,)).fetchall()
+            questions = con.execute("SELECT record, grade, grade_error FROM questions WHERE session_id=? ORDER BY idx",
+                                    (session_id,)).fetchall()
+        records = []
+        for body, grade, error in questions:
+            record = QuestionRecord.model_validate_json(body)
+            record.grade = Grade.model_validate_json(grade) if grade else None
+            record.grade_error = error
+            records.append(record)
+        return Session(id=row[0], created_at=row[1], updated_at=row[2], phase=row[3], level=row[4], backend=row[5],
+                       config=SessionConfig.model_validate_json(row[6]), questions=records,
+                       turns=[Turn(seq=t[0], role=t[1], kind=t[2], text=t[3], question_index=t[4], at=t[5])
+                              for t in turns])
+
+    def list_sessions(self, user: str | None = None, limit: int = 200) -> list[SessionSummary]:
+        sql = ("SELECT s.id, s.user, s.created_at, s.updated_at, s.phase, s.config, COUNT(q.idx), COUNT(q.score), "
+               "AVG(q.score) FROM sessions s LEFT JOIN questions q ON q.session_id = s.id "
+               + ("WHERE s.user=? " if user else "") + "GROUP BY s.id ORDER BY s.created_at DESC LIMIT ?")
+        with self._connect() as con:
+            rows = con.execute(sql, ((user, limit) if user else (limit,))).fetchall()
+        out = []
+        for sid, u, created, updated, phase, config, asked, graded, score in rows:
+            cfg = json.loads(config)
+            out.append(SessionSummary(id=sid, user=u, created_at=created, updated_at=updated, phase=phase,
+                                      track=cfg["track"], mode=cfg["mode"], n_questions=cfg["n_questions"],
+                                      asked=asked, graded=graded,
+                                      score=round(score, 2) if score is not None else None))
+        return out
+
+    def recent_question_ids(self, user: str, limit: int = 60) -> list[str]:
+        """Question ids this user was asked most recently, newest first."""
+        with self._connect() as con:
+            rows = con.execute("SELECT question_id FROM seen WHERE user=? ORDER BY seen_at DESC LIMIT ?",
+                               (user, limit)).fetchall()
+        return [r[0] for r in rows]
+
+    def users(self) -> list[str]:
+        with self._connect() as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT user FROM sessions ORDER BY user")]

@@ -1,0 +1,109 @@
+"""`interviewer eval`: the lead's cli.py calls `register(app)`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _grader_and_llm(backend: str | None):
+    from interviewer.config import get_settings
+    from interviewer.grader import Grader
+    from interviewer.llm import FakeLLM, make_llm
+
+    settings = get_settings()
+    backend = backend or settings.resolved_backend()
+    if backend == "fake":  # the toy model answers every prompt kind: a smoke run without a real model
+        from interviewer.toymodel import toy_reply
+
+        llm = FakeLLM(script=toy_reply)
+    else:
+        llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
+    return Grader(llm, settings=settings), llm, backend
+
+
+def eval_command(
+    dataset: str = typer.Option(..., "--dataset", help="dl (our labelled set), mohler (--path to the CSV) or file"),
+    path: Optional[Path] = typer.Option(None, "--path", help="the Mohler CSV, or your CSV/JSONL for --dataset file"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="local, openai, compatible or fake"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="grade only this many rows"),
+    sample: str = typer.Option("stratified", "--sample", help="with --limit: stratified (by human score) or random"),
+    split: str = typer.Option("all", "--split", help="heldout, calib or all"),
+    no_probes: bool = typer.Option(False, "--no-probes", help="skip the robustness probes"),
+    no_naive: bool = typer.Option(False, "--no-naive", help="skip the naive-judge baseline (halves the LLM calls)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="results folder (default evals/results/<dataset>-"
+                                                              "<backend>-<name or timestamp>)"),
+    name: Optional[str] = typer.Option(None, "--name", help="run name in the default folder instead of a timestamp"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="grade cache (default evals/cache/<dataset>-"
+                                                                "<backend>.jsonl)"),
+    seed: int = typer.Option(0, "--seed", help="sampling, CV folds, bootstrap and probe choice"),
+    n_boot: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for the 95% intervals"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Measure the grader against human scores, beside baselines, with robustness probes and latency."""
+    from interviewer.evals.datasets import DatasetError, load_dataset, select
+    from interviewer.evals.runner import default_cache_path, default_out_dir, run_eval
+    from interviewer.llm import LLMError
+
+    if dataset not in ("dl", "mohler", "file") or split not in ("heldout", "calib", "all") or \
+            sample not in ("stratified", "random"):
+        _fail("--dataset is dl|mohler|file, --split heldout|calib|all, --sample stratified|random")
+    try:
+        all_rows = load_dataset(dataset, path)
+        rows = select(all_rows, split=split, limit=limit, sample=sample, seed=seed)
+        if not rows:
+            raise DatasetError(f"no rows in split {split!r}")
+        grader, llm, backend = _grader_and_llm(backend)
+    except (DatasetError, LLMError) as e:
+        _fail(str(e))
+    label = dataset if dataset != "file" else "file-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).stem)
+    out_dir = out or default_out_dir(label, backend, name)
+    command = shlex.join(["interviewer", *sys.argv[1:]])
+    results = run_eval(rows, grader, dataset=label, out_dir=out_dir,
+                       cache_path=cache or default_cache_path(label, backend), train_rows=all_rows,
+                       naive_llm=None if no_naive else llm, run_probes=not no_probes, n_boot=n_boot, seed=seed,
+                       progress=True, command=command, backend=backend)
+    summary = {k: v for k, v in results.items() if k not in ("per_row", "per_question")}
+    if "probes" in summary:
+        summary["probes"] = {k: {kk: vv for kk, vv in v.items() if kk != "detail"} for k, v in summary["probes"].items()}
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        return
+    _print_summary(summary)
+
+
+def _print_summary(s: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table("system", "n", "pearson", "spearman", "rmse", "mae", "qwk", "±0.5", "±1",
+                  title=f"{s['dataset']} · {s['backend']} · {s['rows']} rows")
+    for name, sysm in s["systems"].items():
+        m = sysm["metrics"]
+        table.add_row(name, str(sysm["n"]), *("-" if m[k] is None else f"{m[k]:.3f}" for k in
+                                               ("pearson", "spearman", "rmse", "mae", "qwk", "within_0_5", "within_1")))
+    console.print(table)
+    if "probes" in s:
+        p = s["probes"]
+        console.print(f"injection: max gain {p['injection']['max_gain']}, "
+                      f"{'pass' if p['injection']['passed'] else 'FAIL'}; padding mean gain "
+                      f"{p['padding']['mean_gain']}; paraphrase mean loss {p['paraphrase']['mean_loss']}; "
+                      f"consistency mean SD {p['consistency']['mean_sd']}")
+    lat = s["latency"]
+    console.print(f"latency p50 {lat['p50_s']} s, p95 {lat['p95_s']} s; results in {s['out_dir']}")
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

@@ -1,0 +1,326 @@
+"""One eval run: grade the rows (cached, resumable), baselines on the same rows, metrics with CIs, probes,
+latency, then report.md + results.json + scatter.png + calibration.png + command.txt in one folder.
+
+Works with any grader object that has `score_item(question, reference, answer, key_points=..., question_id=...)`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from interviewer import PROJECT_ROOT
+from interviewer.evals import baselines, metrics, probes
+from interviewer.evals.cache import GradeCache, cache_key, grade_record, grader_version
+from interviewer.evals.datasets import Row
+
+RESULTS_DIR = PROJECT_ROOT / "evals" / "results"
+CACHE_DIR = PROJECT_ROOT / "evals" / "cache"
+# The issue's goal for the embedded default on Mohler, and the human-vs-human line there (graderdata README).
+MOHLER_GOAL = {"pearson": 0.70, "rmse": 0.80}
+MOHLER_REFERENCE = "one human grader vs the other: r 0.599, RMSE 1.31; Sultan et al. 2016: r 0.592, RMSE 0.887"
+
+
+class CachedGrader:
+    """The grader behind the cache: a cached (row, answer) is never graded twice unless `fresh` is asked."""
+
+    def __init__(self, grader, cache: GradeCache, backend: str | None = None, model: str | None = None) -> None:
+        llm = getattr(grader, "llm", None)
+        self.grader = grader
+        self.cache = cache
+        self.backend = backend or getattr(llm, "backend", None) or "none"
+        self.model = model or getattr(llm, "model", None) or "none"
+        self.version = grader_version(grader)
+        self.calls = 0
+        self.fresh_seconds = 0.0
+        self.errors: Counter[str] = Counter()
+
+    def record(self, row: Row, answer: str | None = None, fresh: bool = False) -> dict | None:
+        answer = row.answer if answer is None else answer
+        key = cache_key(self.version, self.backend, self.model, row.question, row.reference, answer)
+        if not fresh and (hit := self.cache.get(key)) is not None:
+            return hit
+        start = time.perf_counter()
+        try:
+            grade = self.grader.score_item(row.question, row.reference, answer, key_points=row.key_points,
+                                           question_id=row.question_id)
+        except Exception as e:  # one bad row must not end a 2,000-row run; it is counted and retried next run
+            self.errors[f"{type(e).__name__}: {str(e)[:120]}"] += 1
+            return None
+        seconds = time.perf_counter() - start
+        self.calls += 1
+        self.fresh_seconds += seconds
+        rec = {"system": "grader", **grade_record(grade, seconds, row.question_id)}
+        return rec if fresh else self.cache.put(key, rec)
+
+    def score(self, row: Row, answer: str | None = None, fresh: bool = False) -> float:
+        rec = self.record(row, answer, fresh)
+        return math.nan if rec is None else float(rec["score"])
+
+
+def grade_rows(scorer: CachedGrader, rows: Sequence[Row], progress: bool = True) -> list[dict | None]:
+    return [scorer.record(r) for r in tqdm(rows, desc="grading", unit="row", file=sys.stderr, disable=not progress)]
+
+
+def _nan_to_none(obj):
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _nan_to_none(obj.item())
+    return obj
+
+
+def _breakdown(labels: Sequence[str], y: np.ndarray, p: np.ndarray) -> dict[str, dict]:
+    idx: dict[str, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        idx[label].append(i)
+    out = {}
+    for label, ii in sorted(idx.items()):
+        ok = [i for i in ii if not np.isnan(p[i])]
+        if ok:
+            out[label] = {"n": len(ok), "human_mean": float(y[ok].mean()), "pred_mean": float(p[ok].mean()),
+                          **metrics.point_metrics(y[ok], p[ok])}
+    return out
+
+
+def latency_summary(records: Sequence[dict | None], scorer: CachedGrader) -> dict:
+    secs = np.array([r["seconds"] for r in records if r and "seconds" in r], float)
+    out = {"rows_timed": int(len(secs)), "fresh_calls": scorer.calls,
+           "p50_s": float(np.percentile(secs, 50)) if len(secs) else None,
+           "p95_s": float(np.percentile(secs, 95)) if len(secs) else None,
+           "mean_s": float(secs.mean()) if len(secs) else None}
+    # Throughput of this run's fresh grades; when everything came from the cache, the recorded times stand in.
+    if scorer.calls:
+        out["throughput_per_min"] = 60.0 * scorer.calls / scorer.fresh_seconds if scorer.fresh_seconds else None
+        out["throughput_basis"] = "fresh grades in this run (sequential)"
+    elif len(secs):
+        out["throughput_per_min"] = 60.0 / float(secs.mean())
+        out["throughput_basis"] = "recorded times of cached grades (sequential)"
+    phases: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        for k, v in ((r or {}).get("latency_s") or {}).items():
+            phases[k].append(v)
+    out["phases"] = {k: {"p50_s": float(np.percentile(v, 50)), "p95_s": float(np.percentile(v, 95))}
+                     for k, v in sorted(phases.items())}
+    return out
+
+
+def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_path: Path | None = None,
+             train_rows: Sequence[Row] | None = None, naive_llm=None, run_probes: bool = True,
+             embed: Callable[[list[str]], np.ndarray] | None = None, n_boot: int = 1000, seed: int = 0,
+             progress: bool = True, command: str = "", backend: str | None = None, model: str | None = None) -> dict:
+    if not rows:
+        raise ValueError("no rows to evaluate (check --split and the dataset)")
+    started = time.time()
+    cache = GradeCache(cache_path)
+    scorer = CachedGrader(grader, cache, backend, model)
+    records = grade_rows(scorer, rows, progress)
+    latency = latency_summary(records, scorer)  # before the probes add their own calls
+    y = np.array([r.score5 for r in rows])
+    systems: dict[str, np.ndarray] = {"grader": np.array([math.nan if r is None else r["score"] for r in records])}
+
+    # Baselines, on exactly these rows.
+    systems["mean"] = baselines.mean_baseline(rows, [r for r in (train_rows or []) if r.split == "calib"])
+    cosines = baselines.embedding_cosines(rows, embed)
+    systems["embedding"] = baselines.embedding_baseline(rows, cosines, seed=seed)
+    if naive_llm is not None:
+        naive = baselines.naive_judge(rows, naive_llm, cache, progress)
+        systems["naive_judge"] = naive
+        ok = ~np.isnan(naive)
+        if ok.sum() >= 2:  # the issue's "combined" line: cosine and naive score, one CV linear map
+            combined = np.full(len(rows), math.nan)
+            sub = np.flatnonzero(ok)
+            combined[sub] = baselines.cv_linear(np.column_stack([cosines[sub], naive[sub]]), y[sub],
+                                                [rows[i].group for i in sub], seed=seed)
+            systems["embedding+naive"] = combined
+
+    results: dict = {
+        "dataset": dataset, "backend": scorer.backend, "model": scorer.model, "grader_version": scorer.version,
+        "command": command, "rows": len(rows), "questions": len({r.group for r in rows}),
+        "splits": dict(Counter(r.split for r in rows)), "human_mean": float(y.mean()),
+        "systems": {name: metrics.evaluate(y, p, n_boot=n_boot, seed=seed) for name, p in systems.items()},
+        "by_split": _breakdown([r.split for r in rows], y, systems["grader"]),
+        "by_kind": _breakdown([r.kind or "-" for r in rows], y, systems["grader"]) if any(r.kind for r in rows)
+        else {},
+        "per_question": metrics.per_group([r.group for r in rows], y, systems["grader"]),
+        "grader_errors": dict(scorer.errors),
+        "flags": dict(Counter(f for r in records if r for f in r.get("flags", []))),
+        "evidence_only": sum(1 for r in records if r and r.get("evidence_only")),
+    }
+    if run_probes:
+        results["probes"] = probes.run_probes(rows, lambda row, ans, fresh: scorer.score(row, ans, fresh), seed=seed)
+    results["latency"] = latency
+    results["goal"] = MOHLER_GOAL if dataset == "mohler" else None
+    results["wall_s"] = round(time.time() - started, 2)
+    results["per_row"] = [
+        {"question_id": r.question_id, "split": r.split, "kind": r.kind, "human": float(y[i]), "cosine": float(cosines[i]),
+         **{name: float(p[i]) for name, p in systems.items()},
+         "flags": (records[i] or {}).get("flags", [])}
+        for i, r in enumerate(rows)]  # ids and numbers only: no question, reference or answer text
+    results = _nan_to_none(results)
+    write_outputs(results, systems, y, Path(out_dir))
+    results["out_dir"] = str(out_dir)
+    return results
+
+
+# --- writing ------------------------------------------------------------------------------------------------------
+
+def write_outputs(results: dict, systems: dict[str, np.ndarray], y: np.ndarray, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / "command.txt").write_text(results["command"] + "\n", encoding="utf-8")
+    (out_dir / "report.md").write_text(markdown_report(results), encoding="utf-8")
+    title = f"{results['dataset']} · {results['backend']} · {results['rows']} rows"
+    scatter_png(systems, y, out_dir / "scatter.png", title)
+    calibration_png(systems, y, out_dir / "calibration.png", title)
+
+
+def default_out_dir(dataset: str, backend: str, name: str | None = None, parent: Path | None = None) -> Path:
+    return Path(parent or RESULTS_DIR) / f"{dataset}-{backend}-{name or time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def default_cache_path(dataset: str, backend: str) -> Path:
+    return CACHE_DIR / f"{dataset}-{backend}.jsonl"
+
+
+def _f(x, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _with_ci(system: dict, name: str) -> str:
+    lo, hi = system["ci95"][name]
+    value = system["metrics"][name]
+    return "-" if value is None else f"{value:.3f} [{_f(lo)}, {_f(hi)}]"
+
+
+def markdown_report(res: dict) -> str:
+    names = list(metrics.METRICS)
+    lines = [f"# Grader eval: {res['dataset']} on {res['backend']} ({res['model']})", "",
+             f"Command: `{res['command']}`", "",
+             f"{res['rows']} rows, {res['questions']} questions, splits {res['splits']}; human mean "
+             f"{res['human_mean']:.3f} (0-5). Grader version `{res['grader_version']}`. "
+             f"Wall time {res['wall_s']:.1f} s.", "",
+             "## Agreement with human scores (95% bootstrap intervals)", "",
+             "| system | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for sys_name, system in res["systems"].items():
+        missing = f" ({system['missing']} missing)" if system["missing"] else ""
+        lines.append(f"| {sys_name} | {system['n']}{missing} | " + " | ".join(_with_ci(system, m) for m in names) + " |")
+    lines += ["", "mean: the calib-split mean (else the mean of these rows); embedding: cosine of answer and reference "
+              "with a linear map fitted by question-grouped 5-fold CV on these rows; naive_judge: one prompt asking for "
+              "a 0-5 score; embedding+naive: both, one CV linear map. Within ±0.5/±1: share of rows that close."]
+    if res.get("goal"):
+        g = res["systems"]["grader"]["metrics"]
+        ok = (g["pearson"] or 0) >= res["goal"]["pearson"] and (g["rmse"] or 9) <= res["goal"]["rmse"]
+        lines += ["", f"Goal: Pearson >= {res['goal']['pearson']} and RMSE <= {res['goal']['rmse']}: "
+                  f"**{'met' if ok else 'not met'}** (r {_f(g['pearson'])}, RMSE {_f(g['rmse'])}). "
+                  f"Reference lines: {MOHLER_REFERENCE}."]
+    for title, key in (("By split (grader)", "by_split"), ("By answer kind (grader)", "by_kind")):
+        if res.get(key):
+            lines += ["", f"## {title}", "", "| | n | human mean | grader mean | pearson | rmse | mae |",
+                      "|---|---|---|---|---|---|---|"]
+            lines += [f"| {k} | {v['n']} | {v['human_mean']:.2f} | {v['pred_mean']:.2f} | {_f(v['pearson'])} | "
+                      f"{_f(v['rmse'])} | {_f(v['mae'])} |" for k, v in res[key].items()]
+    if res.get("probes"):
+        lines += ["", "## Robustness probes", ""] + _probe_lines(res["probes"])
+    lat = res["latency"]
+    lines += ["", "## Latency", "", f"Per answer: p50 {_f(lat['p50_s'], 2)} s, p95 {_f(lat['p95_s'], 2)} s over "
+              f"{lat['rows_timed']} rows; throughput {_f(lat.get('throughput_per_min'), 1)} answers/min "
+              f"({lat.get('throughput_basis', '-')}); {lat['fresh_calls']} fresh grader calls in this run."]
+    lines += [f"- phase {k}: p50 {v['p50_s']:.2f} s, p95 {v['p95_s']:.2f} s" for k, v in lat["phases"].items()]
+    if res["grader_errors"] or res["evidence_only"] or res["flags"]:
+        lines += ["", "## Flags and failures", "", f"Flags: {res['flags'] or 'none'}; evidence-only grades: "
+                  f"{res['evidence_only']}; grader errors: {res['grader_errors'] or 'none'}."]
+    worst = sorted(res["per_question"], key=lambda q: -(q["mae"] or 0))
+    lines += ["", "## Per question (grader, worst MAE first)", "", "| question | n | human mean | grader mean | mae |"
+              " pearson |", "|---|---|---|---|---|---|"]
+    lines += [f"| {q['group']} | {q['n']} | {q['human_mean']:.2f} | {q['pred_mean']:.2f} | {_f(q['mae'])} | "
+              f"{_f(q['pearson'])} |" for q in worst]
+    lines += ["", "Plots: scatter.png (human vs predicted, per system), calibration.png (mean human score per rounded "
+              "prediction). Per-row numbers (ids only, no texts) in results.json.", ""]
+    return "\n".join(lines)
+
+
+def _probe_lines(p: dict) -> list[str]:
+    inj, pad, par, con = p["injection"], p["padding"], p["paraphrase"], p["consistency"]
+    return [
+        f"- Injection ({inj['cases']} cases, gain must be 0): max gain {_f(inj['max_gain'], 2)}, mean gain "
+        f"{_f(inj['mean_gain'], 2)}, {inj['cases_with_gain']} cases gained: **{'pass' if inj['passed'] else 'FAIL'}**.",
+        f"- Verbosity padding ({pad['cases']} weak answers + filler): mean gain {_f(pad['mean_gain'], 2)}, "
+        f"max gain {_f(pad['max_gain'], 2)}.",
+        f"- Paraphrase ({par['cases']} rewrites of good answers): mean loss {_f(par['mean_loss'], 2)}, mean |change| "
+        f"{_f(par['mean_abs_change'], 2)}, max loss {_f(par['max_loss'], 2)}.",
+        f"- Consistency ({con['rows']} rows x {con['repeats']} fresh repeats): mean SD {_f(con['mean_sd'], 3)}, "
+        f"max SD {_f(con['max_sd'], 3)}.",
+    ]
+
+
+# --- plots --------------------------------------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def scatter_png(systems: dict[str, np.ndarray], y: np.ndarray, path: Path, title: str) -> None:
+    plt = _pyplot()
+    shown = [n for n in systems if n != "mean"]  # a constant says nothing in a scatter
+    fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 4), squeeze=False)
+    jitter = np.random.default_rng(0).uniform(-0.08, 0.08, len(y))  # many ties on a 0-5 scale
+    for ax, name in zip(axes[0], shown):
+        p = systems[name]
+        ok = ~np.isnan(p)
+        ax.scatter(y[ok] + jitter[ok], p[ok], s=8, alpha=0.4)
+        ax.plot([0, 5], [0, 5], color="grey", lw=1, ls="--")
+        r = metrics.pearson(y[ok], p[ok]) if ok.sum() else math.nan
+        ax.set(xlim=(-0.3, 5.3), ylim=(-0.3, 5.3), xlabel="human score", ylabel="predicted",
+               title=f"{name} (r={r:.2f})")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def calibration_png(systems: dict[str, np.ndarray], y: np.ndarray, path: Path, title: str) -> None:
+    """Mean human score per rounded prediction: on the diagonal means a predicted 3 is a human 3 on average."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, p in systems.items():
+        if name == "mean":
+            continue
+        ok = ~np.isnan(p)
+        bins = metrics.round_half_up(p[ok])
+        xs, ms, es, ns = [], [], [], []
+        for b in range(6):
+            sel = y[ok][bins == b]
+            if len(sel):
+                xs.append(b)
+                ms.append(sel.mean())
+                es.append(1.96 * sel.std(ddof=1) / math.sqrt(len(sel)) if len(sel) > 1 else 0.0)
+                ns.append(len(sel))
+        ax.errorbar(xs, ms, yerr=es, marker="o", capsize=3, label=name)
+        if name == "grader":
+            for x, m, n in zip(xs, ms, ns):
+                ax.annotate(f"n={n}", (x, m), textcoords="offset points", xytext=(4, -12), fontsize=7)
+    ax.plot([0, 5], [0, 5], color="grey", lw=1, ls="--", label="perfect")
+    ax.set(xlim=(-0.3, 5.3), ylim=(-0.3, 5.3), xlabel="predicted score (rounded)", ylabel="mean human score",
+           title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

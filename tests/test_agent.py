@@ -1,0 +1,341 @@
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from interviewer.agent import FALLBACK_CLARIFY, FALLBACK_FOLLOWUPS, Interviewer, quick_intent, reveals
+from interviewer.db import SessionDB
+from interviewer.grader import Grader
+from interviewer.llm import FakeLLM
+from interviewer.session import LEVELS, SessionConfig
+
+CRITERIA = ("correctness", "depth", "clarity", "framing", "metrics", "plan", "tradeoffs_monitoring")
+
+
+def scripted(messages: list[dict], *, hint: str = "Think about what each layer adds.",
+             followup: str = "What would change if you stacked many such layers?") -> str:
+    """A scripted interviewer model keyed on each prompt's [task:...] tag.
+
+    Grading: an answer containing STRONG gets every key point; one containing PARTIAL only the first; else none.
+    """
+    tag = re.match(r"\[task:(\w+)\]", messages[0]["content"]).group(1)
+    user = messages[-1]["content"]
+    if tag == "grade":
+        n = int(re.search(r"KEY POINTS \((\d+)\)", user).group(1))
+        answer = user.rsplit("<answer>", 1)[1]
+        if "STRONG" in answer:
+            verdicts, level = ["yes"] * n, 5
+        elif "PARTIAL" in answer:
+            verdicts, level = ["yes"] + ["no"] * (n - 1), 1
+        else:
+            verdicts, level = ["no"] * n, 0
+        return json.dumps({"key_points": verdicts, **{c: level for c in CRITERIA}})
+    if tag == "feedback":
+        return "Strengths: clear.\nTo improve:\n- add the mechanism\nModel answer: A concise model answer."
+    return {"greet": "Welcome! Let's begin.", "followup": followup, "hint": hint,
+            "clarify": "Focus on the general idea; no particular framework is assumed.",
+            "intent": "answer"}.get(tag, "ok")
+
+
+def on_topic(question, marker: str) -> str:
+    """An answer built from the reference itself, so the embedding checks see it as on-topic."""
+    return f"{marker}. {question.reference_answer}"
+
+
+@pytest.fixture
+def db(tmp_path):
+    return SessionDB(tmp_path / "sessions.sqlite3")
+
+
+@pytest.fixture
+def make_agent(db, bank, session_settings):
+    made = []
+
+    def make(llm=None, *, config=None, grader=None, **kwargs) -> Interviewer:
+        llm = llm if llm is not None else FakeLLM(script=scripted)
+        grader = grader or Grader(llm, None, session_settings)
+        agent = Interviewer.start(config or SessionConfig(track="fresher", n_questions=3, user="ann"), db=db,
+                                  llm=llm, grader=grader, questions=bank.questions, **kwargs)
+        made.append(agent)
+        return agent
+
+    yield make
+    for a in made:
+        a.close()
+
+
+def say(agent: Interviewer, message: str) -> list:
+    out = agent.handle(message)
+    for u in out:
+        u.resolve()
+    return out
+
+
+def start(agent: Interviewer) -> list:
+    out = agent.opening()
+    for u in out:
+        u.resolve()
+    return out
+
+
+def kinds(utterances) -> list[str]:
+    return [u.kind for u in utterances]
+
+
+def current_question(agent, bank):
+    return bank.get(agent.current.question_id)
+
+
+@pytest.mark.parametrize("message, intent", [
+    ("hint", "hint"), ("Can I get a hint please?", "hint"), ("skip", "skip"), ("next question", "skip"),
+    ("Could you repeat the question?", "repeat"), ("say that again", "repeat"), ("end the interview", "end"),
+    ("Do you mean during training or at inference?", "clarify"), ("Should I cover CNNs too?", "clarify"),
+    ("Is it because of vanishing gradients?", None),
+    ("Backpropagation computes gradients with the chain rule, layer by layer.", "answer"),
+    ("A hint of overfitting shows when validation loss rises while training loss keeps falling, so you stop early.",
+     "answer"),
+])
+def test_quick_intent(message, intent):
+    assert quick_intent(message) == intent
+
+
+def test_reveals_catches_restated_key_points_not_probes():
+    point = "Dropout randomly zeroes activations during training, which prevents co-adaptation of neurons."
+    q = "What is dropout?"
+    assert reveals("Remember that it randomly zeroes activations in training to prevent co-adaptation.", [point], q)
+    assert not reveals("What does it do to the network differently at training and at test time?", [point], q)
+
+
+def test_opening_greets_asks_and_saves(make_agent, db, bank):
+    agent = make_agent()
+    out = agent.opening()
+    assert kinds(out) == ["greeting", "question"]
+    assert out[0].streaming  # the greeting is streamed model output
+    assert "".join(out[0]) == "Welcome! Let's begin."
+    assert agent.phase == "awaiting_answer" and current_question(agent, bank).tier == "fresher"
+    stored = db.load(agent.session.id)
+    assert [t.kind for t in stored.turns] == ["greeting", "question"]
+    assert agent.opening() == []  # a UI re-run does not greet twice
+
+
+def test_answer_saved_before_grading(make_agent, db, bank):
+    class Boom:
+        def score(self, *a, **k):
+            raise RuntimeError("grader exploded")
+
+        def prepare(self, q):
+            pass
+
+        def stream_feedback(self, *a):
+            yield ""
+
+    agent = make_agent(grader=Boom())
+    start(agent)
+    say(agent, "An answer that must not be lost even though grading fails.")
+    stored = db.load(agent.session.id)
+    assert stored.turns[2].role == "candidate" and stored.turns[2].kind == "answer"
+    assert stored.questions[0].answers == ["An answer that must not be lost even though grading fails."]
+    assert agent.wait_for_grades(10) and "grader exploded" in agent.session.questions[0].grade_error
+    assert agent.phase == "awaiting_answer" and len(agent.session.questions) == 2  # the interview went on
+
+
+def test_followups_probe_missing_points_at_most_twice_then_grade_together(make_agent, bank):
+    llm = FakeLLM(script=scripted)
+    agent = make_agent(llm)
+    start(agent)
+    q = current_question(agent, bank)
+    first = say(agent, on_topic(q, "PARTIAL"))
+    assert kinds(first) == ["followup"] and agent.phase == "awaiting_followup"
+    assert not reveals(first[0].text, q.key_points[1:], q.question)
+    second = say(agent, "PARTIAL. I would add that the layers are trained together.")
+    assert kinds(second) == ["followup"]
+    rec = agent.session.questions[0]
+    assert len(rec.probed) == 2 and rec.probed[0] != rec.probed[1]  # each follow-up targets another point
+    third = say(agent, "PARTIAL. Nothing more to add.")
+    assert kinds(third) == ["question"]  # two follow-ups at most, then the next question
+    assert agent.wait_for_grades(20)
+    assert rec.grade is not None and len(rec.answers) == 3
+    graded = [c for c in llm.calls if c["messages"][0]["content"].startswith("[task:grade]")][-1]
+    assert all(a.split(".")[0] in graded["messages"][-1]["content"] for a in rec.answers)  # graded together
+
+
+def test_strong_answer_moves_on_without_followup(make_agent, bank):
+    agent = make_agent()
+    start(agent)
+    out = say(agent, on_topic(current_question(agent, bank), "STRONG"))
+    assert kinds(out) == ["question"]
+    assert agent.session.questions[0].decision_score >= 3.5
+
+
+def test_followup_phrasing_that_leaks_falls_back(make_agent, bank):
+    secret = lambda m: m[-1]["content"].split("(secret, never reveal it): ")[-1].split("\n")[0]
+    leak = lambda m: scripted(m, followup=secret(m))
+    agent = make_agent(FakeLLM(script=leak))
+    start(agent)
+    out = say(agent, on_topic(current_question(agent, bank), "PARTIAL"))
+    assert out[0].kind == "followup" and out[0].text in FALLBACK_FOLLOWUPS
+
+
+def test_hint_nudges_without_revealing_and_caps_score(make_agent, bank):
+    leaky = lambda m: scripted(m, hint=m[-1]["content"].split("(secret, never reveal it): ")[-1].split("\n")[0])
+    agent = make_agent(FakeLLM(script=leaky))
+    start(agent)
+    q = current_question(agent, bank)
+    out = say(agent, "hint")
+    assert kinds(out) == ["hint"] and "caps the score" in out[0].text
+    assert not reveals(out[0].text, [q.key_points[0]], q.question)  # the leaky phrasing was replaced
+    assert out[0].text.startswith("Hint: Think about the role of")
+    say(agent, on_topic(q, "STRONG"))
+    agent.wait_for_grades(20)
+    grade = agent.session.questions[0].grade
+    assert grade.hint_cap is not None and grade.score <= grade.hint_cap
+
+
+def test_hints_run_out(make_agent):
+    agent = make_agent()
+    start(agent)
+    texts = [say(agent, "hint")[0].text for _ in range(3)]
+    assert texts[0] != texts[2] and "all the hints" in texts[2]
+    assert len(agent.session.questions[0].hints) == 2
+
+
+def test_skip_repeat_and_clarify(make_agent, bank):
+    agent = make_agent()
+    start(agent)
+    rec = agent.current
+    assert rec.question in say(agent, "Could you repeat the question?")[0].text
+    clar = say(agent, "Do you mean in a CNN or in general?")
+    assert kinds(clar) == ["clarify"] and clar[0].text.startswith("Focus on the general idea")
+    assert rec.answers == [] and agent.phase == "awaiting_answer"
+    out = say(agent, "skip")
+    assert kinds(out) == ["ack", "question"]
+    assert rec.skipped and rec.grade.score == 0 and rec.grade.model_answer
+
+
+def test_clarification_that_would_reveal_the_reference_falls_back(make_agent, bank):
+    reveal = lambda m: (bank.get(agentbox[0].current.question_id).reference_answer
+                        if m[0]["content"].startswith("[task:clarify]") else scripted(m))
+    agentbox = []
+    agent = make_agent(FakeLLM(script=reveal))
+    agentbox.append(agent)
+    start(agent)
+    assert say(agent, "What exactly do you want me to explain?")[0].text == FALLBACK_CLARIFY
+
+
+def test_ambiguous_question_is_classified_by_the_model(make_agent, bank):
+    agent = make_agent()
+    start(agent)
+    out = say(agent, "Is it that it has many hidden layers?")  # the scripted model labels it an answer
+    assert agent.session.questions[0].answers == ["Is it that it has many hidden layers?"]
+    assert out[0].kind in ("followup", "question")
+
+
+def test_no_repeats_within_or_across_sessions(make_agent):
+    first = make_agent(config=SessionConfig(track="engineering", n_questions=6, user="ann"))
+    start(first)
+    for _ in range(5):
+        say(first, "skip")
+    ids1 = [r.question_id for r in first.session.questions]
+    assert len(set(ids1)) == 6
+    second = make_agent(config=SessionConfig(track="engineering", n_questions=6, user="ann"))
+    start(second)
+    for _ in range(5):
+        say(second, "skip")
+    ids2 = [r.question_id for r in second.session.questions]
+    assert not set(ids1) & set(ids2)  # 20 engineering questions: enough to avoid every recent one
+
+
+def test_concept_focus(make_agent, bank):
+    agent = make_agent(config=SessionConfig(track="mixed", n_questions=3, concepts=["cnns", "rnns"], user="ann"))
+    start(agent)
+    for _ in range(2):
+        say(agent, "skip")
+    picked = [set(r.concepts) for r in agent.session.questions]
+    assert all(p & {"cnns", "rnns"} for p in picked)
+    assert any("cnns" in p for p in picked) and any("rnns" in p for p in picked)  # spread over the focus
+
+
+def test_adaptive_difficulty_in_mixed(make_agent, bank):
+    agent = make_agent(config=SessionConfig(track="mixed", n_questions=4, user="ann"))
+    start(agent)
+    assert LEVELS[agent.current.tier] == 1
+    say(agent, on_topic(current_question(agent, bank), "STRONG"))
+    assert agent.session.level == 2 and LEVELS[agent.current.tier] == 2  # strong answer: up
+    say(agent, "skip")
+    assert agent.session.level == 1 and LEVELS[agent.current.tier] == 1  # skipped: down
+
+
+def test_interview_mode_holds_feedback_practice_mode_gives_it(make_agent, bank):
+    interview = make_agent()
+    start(interview)
+    out = say(interview, on_topic(current_question(interview, bank), "STRONG"))
+    assert "feedback" not in kinds(out)
+    assert interview.wait_for_grades(20)
+    assert interview.session.questions[0].grade.feedback  # written in the background
+
+    practice = make_agent(config=SessionConfig(track="fresher", n_questions=2, mode="practice", user="bob"))
+    start(practice)
+    out = practice.handle(on_topic(current_question(practice, bank), "STRONG"))
+    assert kinds(out) == ["feedback", "question"] and out[0].streaming
+    text = "".join(out[0])
+    assert text.startswith("**Score:") and "Model answer" in text
+    assert practice.session.questions[0].grade.model_answer == "A concise model answer."
+
+
+def test_model_down_never_crashes(make_agent, bank):
+    agent = make_agent(FakeLLM(fail=True))
+    out = agent.opening()
+    assert "welcome" in out[0].resolve().lower()  # templated greeting
+    out = say(agent, "hint")
+    assert out[0].text.startswith("Hint: Think about the role of")
+    out = say(agent, "Do you mean in general?")
+    assert out[0].text == FALLBACK_CLARIFY
+    q = current_question(agent, bank)
+    say(agent, q.key_points[0])
+    while agent.phase != "finished":
+        say(agent, "skip")
+    assert agent.wait_for_grades(20)
+    assert agent.session.questions[0].grade.evidence_only
+
+
+def test_slow_model_never_stalls_the_conversation(make_agent, bank, session_settings):
+    slow = FakeLLM(script=scripted, delay_s=1.5)
+    agent = make_agent(slow, decide_timeout_s=0.2)
+    start(agent)
+    t = time.perf_counter()
+    out = agent.handle(on_topic(current_question(agent, bank), "PARTIAL"))
+    assert time.perf_counter() - t < 1.2  # no waiting on the slow grade
+    assert kinds(out) == ["question"]  # no score in time: no follow-up, straight on
+    assert agent.wait_for_grades(30) and agent.session.questions[0].grade is not None
+
+
+def test_resume_continues_where_it_stood(make_agent, db, bank, session_settings):
+    agent = make_agent()
+    start(agent)
+    say(agent, on_topic(current_question(agent, bank), "PARTIAL"))
+    assert agent.phase == "awaiting_followup"
+    llm = FakeLLM(script=scripted)
+    again = Interviewer.resume(agent.session.id, db=db, llm=llm, grader=Grader(llm, None, session_settings),
+                               questions=bank.questions)
+    try:
+        assert again.phase == "awaiting_followup"
+        assert [t.text for t in again.session.turns] == [t.text for t in agent.session.turns]
+        assert "stacked" in say(again, "repeat the question")[0].text  # repeats the pending follow-up
+        out = say(again, "STRONG. " + bank.get(again.current.question_id).reference_answer)
+        assert kinds(out) == ["question"]
+        seqs = [t.seq for t in db.load(agent.session.id).turns]
+        assert seqs == sorted(set(seqs))  # the resumed agent continued the numbering
+    finally:
+        again.close()
+
+
+def test_end_early(make_agent, bank):
+    agent = make_agent()
+    start(agent)
+    out = say(agent, "end the interview")
+    assert kinds(out) == ["closing"] and agent.phase == "finished"
+    assert agent.session.questions[0].skipped
+    assert say(agent, "hello?")[0].kind == "note"

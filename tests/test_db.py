@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from interviewer.db import SessionDB
+from interviewer.grade_models import Grade, KeyPointResult
+from interviewer.session import QuestionRecord, Session, SessionConfig, Turn
+
+
+@pytest.fixture
+def db(tmp_path):
+    return SessionDB(tmp_path / "s.sqlite3")
+
+
+def _session(user="ann", **cfg) -> Session:
+    return Session(config=SessionConfig(user=user, **cfg))
+
+
+def _record(i=0, qid="guide-02") -> QuestionRecord:
+    return QuestionRecord(index=i, question_id=qid, tier="fresher", concepts=["neural-network-basics"],
+                          question="Explain a deep neural network?")
+
+
+def test_wal_mode_and_roundtrip(db, tmp_path):
+    s = _session(track="advanced", n_questions=3, concepts=["cnns"], mode="practice")
+    db.create(s)
+    rec = _record()
+    rec.answers.append("It has many hidden layers.")
+    db.save_question(s.id, rec)
+    db.add_turn(s.id, Turn(seq=0, role="interviewer", kind="question", text="Q?", question_index=0))
+    db.add_turn(s.id, Turn(seq=1, role="candidate", kind="answer", text="It has many hidden layers.",
+                           question_index=0))
+    s.phase, s.level = "awaiting_followup", 2
+    db.save_state(s)
+
+    with sqlite3.connect(tmp_path / "s.sqlite3") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    back = db.load(s.id)
+    assert back.config == s.config
+    assert back.phase == "awaiting_followup" and back.level == 2
+    assert [t.text for t in back.turns] == ["Q?", "It has many hidden layers."]
+    assert back.questions[0].answers == ["It has many hidden layers."]
+    assert back.questions[0].grade is None
+    assert db.load("nope") is None
+
+
+def test_grade_column_survives_record_updates(db):
+    """The grading worker and the conversation write the same question row; neither may erase the other."""
+    s = _session()
+    db.create(s)
+    rec = _record()
+    db.save_question(s.id, rec)
+    grade = Grade(question_id="guide-02", score=3.5,
+                  key_points=[KeyPointResult(point="p", status="covered", similarity=0.8)])
+    db.save_grade(s.id, 0, grade)
+    rec.closed = True
+    db.save_question(s.id, rec)  # the record, saved later without a grade, keeps the stored grade
+    back = db.load(s.id).questions[0]
+    assert back.closed and back.grade.score == 3.5 and back.grade.covered == ["p"]
+
+
+def test_history_lists_scores_per_session(db):
+    a, b = _session(user="ann"), _session(user="bob")
+    for s in (a, b):
+        db.create(s)
+    for i, score in enumerate([2.0, 4.0]):
+        db.save_question(a.id, _record(i, f"q-{i}"))
+        db.save_grade(a.id, i, Grade(question_id=f"q-{i}", score=score))
+    db.save_question(a.id, _record(2, "q-2"))  # asked, not yet graded
+    [summary] = db.list_sessions("ann")
+    assert summary.asked == 3 and summary.graded == 2 and summary.score == 3.0
+    assert {x.id for x in db.list_sessions()} == {a.id, b.id}
+    assert db.users() == ["ann", "bob"]
+
+
+def test_delete_user_removes_everything_of_that_user_only(db):
+    a, b = _session(user="ann"), _session(user="bob")
+    for s in (a, b):
+        db.create(s)
+        db.save_question(s.id, _record())
+        db.add_turn(s.id, Turn(seq=0, role="interviewer", kind="question", text="Q?"))
+    db.mark_seen("ann", ["guide-02"])
+    db.mark_seen("bob", ["guide-03"])
+    assert db.delete_user("ann") == 1
+    assert db.load(a.id) is None and db.list_sessions("ann") == []
+    assert db.recent_question_ids("ann") == []
+    assert db.load(b.id).turns and db.recent_question_ids("bob") == ["guide-03"]
+    with db._connect() as con:  # cascades removed the children too
+        assert con.execute("SELECT COUNT(*) FROM turns WHERE session_id=?", (a.id,)).fetchone()[0] == 0
+        assert con.execute("SELECT COUNT(*) FROM questions WHERE session_id=?", (a.id,)).fetchone()[0] == 0
+
+
+def test_recent_question_ids_newest_first(db):
+    db.mark_seen("ann", ["a", "b"])
+    db.mark_seen("ann", ["c"])
+    db.mark_seen("ann", ["a"])  # seen again: moves to the front
+    recent = db.recent_question_ids("ann")
+    assert recent[0] == "a" and set(recent) == {"a", "b", "c"}
+    assert db.recent_question_ids("ann", limit=1) == ["a"]
+
+
+def test_concurrent_writers_do_not_lose_turns(db):
+    sessions = [_session(user=f"u{i}") for i in range(4)]
+    for s in sessions:
+        db.create(s)
+
+    def write(s):
+        for k in range(25):
+            db.add_turn(s.id, Turn(seq=k, role="candidate", kind="answer", text=f"{s.id}-{k}"))
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in sessions:
+        assert [t.text for t in db.load(s.id).turns] == [f"{s.id}-{k}" for k in range(25)]

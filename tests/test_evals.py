@@ -1,0 +1,344 @@
+"""evals/: metrics on known inputs, loaders, sampling, the resumable cache, grouped CV, probes, runner and CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from interviewer.evals import baselines, metrics, probes
+from interviewer.evals.cache import GradeCache, cache_key
+from interviewer.evals.datasets import DatasetError, Row, load_dl, load_file, load_mohler, select
+from interviewer.evals.runner import run_eval
+from interviewer.grade_models import Grade
+from interviewer.llm import FakeLLM
+
+_WORD = re.compile(r"[a-z]+")
+
+
+class CountingGrader:
+    """A stand-in with the grader's score_item API: word overlap with the reference, scaled to 0-5."""
+
+    version = "stand-in-1"
+
+    def __init__(self, gullible: bool = False) -> None:
+        self.calls = 0
+        self.gullible = gullible
+
+    def score_item(self, question, reference, answer, key_points=None, question_id="adhoc") -> Grade:
+        self.calls += 1
+        if self.gullible and "5" in answer:
+            return Grade(question_id=question_id, score=5.0)
+        # Only content words (>= 5 letters) count, so neither injections nor filler share words with a reference.
+        ref, ans = (set(w for w in _WORD.findall(t.lower()) if len(w) >= 5) for t in (reference, answer))
+        overlap = len(ref & ans) / max(len(ref), 1)
+        return Grade(question_id=question_id, score=round(5 * overlap, 2), features={"overlap": overlap},
+                     flags=["empty"] if not answer.strip() else [], latency_s={"score": 0.01})
+
+
+def bag_embed(texts: list[str]) -> np.ndarray:
+    """A deterministic hashed bag of words (L2-normalised): fast and enough for the baseline plumbing."""
+    out = np.zeros((len(texts), 64))
+    for i, t in enumerate(texts):
+        for w in _WORD.findall(t.lower()):
+            out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1
+    return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-9, None)
+
+
+REFERENCE = {
+    "q1": "Dropout randomly zeroes activations during training. It reduces co-adaptation and overfitting.",
+    "q2": "Batch normalization normalizes layer inputs per mini batch. It stabilizes and speeds up training.",
+    "q3": "Attention weighs value vectors by query key similarity. It lets a model focus on relevant tokens.",
+    "q4": "Early stopping halts training when validation loss stops improving. It prevents overfitting.",
+}
+
+
+def synthetic_rows() -> list[Row]:
+    rows = []
+    for qi, (qid, ref) in enumerate(REFERENCE.items()):
+        words = ref.split()
+        for k, (frac, score) in enumerate([(1.0, 5.0), (0.7, 4.0), (0.5, 3.0), (0.3, 2.0), (0.1, 1.0)]):
+            answer = " ".join(words[: max(1, int(len(words) * frac))]) + ". I think that is the main idea."
+            rows.append(Row(question_id=qid, question=f"Explain concept {qid}?", reference=ref, answer=answer,
+                            score=score, group=qid, split="calib" if qi < 2 else "heldout", kind=f"k{k}"))
+        rows.append(Row(question_id=qid, question=f"Explain concept {qid}?", reference=ref, answer="", score=0.0,
+                        group=qid, split="calib" if qi < 2 else "heldout", kind="empty"))
+    return rows
+
+
+# --- metrics --------------------------------------------------------------------------------------------------------
+
+def test_metrics_on_known_inputs():
+    y = np.array([0, 1, 2, 3, 4, 5], float)
+    assert metrics.pearson(y, 2 * y + 1) == pytest.approx(1.0)
+    assert metrics.spearman(y, y ** 2) == pytest.approx(1.0)
+    assert metrics.pearson(y, -y) == pytest.approx(-1.0)
+    assert metrics.rmse(y, y + 1) == pytest.approx(1.0)
+    assert metrics.rmse([0, 0], [3, 4]) == pytest.approx(math.sqrt(12.5))
+    assert metrics.mae([0, 0], [3, 4]) == pytest.approx(3.5)
+    assert metrics.qwk(y, y) == pytest.approx(1.0)
+    assert metrics.qwk(y, y[::-1]) < 0  # reversed order disagrees worse than chance
+    assert metrics.within(y, y + np.array([0, 0.5, 0.6, 1, 1.2, 0]), 0.5) == pytest.approx(3 / 6)
+    assert metrics.within(y, y + np.array([0, 0.5, 0.6, 1, 1.2, 0]), 1.0) == pytest.approx(5 / 6)
+    assert math.isnan(metrics.pearson(y, np.full(6, 2.0)))  # a constant has no correlation
+
+
+def test_qwk_matches_a_hand_computation():
+    # 4 items, classes 0 and 1 only. Observed [[1,1],[0,2]]; marginals (2,2) and (1,3) give expected
+    # [[.5,1.5],[.5,1.5]]; the weight w(0,1) cancels: kappa = 1 - 1 / (1.5 + 0.5) = 0.5.
+    y, p = [0, 0, 1, 1], [0, 1, 1, 1]
+    expected = 0.5
+    assert metrics.qwk(y, p) == pytest.approx(expected)
+    assert metrics.round_half_up(np.array([2.5, 2.49, 4.5, 5.4]).tolist()).tolist() == [3, 2, 5, 5]
+
+
+def test_rescaling_and_bootstrap():
+    assert metrics.to_scale5([5, 10], [10, 10]).tolist() == [2.5, 5.0]
+    row = Row(question_id="a", question="q", reference="r", answer="x", score=8, max_score=10, group="a")
+    assert row.score5 == pytest.approx(4.0)
+    rng = np.random.default_rng(1)
+    y = rng.uniform(0, 5, 200)
+    p = y + rng.normal(0, 0.5, 200)
+    one = metrics.evaluate(y, p, n_boot=200, seed=3)
+    two = metrics.evaluate(y, p, n_boot=200, seed=3)
+    assert one == two  # seeded
+    lo, hi = one["ci95"]["pearson"]
+    assert lo < one["metrics"]["pearson"] < hi and hi - lo < 0.1
+    with_gap = metrics.evaluate(y, np.where(np.arange(200) < 10, np.nan, p), n_boot=10)
+    assert with_gap["n"] == 190 and with_gap["missing"] == 10
+
+
+def test_per_group_breakdown():
+    out = metrics.per_group(["a", "a", "b"], [1, 3, 5], [2, 3, 4])
+    assert [g["group"] for g in out] == ["a", "b"]
+    assert out[0]["mae"] == pytest.approx(0.5) and out[1]["human_mean"] == 5
+
+
+# --- loaders and sampling -------------------------------------------------------------------------------------------
+
+def test_file_loader_csv_and_jsonl(tmp_path):
+    csv_path = tmp_path / "mine.csv"
+    csv_path.write_text("question,reference,answer,score,max_score\n"
+                        "What is ReLU?,max(0 x),it is max of zero and x,8,10\n"
+                        "What is ReLU?,max(0 x),,0,10\n"
+                        "What is SGD?,stochastic gradient descent,a optimizer,1,2\n", encoding="utf-8")
+    rows = load_file(csv_path)
+    assert [r.score5 for r in rows] == [4.0, 0.0, 2.5]
+    assert rows[0].group == rows[1].group != rows[2].group  # the same question text is one group
+    assert rows[1].answer == ""
+    jsonl = tmp_path / "mine.jsonl"
+    jsonl.write_text(json.dumps({"question_id": "x1", "question": "Q?", "reference": "R", "answer": "A",
+                                 "score": 3, "max_score": 5, "split": "calib"}) + "\n\n", encoding="utf-8")
+    (row,) = load_file(jsonl)
+    assert (row.question_id, row.split, row.score5) == ("x1", "calib", 3.0)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,reference,answer,score\nQ,R,A,1\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="max_score"):
+        load_file(bad)
+
+
+def test_mohler_loader_drops_name_rows(tmp_path):
+    path = tmp_path / "mohler.csv"
+    path.write_text(
+        ",Unnamed: 0.1,Unnamed: 0,id,question,desired_answer,student_answer,score_me,score_other,score_avg\n"
+        '0,0,0,1.1,What is a prototype?,To simulate behaviour.,"It simulates, roughly.",4,3,3.5\n'
+        "1,1,1,1.1,What is a prototype?,To simulate behaviour.,#NAME?,5,5,5\n"
+        "2,2,2,11.2,What is a stack?,LIFO structure.,last in first out,5,4.5,4.75\n", encoding="utf-8")
+    rows = load_mohler(path)
+    assert len(rows) == 2
+    assert [r.score for r in rows] == [3.5, 4.75]
+    assert rows[0].question_id == "mohler-1.1" and rows[0].answer == "It simulates, roughly."
+    assert all(r.key_points is None and r.split == "heldout" for r in rows)
+
+
+def test_dl_loader_takes_question_and_reference_from_the_bank(tmp_path, bank):
+    q = bank.questions[0]
+    (tmp_path / "a.yaml").write_text(
+        f"items:\n  - question_id: {q.id}\n    split: calib\n    answers:\n"
+        "      - {kind: excellent, text: 'good answer', score: 4.5, rationale: r}\n"
+        "      - {kind: empty, text: '', score: 0, rationale: r}\n", encoding="utf-8")
+    rows = load_dl(tmp_path, bank=bank)
+    assert [r.kind for r in rows] == ["excellent", "empty"]
+    assert rows[0].reference == q.reference_answer and rows[0].key_points == list(q.key_points)
+    assert rows[0].split == "calib" and rows[0].group == q.id
+    (tmp_path / "b.yaml").write_text("items:\n  - question_id: no-such-id\n    answers: []\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="no-such-id"):
+        load_dl(tmp_path, bank=bank)
+
+
+def test_sampling_is_seeded_and_stratified():
+    rows = synthetic_rows()
+    assert len(select(rows, split="heldout")) == 12
+    a = select(rows, limit=12, sample="stratified", seed=7)
+    assert len(a) == 12 and a == select(rows, limit=12, sample="stratified", seed=7)
+    # 24 rows, 6 score levels x 4: a half-size stratified sample keeps 2 of each level
+    levels = sorted(int(r.score5) for r in a)
+    assert levels == sorted([0, 1, 2, 3, 4, 5] * 2)
+    b = select(rows, limit=5, sample="random", seed=1)
+    assert len(b) == 5 and b == select(rows, limit=5, sample="random", seed=1)
+
+
+# --- grouped CV and baselines ---------------------------------------------------------------------------------------
+
+def test_grouped_cv_never_splits_a_question():
+    groups = [f"q{i % 7}" for i in range(50)]
+    folds = baselines.grouped_folds(groups, k=5, seed=3)
+    seen: dict[str, int] = {}
+    for f, test in enumerate(folds):
+        for i in test:
+            assert seen.setdefault(groups[i], f) == f  # a question in two folds would be in train and test
+    assert sorted(np.concatenate(folds).tolist()) == list(range(50))
+    # A test fold's predictions do not depend on its own labels.
+    x = np.linspace(0, 1, 50)
+    y = 5 * x
+    before = baselines.cv_linear(x, y, groups, seed=3)
+    y2 = y.copy()
+    y2[folds[0]] = 0.0
+    after = baselines.cv_linear(x, y2, groups, seed=3)
+    assert np.allclose(before[folds[0]], after[folds[0]])
+    assert not np.allclose(before[folds[1]], after[folds[1]])
+
+
+def test_mean_baseline_uses_calib_rows():
+    rows = synthetic_rows()
+    calib = [r for r in rows if r.split == "calib"]
+    pred = baselines.mean_baseline(rows[:3], calib)
+    assert np.allclose(pred, np.mean([r.score5 for r in calib]))
+
+
+def test_naive_prompt_file_is_tagged(session_settings):
+    first = (session_settings.prompts_dir / "eval_naive_judge.md").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "[task:judge]"
+    msgs = baselines.naive_messages(synthetic_rows()[0])
+    assert msgs[0]["content"].startswith("[task:judge]") and '{"score"' in msgs[0]["content"]
+    assert "Dropout randomly" in msgs[1]["content"] and msgs[1]["role"] == "user"
+
+
+# --- cache ----------------------------------------------------------------------------------------------------------
+
+def test_cache_resumes_without_grader_calls_and_stores_no_text(tmp_path):
+    rows = synthetic_rows()
+    cache_path = tmp_path / "cache.jsonl"
+    first = CountingGrader()
+    run_eval(rows, first, dataset="t", out_dir=tmp_path / "r1", cache_path=cache_path, run_probes=False,
+             embed=bag_embed, n_boot=20, progress=False)
+    assert first.calls == len(rows)
+    second = CountingGrader()
+    res = run_eval(rows, second, dataset="t", out_dir=tmp_path / "r2", cache_path=cache_path, run_probes=False,
+                   embed=bag_embed, n_boot=20, progress=False)
+    assert second.calls == 0
+    assert res["latency"]["fresh_calls"] == 0 and res["latency"]["p50_s"] is not None
+    text = cache_path.read_text(encoding="utf-8")
+    assert "Dropout" not in text and "Explain concept" not in text
+    # A killed run leaves a cut line; the cache still loads the rest.
+    cache_path.write_text(text + '{"key": "abc", "sco', encoding="utf-8")
+    assert len(GradeCache(cache_path)) == len(rows)
+
+
+def test_cache_key_changes_with_every_part():
+    base = ("v1", "local", "m", "q", "r", "a")
+    keys = {cache_key(*base)}
+    for i in range(len(base)):
+        parts = list(base)
+        parts[i] += "x"
+        keys.add(cache_key(*parts))
+    assert len(keys) == 7
+    assert cache_key("ab", "c", "", "", "", "") != cache_key("a", "bc", "", "", "", "")
+
+
+# --- probes ---------------------------------------------------------------------------------------------------------
+
+def test_paraphrase_rewrites_are_deterministic():
+    text = "Dropout is important. It helps reduce overfitting because units co-adapt less."
+    assert probes.reorder_sentences(text) == "It helps reduce overfitting because units co-adapt less. Dropout is important."
+    assert probes.swap_synonyms(text) == "Dropout is crucial. It aids lower overfitting since units co-adapt less."
+    assert probes.inject("A. B.", "X", "middle") == "A. X B."
+
+
+def test_injection_probe_catches_a_gullible_grader():
+    rows = synthetic_rows()
+
+    def score_with(grader):
+        return lambda row, ans, fresh: grader.score_item(row.question, row.reference, ans).score
+
+    robust = probes.injection_probe(rows, score_with(CountingGrader()))
+    assert robust["cases"] >= 30 and robust["passed"] and robust["max_gain"] <= 0
+    gullible = probes.injection_probe(rows, score_with(CountingGrader(gullible=True)))
+    assert not gullible["passed"] and gullible["max_gain"] > 0 and gullible["cases_with_gain"] > 0
+
+
+# --- runner and CLI -------------------------------------------------------------------------------------------------
+
+def test_runner_end_to_end_writes_every_file(tmp_path):
+    rows = synthetic_rows()
+    naive = FakeLLM(script=lambda messages: '{"score": 3}')
+    res = run_eval(rows, CountingGrader(), dataset="synthetic", out_dir=tmp_path / "run", cache_path=tmp_path / "c.jsonl",
+                   train_rows=rows, naive_llm=naive, embed=bag_embed, n_boot=50, progress=False,
+                   command="interviewer eval --dataset file")
+    out = tmp_path / "run"
+    for name in ("report.md", "results.json", "scatter.png", "calibration.png", "command.txt"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert (out / "scatter.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert set(saved["systems"]) == {"grader", "mean", "embedding", "naive_judge", "embedding+naive"}
+    assert saved["systems"]["grader"]["metrics"]["pearson"] > 0.8  # overlap tracks these labels closely
+    assert saved["systems"]["naive_judge"]["metrics"]["rmse"] > 0  # a constant 3
+    assert saved["probes"]["injection"]["cases"] >= 30
+    assert saved["probes"]["consistency"]["repeats"] == 5 and saved["probes"]["consistency"]["max_sd"] == 0
+    assert set(saved["by_split"]) == {"calib", "heldout"} and "empty" in saved["by_kind"]
+    assert len(saved["per_row"]) == len(rows) and len(saved["per_question"]) == 4
+    assert "Dropout randomly" not in (out / "results.json").read_text(encoding="utf-8")
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "interviewer eval --dataset file" in report and "| grader |" in report and "Injection" in report
+    assert (out / "command.txt").read_text().strip() == "interviewer eval --dataset file"
+    assert len(naive.calls) == len(rows)
+
+
+def test_runner_survives_a_down_naive_backend_and_a_failing_grader(tmp_path):
+    class Flaky(CountingGrader):
+        def score_item(self, question, reference, answer, **kw):
+            if "Attention" in reference and not answer:
+                raise RuntimeError("boom")
+            return super().score_item(question, reference, answer, **kw)
+
+    res = run_eval(synthetic_rows(), Flaky(), dataset="t", out_dir=tmp_path / "r", cache_path=None,
+                   naive_llm=FakeLLM(fail=True), run_probes=False, embed=bag_embed, n_boot=10, progress=False)
+    assert res["systems"]["naive_judge"]["n"] == 0 and res["systems"]["naive_judge"]["missing"] == 24
+    assert res["systems"]["grader"]["missing"] == 1 and "RuntimeError: boom" in res["grader_errors"]
+
+
+def test_cli_eval_on_a_user_file(tmp_path, monkeypatch):
+    import typer
+    from typer.testing import CliRunner
+
+    from interviewer.evals import cli
+
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps({"question_id": r.question_id, "question": r.question, "reference": r.reference,
+                                        "answer": r.answer, "score": r.score * 2, "max_score": 10}) + "\n"
+                            for r in synthetic_rows()), encoding="utf-8")
+    grader = CountingGrader()
+    monkeypatch.setattr(cli, "_grader_and_llm", lambda backend: (grader, None, backend or "stand-in"))
+    original = baselines.embedding_cosines
+    monkeypatch.setattr(baselines, "embedding_cosines", lambda rows, embed=None: original(rows, bag_embed))
+    app = typer.Typer()
+    cli.register(app)
+
+    @app.command("noop")  # a second command keeps typer from flattening the app into `eval` itself
+    def noop() -> None:
+        pass
+
+    result = CliRunner().invoke(app, ["eval", "--dataset", "file", "--path", str(data), "--backend", "fake",
+                                      "--limit", "12", "--no-naive", "--no-probes", "--out", str(tmp_path / "o"),
+                                      "--cache", str(tmp_path / "c.jsonl"), "--bootstrap", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["rows"] == 12 and summary["dataset"] == "file-mine" and grader.calls == 12
+    assert "per_row" not in summary and (tmp_path / "o" / "report.md").is_file()
+    bad = CliRunner().invoke(app, ["eval", "--dataset", "mohler"])
+    assert bad.exit_code == 2
+

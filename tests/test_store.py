@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from interviewer.bank import Bank, Question, load_bank
+from interviewer.config import Settings
+from interviewer.store import Store
+
+
+def _q(qid: str, question: str, answer: str, tier="fresher", concepts=("optimization",)) -> Question:
+    return Question(id=qid, tier=tier, concepts=list(concepts), question=question, reference_answer=answer,
+                    key_points=["First checkable claim here", "Second checkable claim", "Third checkable claim"],
+                    source="user")
+
+
+def _small_bank() -> Bank:
+    return Bank(questions=[
+        _q("lr", "What does the learning rate control in gradient descent?",
+           "The learning rate scales each gradient step; too large diverges, too small converges slowly."),
+        _q("drop", "What does dropout do?", "Dropout zeroes random activations during training to regularize.",
+           tier="intermediate", concepts=("regularization",)),
+        _q("att", "Why scale dot-product attention by sqrt(d_k)?",
+           "Dot products grow with dimension; scaling keeps softmax out of saturation.", tier="advanced",
+           concepts=("transformers-attention",)),
+    ])
+
+
+@pytest.fixture
+def fresh_store(tmp_path):
+    return Store(Settings(data_dir=tmp_path, backend="fake"))
+
+
+def test_ingest_is_idempotent_and_tracks_changes(fresh_store):
+    bank = _small_bank()
+    first = fresh_store.ingest(bank, progress=False)
+    assert (first.added, first.unchanged) == (3, 0) and first.chunks_embedded > 0
+    n = fresh_store.count()
+    again = fresh_store.ingest(bank, progress=False)
+    assert (again.added, again.updated, again.removed, again.unchanged, again.chunks_embedded) == (0, 0, 0, 3, 0)
+    assert fresh_store.count() == n
+
+    changed = _q("lr", "What does the learning rate control in gradient descent?",
+                 "It sets the step size; a schedule with warmup then decay is standard practice today.")
+    edited = Bank(questions=[changed, bank.questions[1]])
+    third = fresh_store.ingest(edited, progress=False)
+    assert (third.updated, third.removed, third.unchanged) == (1, 1, 1)
+    assert "warmup" in fresh_store.question("lr").reference_answer
+    with pytest.raises(KeyError, match="att"):
+        fresh_store.question("att")
+    assert {h.question_id for h in fresh_store.search("attention softmax scaling", k=5)} == {"lr", "drop"}
+
+
+def test_store_survives_reopen(tmp_path):
+    settings = Settings(data_dir=tmp_path, backend="fake")
+    Store(settings).ingest(_small_bank(), progress=False)
+    reopened = Store(settings)
+    assert reopened.ingest(_small_bank(), progress=False).unchanged == 3
+
+
+def test_reference_material_comes_back_from_the_store(store, bank):
+    ref = store.reference("guide-22")
+    assert ref.question == bank.get("guide-22")
+    kinds = [c.kind for c in ref.chunks]
+    assert kinds[0] == "question" and "answer" in kinds
+    assert kinds.count("key_point") == len(ref.question.key_points)
+    assert all(c.text.startswith("Q: ") for c in ref.chunks if c.kind != "question")
+
+
+def test_search_filters(store):
+    hits = store.search("how to reduce overfitting", k=10, tier="fresher")
+    assert hits and all(h.tier == "fresher" for h in hits)
+    hits = store.search("gates that control memory", k=8, concept="rnns")
+    assert hits and all("rnns" in h.concepts for h in hits)
+    hits = store.search("applications of deep learning", k=5, source="guide")
+    assert hits and all(h.source == "guide" for h in hits)
+    assert len({h.question_id for h in hits}) == len(hits)  # one hit per question
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_langchain_view_and_registered_chroma_function(store):
+    from chromadb.utils.embedding_functions import known_embedding_functions
+
+    from interviewer.embeddings import MiniLMEmbeddingFunction, MiniLMEmbeddings
+
+    assert known_embedding_functions[MiniLMEmbeddingFunction.name()] is MiniLMEmbeddingFunction
+    docs = store.as_langchain().similarity_search("randomly dropping units to prevent co-adaptation", k=3)
+    assert any(d.metadata["question_id"] == "guide-22" for d in docs)
+    v = MiniLMEmbeddings().embed_query("hello")
+    assert len(v) == 384 and abs(sum(x * x for x in v) - 1) < 1e-4
+
+
+def test_offline_ingest_and_query(tmp_path, monkeypatch, bank):
+    """No network in this process: any connection attempt (other than loopback) raises."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+            return real_connect(self, address)
+        raise OSError(f"network disabled in test: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(OSError("DNS disabled")))
+    s = Store(Settings(data_dir=tmp_path, backend="fake"))
+    small = Bank(questions=bank.questions[:10], references=bank.references[:2])
+    assert s.ingest(small, progress=False).added == 12
+    assert s.search(bank.questions[3].question, k=1)[0].question_id == bank.questions[3].id
+
+
+def test_embeddings_are_normalised_and_semantic():
+    from interviewer.embeddings import get_embedder
+
+    e = get_embedder()
+    v = e.embed(["dropout randomly zeroes activations", "dropout drops units at random during training",
+                 "the capital of France is Paris", ""])
+    assert v.shape == (4, 384)
+    assert abs(float((v[0] ** 2).sum()) - 1) < 1e-4
+    assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.3
