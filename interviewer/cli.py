@@ -95,5 +95,104 @@ def search(query: str = typer.Argument(..., help="what to look for"),
     console.print(table)
 
 
+@app.command()
+def grade(question: str = typer.Option(..., "--question", "-q", help="bank question id, e.g. guide-22"),
+          answer: str = typer.Option(..., "--answer", "-a", help="the answer text, or - to read stdin"),
+          backend: Optional[str] = typer.Option(None, help="local, openai, compatible or fake"),
+          no_feedback: bool = typer.Option(False, "--no-feedback", help="score only, skip the prose"),
+          as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Grade one answer to a bank question: score, key points, feedback (streamed)."""
+    from interviewer.grader import Grader
+    from interviewer.llm import LLMError, make_llm
+    from interviewer.store import ensure_ingested, get_store
+
+    text = sys.stdin.read() if answer == "-" else answer
+    store = get_store()
+    ensure_ingested(store)
+    try:
+        q = store.question(question)
+    except KeyError as e:
+        _fail(str(e.args[0]))
+    try:
+        llm = make_llm(backend=backend, on_progress=None if as_json else (lambda m: err.print(f"[dim]{m}[/]")))
+    except Exception as e:  # a backend that cannot start still gets an evidence-only grade
+        err.print(f"[yellow]warning:[/] {e}")
+        llm = None
+    grader = Grader(llm, store)
+    g = grader.score(q, text)
+    if as_json:
+        if not no_feedback:
+            for _ in grader.stream_feedback(q, text, g):
+                pass
+        _emit_json(g.model_dump())
+        return
+    console.print(f"[bold]{q.id}[/] {q.question}")
+    console.print(f"[bold]Score: {g.score:.1f} / 5[/]" + ("  [yellow](evidence only)[/]" if g.evidence_only else ""))
+    for note in g.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    table = Table("criterion", "score", "why", show_header=True)
+    for c in g.criteria:
+        table.add_row(c.name, f"{c.score:.0f}", c.justification)
+    console.print(table)
+    mark = {"covered": "[green]✓[/]", "partly": "[yellow]~[/]", "missing": "[red]✗[/]"}
+    for k in g.key_points:
+        console.print(f" {mark[k.status]} {k.point}" + (f"\n     [dim]“{k.quote}”[/]" if k.quote else ""))
+    if not no_feedback:
+        console.print()
+        for piece in grader.stream_feedback(q, text, g):
+            console.print(piece, end="", markup=False, highlight=False)
+        console.print()
+    console.print(f"[dim]{g.backend}/{g.model} · " + ", ".join(f"{k} {v:.2f}s" for k, v in g.latency_s.items()) + "[/]")
+
+
+def judge_cache_for(backend: str):
+    """The committed cache of model judgements for a backend (verdicts only; no answer text is stored)."""
+    from interviewer import PROJECT_ROOT
+    from interviewer.judgecache import JudgeCache
+
+    return JudgeCache(PROJECT_ROOT / "evals" / "results" / "cache" / f"judge-{backend}.jsonl")
+
+
+@app.command()
+def calibrate(backend: Optional[str] = typer.Option(None, help="local, openai, compatible or fake"),
+              dry_run: bool = typer.Option(False, "--dry-run", help="print the fit, do not write it"),
+              as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Fit the score combination on the DL set's calib split (never heldout, never Mohler)."""
+    from interviewer.calibrate import collect, fit, write
+    from interviewer.evals.datasets import load_dl, select
+    from interviewer.grader import CALIBRATION_FILE, Grader
+    from interviewer.llm import make_llm
+
+    llm = make_llm(backend=backend)
+    rows = select(load_dl(), split="calib")
+    records = collect(Grader(llm, judge_cache=judge_cache_for(llm.backend)), rows, progress=not as_json)
+    result = fit(records)
+    result["fitted_on"]["backend"] = f"{llm.backend}/{llm.model}"
+    if not dry_run:
+        write(result)
+    if as_json:
+        _emit_json(result)
+    else:
+        console.print_json(json.dumps(result))
+        console.print("" if dry_run else f"written to {CALIBRATION_FILE}")
+
+
+def _register_plugins() -> None:
+    """Commands that live beside their feature (interview, app, history, eval)."""
+    import importlib
+
+    for module in ("interviewer.interview_cli", "interviewer.evals.cli"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register_plugins()
+
+
 def main() -> None:  # pragma: no cover
     app()

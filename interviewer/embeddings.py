@@ -49,8 +49,14 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        out = [self._embed_batch(texts[i:i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
-        return np.vstack(out)
+        # Batches of similar length waste less compute on padding.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        ordered = [texts[i] for i in order]
+        out = np.vstack([self._embed_batch(ordered[i:i + self.batch_size])
+                         for i in range(0, len(ordered), self.batch_size)])
+        result = np.empty_like(out)
+        result[order] = out
+        return result
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]

@@ -24,7 +24,8 @@ from interviewer.bank import Question
 from interviewer.config import Settings, get_settings
 from interviewer.embeddings import get_embedder
 from interviewer.grade_models import CriterionScore, Grade, KeyPointResult
-from interviewer.guard import Screened, screen
+from interviewer.guard import screen
+from interviewer.judgecache import judge_key
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_prompt, load_rubric
 
@@ -132,10 +133,11 @@ def judge_messages(kind: str, question: str, reference: str, key_points: list[st
 
 
 class Grader:
-    def __init__(self, llm: LLM | None, store=None, settings: Settings | None = None) -> None:
+    def __init__(self, llm: LLM | None, store=None, settings: Settings | None = None, judge_cache=None) -> None:
         self.llm = llm
         self.store = store
         self.settings = settings or get_settings()
+        self.judge_cache = judge_cache  # a JudgeCache: re-scoring costs no model calls
         self._kp_lock = threading.Lock()
 
     # -- public API ------------------------------------------------------------------------------------------------
@@ -233,13 +235,18 @@ class Grader:
         msgs = judge_messages(kind, question, reference, key_points, answer,
                               include_reference=len(reference.split()) <= 60)
         t = time.perf_counter()
-        try:
-            out = self.llm.structured(msgs, schema, max_tokens=24 + 6 * len(key_points))
-        except LLMError as e:
-            grade.notes.append(f"Model error: {e}")
-            return None, {}
-        grade.latency_s["judge"] = round(time.perf_counter() - t, 3)
-        data = out.model_dump()
+        key = judge_key(self.llm.model, msgs) if self.judge_cache is not None else None
+        data = self.judge_cache.get(key) if key else None
+        if data is None:
+            try:
+                data = self.llm.structured(msgs, schema, max_tokens=24 + 6 * len(key_points)).model_dump()
+            except LLMError as e:
+                grade.notes.append(f"Model error: {e}")
+                return None, {}
+            if key:
+                self.judge_cache.put(key, data)
+            grade.latency_s["judge"] = round(time.perf_counter() - t, 3)
+        data = dict(data)
         verdicts = list(data.pop("key_points"))[:len(key_points)]
         verdicts += ["no"] * (len(key_points) - len(verdicts))
         return verdicts, {k: int(v) for k, v in data.items()}

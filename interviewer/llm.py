@@ -157,7 +157,9 @@ def make_llm(settings: Settings | None = None, backend: str | None = None, *, on
     backend = backend or settings.resolved_backend()
     timeout = settings.request_timeout_s
     if backend == "fake":
-        return FakeLLM()
+        from interviewer.toymodel import toy_reply
+
+        return FakeLLM(script=toy_reply)
     if backend == "openai":
         import os
 

@@ -109,8 +109,8 @@ def server_command(model: Path, port: int, settings: Settings) -> list[str]:
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(settings.local_ctx), "--n_threads", str(settings.local_threads),
             "--n_threads_batch", str(settings.local_threads), "--n_batch", "512",
-            # RAM prompt cache: grading prompts share a long stable prefix (rubric first), reused across calls
-            "--cache", "true", "--cache_type", "ram", "--cache_size", str(512 << 20),
+            # No --cache: its RAM cache copies the whole state (GBs of logits) per call. llama.cpp already reuses
+            # the longest common token prefix with the previous prompt, which the rubric-first prompts are built for.
             "--chat_format", "chatml", "--verbose", "false"]
 
 

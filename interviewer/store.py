@@ -161,13 +161,14 @@ class Store:
                source: str | None = None, kinds: list[str] | None = None, per_question: bool = True,
                exclude_question: str | None = None, questions_only: bool = True) -> list[Hit]:
         """Semantic search; with per_question, the best chunk of each question (the usual need)."""
-        where = _where(tier=tier, concept=concept, source=source, kinds=kinds, exclude=exclude_question,
-                       questions_only=questions_only)
-        n = min(max(k * 8, 24) if per_question else k, max(self.count(), 1))
+        # Reference documents are few: drop them after the query rather than paying for a metadata filter.
+        where = _where(tier=tier, concept=concept, source=source, kinds=kinds, exclude=exclude_question)
+        n = min((k * 4 + 12) if per_question or questions_only else k, max(self.count(), 1))
         res = self.collection.query(query_texts=[query], n_results=n, where=where,
                                     include=["metadatas", "documents", "distances"])
         hits = [_hit(i, d, m, 1.0 - dist) for i, d, m, dist in
-                zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])]
+                zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+                if not questions_only or m.get("doc_type") == "question"]
         if per_question:
             best: dict[str, Hit] = {}
             for h in hits:
@@ -186,8 +187,8 @@ class Store:
                       embedding_function=MiniLMEmbeddings())
 
 
-def _where(*, tier, concept, source, kinds, exclude, questions_only=False) -> dict | None:
-    clauses: list[dict] = [{"doc_type": "question"}] if questions_only else []
+def _where(*, tier, concept, source, kinds, exclude) -> dict | None:
+    clauses: list[dict] = []
     if tier:
         clauses.append({"tier": tier})
     if concept:

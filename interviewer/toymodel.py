@@ -1,0 +1,92 @@
+"""A deterministic toy model for FakeLLM: answers every prompt kind of the project plausibly, with no weights.
+
+Use `FakeLLM(script=toy_reply)`. It reads the `[task:NAME]` tag on the first system line and answers by word overlap,
+so control flow (grading, follow-ups, hints, feedback) can be tested quickly and repeatably.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+_WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
+
+
+def task_of(messages: list[dict]) -> str:
+    for m in messages:
+        if m.get("role") == "system":
+            found = re.match(r"\s*\[task:([a-z_\-]+)\]", m.get("content", ""))
+            return found.group(1) if found else ""
+    return ""
+
+
+def _last_user(messages: list[dict]) -> str:
+    return next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+
+
+def _between(text: str, start: str, end: str) -> str:
+    i = text.find(start)
+    j = text.find(end, i + len(start)) if i >= 0 else -1
+    return text[i + len(start):j].strip() if i >= 0 and j >= 0 else ""
+
+
+def overlap(point: str, answer: str) -> float:
+    words = set(_WORD.findall(point.lower()))
+    return len(words & set(_WORD.findall(answer.lower()))) / len(words) if words else 0.0
+
+
+def _grade(messages: list[dict]) -> str:
+    system = messages[0]["content"]
+    user = _last_user(messages)
+    answer = _between(user, "<answer>", "</answer>")
+    block = user.split("KEY POINTS", 1)[-1].split("<answer>", 1)[0]
+    points = re.findall(r"^\s*\d+\.\s+(.*)$", block, re.MULTILINE)
+    verdicts = []
+    for p in points:
+        o = overlap(p, answer)
+        verdicts.append("yes" if o >= 0.5 else "partly" if o >= 0.25 else "no")
+    cov = sum({"yes": 1, "partly": 0.5, "no": 0}[v] for v in verdicts) / max(len(verdicts), 1)
+    out: dict = {"key_points": verdicts}
+    for name in re.findall(r'"([a-z_]+)": 0-5', system):
+        out[name] = round(5 * cov)
+    return json.dumps(out)
+
+
+def _feedback(messages: list[dict]) -> str:
+    user = _last_user(messages)
+    missing = re.findall(r"^- \[(?:missing|partly)\] (.*)$", user, re.MULTILINE)
+    reference = _between(user, "REFERENCE ANSWER:", "KEY POINTS")
+    lines = ["Strengths: You addressed the question directly.", "To improve:"]
+    lines += [f"- Mention that {p[0].lower() + p[1:]}" for p in missing[:4]] or ["- Add a concrete example."]
+    lines.append("Model answer: " + " ".join(reference.split()[:60]))
+    return "\n".join(lines)
+
+
+def _keypoints(messages: list[dict]) -> str:
+    reference = _last_user(messages).split("REFERENCE ANSWER:", 1)[-1]
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", reference) if len(s.split()) >= 3]
+    return json.dumps({"key_points": sentences[:5] or [reference.strip()]})
+
+
+def toy_reply(messages: list[dict]) -> str:
+    task = task_of(messages)
+    if task == "grade":
+        return _grade(messages)
+    if task == "feedback":
+        return _feedback(messages)
+    if task == "keypoints":
+        return _keypoints(messages)
+    if task == "judge":
+        answer = _between(_last_user(messages), "<answer>", "</answer>") or _last_user(messages)
+        return json.dumps({"score": min(5, len(_WORD.findall(answer)) // 10)})
+    if task == "followup":
+        return "Could you walk me through how that works, step by step, and what could go wrong?"
+    if task == "hint":
+        return "Think about what changes between training and inference."
+    if task == "clarify":
+        return "Good question: answer in terms of how the model is trained and used; any reasonable assumption is fine."
+    if task == "intent":
+        return json.dumps({"intent": "answer"})
+    if task == "greet":
+        return "Hello! I'm your interviewer today. Let's begin."
+    return "OK."

@@ -1,0 +1,64 @@
+"""Grader latency per phase on a backend (default: the embedded local model). Prints p50/p95, not a timed test.
+
+Phases: evidence (embeddings), score (screen + evidence + one short LLM judgement: the overall score is known here),
+feedback first token (after the score), feedback total. Each question is `prepare`d first, as the interview does
+while the candidate is thinking, so the judge prompt's prefix is already in llama.cpp's cache.
+
+  python scripts/bench_grader.py [--backend local] [--n 12] [--no-prepare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from interviewer.config import get_settings
+from interviewer.evals.datasets import load_dl
+from interviewer.grader import Grader
+from interviewer.llm import make_llm
+from interviewer.store import ensure_ingested, get_store
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(xs, p)) if xs else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", default=None)
+    ap.add_argument("--n", type=int, default=12)
+    ap.add_argument("--no-prepare", action="store_true")
+    args = ap.parse_args()
+    settings = get_settings()
+    store = get_store()
+    ensure_ingested(store)
+    llm = make_llm(settings, args.backend)
+    grader = Grader(llm, store)
+    rows = [r for r in load_dl() if r.kind in ("excellent", "partial", "incomplete")]
+    rows = rows[:: max(1, len(rows) // args.n)][: args.n]
+    phases: dict[str, list[float]] = {"evidence": [], "score": [], "feedback_first_token": [], "feedback_total": [],
+                                      "prepare": []}
+    for row in rows:
+        q = store.question(row.question_id)
+        if not args.no_prepare:
+            t = time.perf_counter()
+            grader.prepare(q)
+            phases["prepare"].append(time.perf_counter() - t)
+        g = grader.score(q, row.answer)
+        for _ in grader.stream_feedback(q, row.answer, g):
+            pass
+        for k in ("evidence", "score", "feedback_first_token", "feedback_total"):
+            if k in g.latency_s:
+                phases[k].append(g.latency_s[k])
+    print(f"backend {llm.backend}/{llm.model}, {len(rows)} answers, prepare={'off' if args.no_prepare else 'on'}, "
+          f"threads={settings.local_threads}")
+    for k, xs in phases.items():
+        if xs:
+            print(f"{k:>22}: p50 {statistics.median(xs):6.2f} s   p95 {pct(xs, 95):6.2f} s   (n={len(xs)})")
+
+
+if __name__ == "__main__":
+    main()
