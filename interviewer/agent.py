@@ -20,6 +20,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from interviewer.bank import Question
 from interviewer.db import SessionDB
 from interviewer.grade_models import Grade, KeyPointResult
+from interviewer.guard import screen
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_prompt
 from interviewer.session import LEVELS, MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
@@ -380,10 +381,10 @@ class Interviewer:
                 {"role": "user", "content": load_prompt("interview_intent_user", question=rec.question,
                                                         message=message)}]
         try:
-            label = self.llm.complete(msgs, max_tokens=4, temperature=0.0).strip().lower()
+            label = re.search(r"answer|clarif", self.llm.complete(msgs, max_tokens=8, temperature=0.0).lower())
         except LLMError:
             return "clarify"
-        return "answer" if label.startswith("answer") else "clarify"
+        return "answer" if label and label.group(0) == "answer" else "clarify"
 
     def _on_repeat(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
         if self.session.phase == "awaiting_followup" and rec.followups:
@@ -430,6 +431,9 @@ class Interviewer:
         return out + self._close_session()
 
     def _on_answer(self, rec: QuestionRecord, message: str) -> list[Utterance]:
+        if screen(message).is_void:  # "asdf", "...": ask again rather than grade it (no model needed)
+            return [self._say("nudge", "I didn't quite catch an answer there. Could you put it in a sentence or "
+                                       "two? You can also type \"hint\" or \"skip\".")]
         rec.answers.append(message)
         self.db.save_question(self.session.id, rec)
         q = self.question(rec)
@@ -603,3 +607,15 @@ class Interviewer:
     def close(self) -> None:
         if self._own_pool:
             self.pool.shutdown(wait=True)
+
+
+def make_interview_llm(settings, backend: str | None = None, *, on_progress=None) -> LLM:
+    """The LLM for an interview: the settings' backend, with `fake` answering every prompt kind via the toy model."""
+    from interviewer.llm import FakeLLM, make_llm
+
+    backend = backend or settings.resolved_backend()
+    if backend == "fake":
+        from interviewer.toymodel import toy_reply
+
+        return FakeLLM(script=toy_reply)
+    return make_llm(settings, backend, on_progress=on_progress)

@@ -150,7 +150,7 @@ def judge_cache_for(backend: str):
     from interviewer import PROJECT_ROOT
     from interviewer.judgecache import JudgeCache
 
-    return JudgeCache(PROJECT_ROOT / "evals" / "results" / "cache" / f"judge-{backend}.jsonl")
+    return JudgeCache(PROJECT_ROOT / "evals" / "cache" / f"judge-{backend}.jsonl")
 
 
 @app.command()

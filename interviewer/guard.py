@@ -9,19 +9,34 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 # Sentences that address the grader rather than the question. Removed before grading so they can gain nothing.
-_INJECTION = re.compile(
-    r"(ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,60}\b(instruction|rubric|rule|prompt|previous|above|grading|"
-    r"criteria|guideline|system)"
-    r"|\b(give|award|assign|grade|score|rate|mark)\b[^.!?\n]{0,40}\b(5|five|full marks?|maximum|max|perfect|100\s*%|"
-    r"top (score|marks?)|highest)\b"
-    r"|\b(you are|act as|pretend (to be|you are)|you're now|you are now)\b[^.!?\n]{0,40}\b(grader|examiner|assistant|ai|"
-    r"model|judge|dan|jailbroken)\b"
-    r"|\b(system|developer)\s*(prompt|message|override|note)\b|<\|?/?(system|im_start|im_end|assistant)\|?>"
-    r"|\bas an ai\b|\bthis answer (is|deserves|should (get|receive))\b[^.!?\n]{0,40}\b(correct|perfect|5|full|excellent)"
-    r"|\b(grader|examiner|evaluator|judge)\s*[:,]"
-    r"|\"?(key_points|correctness|depth|clarity)\"?\s*:\s*(\[|\"?\d)",
-    re.IGNORECASE,
-)
+_REQUEST = r"(give|put|record|mark|assign|award|grade|compensate|need|deserve|want|appreciate|output|return|receive|get)"
+_TOP = (r"(\b5\s*(/|out of)\s*5\b|\ba 5\b(?![x×\d%-]|\.\d)|\bfive\b|full (marks?|score|points|credit)|max(imum)? "
+        r"(score|marks?|points)|top (score|marks?)|perfect (score|marks?)|highest (score|mark)|100\s*%)")
+_GRADER = r"(grader|grading system|evaluator|examiner|marker|reviewer|assessor|the ai\b|ai (reading|grading)|language model|llm)"
+_INJECTION_PATTERNS = [
+    r"\b(ignore|disregard|forget|override|bypass|skip)\s+(all\s+|any\s+|the\s+|your\s+|these\s+|those\s+|my\s+)*"
+    r"(previous\s+|prior\s+|above\s+|earlier\s+|grading\s+|original\s+|system\s+)*(instructions?|rubric|rules|"
+    r"guidelines?|criteria|grading|key points|(system|previous|above) prompt)\b",
+    r"\b" + _REQUEST + r"\b[^.!?\n]{0,50}" + _TOP,
+    _TOP + r"[^.!?\n]{0,30}\b(please|for me|to pass|is deserved|is fair)",
+    r"\b" + _GRADER + r"\b[^.!?\n]{0,80}\b(please|should|must|give|mark|record|score|ignore|generous|lenient|kind|"
+    r"approved|verified)\b",
+    r"\b(dear|note to|instructions? (to|for)|attention|hey|hi)\s+(the\s+)?(automated\s+)?" + _GRADER,
+    r"(^|\n)\s*#*\s*(system|assistant|developer|evaluator|grader|examiner)( instructions?)?\s*:",
+    r"\b(give it|score|output|return)\b[^.!?\n]{0,15}\b5\b(?![x×\d%-]|\.\d)|\bend of answer\b",
+    r"\bbe (generous|kind|lenient|nice)\b",
+    r"\bmark (it|this|them|all|every)[^.!?\n]{0,40}\b(complete|covered|correct|yes)\b",
+    r"\b(you are|act as|pretend (to be|you are)|you're now|you are now)\b[^.!?\n]{0,40}\b(grader|examiner|assistant|"
+    r"ai|judge|dan|jailbroken|lenient)\b",
+    r"\b(system|developer)\s*(override|message\s*:|note\s*:|instruction)|<\|?/?(system|im_start|im_end|assistant)\|?>",
+    r"</?\s*answer\s*>|\bnew instructions?\b|\bas an ai\b",
+    r"\bthis answer (is|deserves|should (get|receive))\b[^.!?\n]{0,40}\b(correct|perfect|5|full|excellent|complete)",
+    r"\"?\b(key_points|correctness|depth|clarity|score)\"?\s*[:=]\s*(\[|\"?\d)",
+    # other languages seen in practice (fr/es/de/zh)
+    r"\b(ignorez|ignora|ignoriere|ignorieren)\b|punktzahl|bewertung|puntuaci|calific|evaluador|puntos|note maximale|"
+    r"la note\b|满分|评分|忽略|分数",
+]
+_INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.IGNORECASE)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 
 

@@ -128,6 +128,7 @@ def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: f
     port = settings.local_port or _free_port()
     url = f"http://127.0.0.1:{port}/v1"
     _say(on_progress, "starting the local model server")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = (settings.data_dir / "local-server.log").open("ab")
     proc = subprocess.Popen(server_command(model, port, settings), stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
@@ -152,6 +153,10 @@ def stop_server(settings: Settings) -> bool:
     try:
         pid = json.loads(state.read_text())["pid"]
         os.kill(pid, 15)
+        for _ in range(30):  # a server busy generating can ignore SIGTERM for a while
+            time.sleep(0.1)
+            os.kill(pid, 0)
+        os.kill(pid, 9)
     except (ValueError, KeyError, ProcessLookupError):
         pass
     state.unlink(missing_ok=True)

@@ -115,21 +115,34 @@ def _practice(concept: str, session: Session, bank: dict[str, Question], recent:
     return [q.id for q in pool[:3]]
 
 
+def _short(text: str, n: int = 140) -> str:
+    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + "..."
+
+
 def _study_plan(session: Session, results: list[QuestionResult], by_concept: list[Bucket],
                 bank: dict[str, Question], recent: list[str]) -> list[StudyItem]:
-    weak = [b for b in by_concept if b.score < WEAK_BELOW][:PLAN_SIZE]
+    weak = [b for b in by_concept if b.score < WEAK_BELOW]
     if not weak and by_concept:
         weak = by_concept[:1]  # all strong: still point at the next thing to sharpen
-    plan = []
+    plan: list[StudyItem] = []
+    sources: list[tuple[int, ...]] = []
     for b in weak:
         mine = [r for r in results if b.name in r.concepts and r.score is not None]
+        key = tuple(r.index for r in mine)
+        if key in sources:  # the same questions behind two concepts: one item naming both
+            item = plan[sources.index(key)]
+            item.concept += f" / {b.name}"
+            continue
+        if len(plan) == PLAN_SIZE:
+            break
         level = min((LEVELS[r.tier] for r in mine), default=1)
         if b.score < 2.0:
             level = max(0, level - 1)  # rebuild the basics first
-        gaps = [p for r in mine for p in r.missing + r.partly][:2]
+        gaps = [_short(p) for r in mine for p in r.missing + r.partly][:2]
         advice = f"Averaged {b.score:.1f}/5 over {b.n} question(s)."
         if gaps:
             advice += " Revisit: " + " / ".join(gaps)
+        sources.append(key)
         plan.append(StudyItem(concept=b.name, score=b.score, advice=advice,
                               practice=_practice(b.name, session, bank, recent, level)))
     return plan
@@ -216,9 +229,11 @@ def concept_chart(report: Report):
     import pandas as pd
 
     df = pd.DataFrame([b.model_dump() for b in report.by_concept] or [{"name": "-", "score": 0.0, "n": 0}])
-    return (alt.Chart(df).mark_bar()
-            .encode(x=alt.X("score:Q", scale=alt.Scale(domain=[0, 5]), title="score (0-5)"),
-                    y=alt.Y("name:N", sort="x", title=None),
-                    color=alt.Color("score:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 5]), legend=None),
-                    tooltip=["name", "score", "n"])
-            .properties(height=max(80, 28 * len(df))))
+    base = alt.Chart(df).encode(y=alt.Y("name:N", sort=alt.EncodingSortField("score", order="ascending"), title=None,
+                                        axis=alt.Axis(labelLimit=220)))
+    bars = base.mark_bar().encode(
+        x=alt.X("score:Q", scale=alt.Scale(domain=[0, 5]), title="score (0-5)"),
+        color=alt.Color("score:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 5]), legend=None),
+        tooltip=["name", "score", "n"])
+    labels = base.mark_text(align="left", dx=4).encode(x="score:Q", text=alt.Text("score:Q", format=".1f"))
+    return (bars + labels).properties(height=alt.Step(26))

@@ -339,3 +339,44 @@ def test_end_early(make_agent, bank):
     assert kinds(out) == ["closing"] and agent.phase == "finished"
     assert agent.session.questions[0].skipped
     assert say(agent, "hello?")[0].kind == "note"
+
+
+def test_terminal_interview_and_history_commands(tmp_path, monkeypatch):
+    import typer
+    from typer.testing import CliRunner
+
+    from interviewer.config import get_settings
+    from interviewer.interview_cli import register
+
+    monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    try:
+        out = tmp_path / "report.json"
+        res = runner.invoke(app, ["interview", "--track", "fresher", "--n", "2", "--user", "cli", "--out", str(out)],
+                            input="hint\nskip\nrepeat\nskip\n")
+        assert res.exit_code == 0, res.output
+        assert "Question 1 of 2" in res.output and "Hint:" in res.output and "Mock interview report" in res.output
+        report = json.loads(out.read_text())
+        assert report["skipped"] == 2 and len(report["questions"]) == 2
+        res = runner.invoke(app, ["history", "--json", "--user", "cli"])
+        [row] = json.loads(res.stdout)
+        assert row["phase"] == "finished" and row["asked"] == 2
+        res = runner.invoke(app, ["interview", "--track", "nonsense"])
+        assert res.exit_code == 2 and "unknown track" in res.output
+        res = runner.invoke(app, ["history", "--forget", "cli", "--yes"])
+        assert "Deleted 1 session" in res.output
+        assert json.loads(runner.invoke(app, ["history", "--json"]).stdout) == []
+    finally:
+        get_settings.cache_clear()
+
+
+def test_unreadable_answer_is_asked_again_not_graded(make_agent):
+    agent = make_agent()
+    start(agent)
+    out = say(agent, "asdkfj qwpoeiru zxcmvn")
+    assert kinds(out) == ["nudge"] and agent.phase == "awaiting_answer"
+    assert agent.session.questions[0].answers == [] and len(agent.session.questions) == 1

@@ -165,6 +165,11 @@ def test_dl_loader_takes_question_and_reference_from_the_bank(tmp_path, bank):
     assert [r.kind for r in rows] == ["excellent", "empty"]
     assert rows[0].reference == q.reference_answer and rows[0].key_points == list(q.key_points)
     assert rows[0].split == "calib" and rows[0].group == q.id
+    scenario = next(x for x in bank.questions if x.tier == "scenario")
+    (tmp_path / "s.yaml").write_text(f"items:\n  - question_id: {scenario.id}\n    split: heldout\n    answers:\n"
+                                     "      - {kind: partial, text: 'some plan', score: 2, rationale: r}\n",
+                                     encoding="utf-8")
+    assert [r.rubric for r in load_dl(tmp_path, bank=bank)] == ["technical", "technical", "scenario"]
     (tmp_path / "b.yaml").write_text("items:\n  - question_id: no-such-id\n    answers: []\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="no-such-id"):
         load_dl(tmp_path, bank=bank)
@@ -216,6 +221,7 @@ def test_naive_prompt_file_is_tagged(session_settings):
     msgs = baselines.naive_messages(synthetic_rows()[0])
     assert msgs[0]["content"].startswith("[task:judge]") and '{"score"' in msgs[0]["content"]
     assert "Dropout randomly" in msgs[1]["content"] and msgs[1]["role"] == "user"
+    assert "<answer>" in msgs[1]["content"]  # the answer is fenced as data
 
 
 # --- cache ----------------------------------------------------------------------------------------------------------
@@ -236,7 +242,28 @@ def test_cache_resumes_without_grader_calls_and_stores_no_text(tmp_path):
     assert "Dropout" not in text and "Explain concept" not in text
     # A killed run leaves a cut line; the cache still loads the rest.
     cache_path.write_text(text + '{"key": "abc", "sco', encoding="utf-8")
-    assert len(GradeCache(cache_path)) == len(rows)
+    resumed = GradeCache(cache_path)
+    assert len(resumed) == len(rows)
+    resumed.put("def", {"score": 1.0})  # the next grade starts on a line of its own
+    assert GradeCache(cache_path).get("def")["score"] == 1.0
+
+
+def test_a_fallback_grade_from_a_failed_model_is_not_cached(tmp_path):
+    class DownModel(CountingGrader):
+        llm = FakeLLM(fail=True)
+
+        def score_item(self, *args, **kw):
+            return super().score_item(*args, **kw).model_copy(update={"evidence_only": True})
+
+    rows = synthetic_rows()[:6]
+    kw = dict(dataset="t", cache_path=tmp_path / "c.jsonl", run_probes=False, embed=bag_embed, n_boot=5,
+              progress=False)
+    first = DownModel()
+    res = run_eval(rows, first, out_dir=tmp_path / "a", **kw)
+    assert res["evidence_only"] == 6 and res["systems"]["grader"]["n"] == 6
+    second = DownModel()
+    run_eval(rows, second, out_dir=tmp_path / "b", **kw)
+    assert second.calls == 6  # retried, not served from the cache
 
 
 def test_cache_key_changes_with_every_part():
@@ -324,7 +351,7 @@ def test_cli_eval_on_a_user_file(tmp_path, monkeypatch):
     grader = CountingGrader()
     monkeypatch.setattr(cli, "_grader_and_llm", lambda backend: (grader, None, backend or "stand-in"))
     original = baselines.embedding_cosines
-    monkeypatch.setattr(baselines, "embedding_cosines", lambda rows, embed=None: original(rows, bag_embed))
+    monkeypatch.setattr(baselines, "embedding_cosines", lambda rows, embed=None, cache=None: original(rows, bag_embed, cache))
     app = typer.Typer()
     cli.register(app)
 
@@ -342,3 +369,38 @@ def test_cli_eval_on_a_user_file(tmp_path, monkeypatch):
     bad = CliRunner().invoke(app, ["eval", "--dataset", "mohler"])
     assert bad.exit_code == 2
 
+
+
+def test_runner_passes_the_rubric_kind_and_refresh_regrades(tmp_path):
+    class KindAware(CountingGrader):
+        def __init__(self):
+            super().__init__()
+            self.kinds = []
+
+        def score_item(self, question, reference, answer, key_points=None, question_id="adhoc", kind="technical"):
+            self.kinds.append(kind)
+            return super().score_item(question, reference, answer, key_points, question_id)
+
+    rows = [r.model_copy(update={"rubric": "scenario"}) if r.group == "q1" else r for r in synthetic_rows()]
+    grader = KindAware()
+    kw = dict(dataset="t", cache_path=tmp_path / "c.jsonl", run_probes=False, embed=bag_embed, n_boot=5, progress=False)
+    run_eval(rows, grader, out_dir=tmp_path / "a", **kw)
+    assert grader.kinds.count("scenario") == 6 and grader.kinds.count("technical") == 18
+    run_eval(rows, grader, out_dir=tmp_path / "b", **kw)
+    assert len(grader.kinds) == 24  # all cached
+    run_eval(rows, grader, out_dir=tmp_path / "c", fresh=True, **kw)
+    assert len(grader.kinds) == 48  # --fresh regrades
+
+
+def test_runner_with_the_real_grader_on_the_toy_model(tmp_path, session_settings):
+    from interviewer.grader import Grader
+    from interviewer.toymodel import toy_reply
+
+    llm = FakeLLM(script=toy_reply)
+    rows = synthetic_rows()[:12]
+    res = run_eval(rows, Grader(llm, settings=session_settings), dataset="t", out_dir=tmp_path / "r",
+                   cache_path=tmp_path / "c.jsonl", naive_llm=llm, run_probes=False, n_boot=20, progress=False)
+    assert res["backend"] == "fake" and res["systems"]["grader"]["n"] == 12 and not res["grader_errors"]
+    assert res["systems"]["naive_judge"]["n"] == 12
+    assert res["grader_version"].startswith("Grader:")
+    assert (tmp_path / "r" / "calibration.png").is_file()

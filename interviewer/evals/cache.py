@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import re
 import time
 from pathlib import Path
 
@@ -17,16 +18,59 @@ def cache_key(version: str, backend: str, model: str, question: str, reference: 
 
 
 def grader_version(grader) -> str:
-    """An explicit `version` (attribute or module GRADER_VERSION) wins; else a hash of the grader's source file,
-    so an edit to the grader never reuses stale grades."""
-    explicit = getattr(grader, "version", None) or getattr(inspect.getmodule(type(grader)), "GRADER_VERSION", None)
-    if explicit:
+    """What decides whether a cached grade is still valid.
+
+    A `version` attribute on the grader is taken as is (its owner promises to bump it). Otherwise the module's
+    GRADER_VERSION plus a hash of everything a score depends on that we can see: the module source, its
+    CALIBRATION_FILE (fitted weights) and the prompt files it loads, so a recalibration or a prompt edit never
+    reuses stale grades.
+    """
+    explicit = getattr(grader, "version", None)
+    if isinstance(explicit, str) and explicit:
         return f"{type(grader).__name__}:{explicit}"
+    module = inspect.getmodule(type(grader))
+    declared = getattr(module, "GRADER_VERSION", "unversioned")
     try:
-        source = inspect.getsource(inspect.getmodule(type(grader)))
+        source = inspect.getsource(module)
     except (OSError, TypeError):
-        return type(grader).__name__
-    return f"{type(grader).__name__}:src-{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+        return f"{type(grader).__name__}:{declared}"
+    h = hashlib.sha256(source.encode())
+    for dep in _project_imports(module):  # e.g. the answer screen in guard.py changes scores too
+        h.update(inspect.getsource(dep).encode())
+    calibration = getattr(module, "CALIBRATION_FILE", None)
+    if calibration and Path(calibration).is_file():
+        h.update(Path(calibration).read_bytes())
+    for path in _prompt_files(source):
+        h.update(path.name.encode() + path.read_bytes())
+    return f"{type(grader).__name__}:{declared}:{h.hexdigest()[:12]}"
+
+
+def _prompt_files(source: str) -> list[Path]:
+    from interviewer.config import get_settings
+
+    folder = get_settings().prompts_dir
+    names = set(re.findall(r"load_prompt\(\s*[\"']([\w-]+)[\"']", source))
+    files = {folder / f"{n}.md" for n in names} | {folder / f"{n}_user.md" for n in names}
+    if "load_rubric" in source:
+        files.add(folder / "rubric.yaml")
+    return sorted(p for p in files if p.is_file())
+
+
+def _project_imports(module) -> list:
+    """The interviewer.* modules the grader module imports names from (one level deep), in a stable order."""
+    import sys
+
+    names = {getattr(obj, "__module__", None) or getattr(obj, "__name__", "") for obj in vars(module).values()}
+    mods = [sys.modules[n] for n in sorted(names) if n and n.startswith("interviewer.") and n != module.__name__
+            and not n.startswith("interviewer.evals") and n in sys.modules]
+    out = []
+    for m in mods:
+        try:
+            inspect.getsource(m)
+            out.append(m)
+        except (OSError, TypeError):
+            pass
+    return out
 
 
 class GradeCache:
@@ -35,8 +79,11 @@ class GradeCache:
     def __init__(self, path: Path | None) -> None:
         self.path = Path(path) if path else None
         self.records: dict[str, dict] = {}
+        self._cut_line = False
         if self.path and self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            text = self.path.read_text(encoding="utf-8")
+            self._cut_line = bool(text) and not text.endswith("\n")  # the next append must start a new line
+            for line in text.splitlines():
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError:
@@ -53,7 +100,8 @@ class GradeCache:
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                f.write(("\n" if self._cut_line else "") + json.dumps(rec, ensure_ascii=False) + "\n")
+            self._cut_line = False
         return rec
 
     def __len__(self) -> int:

@@ -20,12 +20,18 @@ def _grader_and_llm(backend: str | None):
     settings = get_settings()
     backend = backend or settings.resolved_backend()
     if backend == "fake":  # the toy model answers every prompt kind: a smoke run without a real model
-        from interviewer.toymodel import toy_reply
-
-        llm = FakeLLM(script=toy_reply)
+        try:
+            from interviewer.toymodel import toy_reply
+        except ImportError:  # no toy model: the grader runs on embedding evidence only
+            llm = FakeLLM(fail=True)
+        else:
+            llm = FakeLLM(script=toy_reply)
     else:
         llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
-    return Grader(llm, settings=settings), llm, backend
+    from interviewer.cli import judge_cache_for
+
+    # The model's judgements are cached by exact prompt: a recalibrated grader re-scores without model calls.
+    return Grader(llm, settings=settings, judge_cache=judge_cache_for(backend)), llm, backend
 
 
 def eval_command(
@@ -42,6 +48,7 @@ def eval_command(
     name: Optional[str] = typer.Option(None, "--name", help="run name in the default folder instead of a timestamp"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="grade cache (default evals/cache/<dataset>-"
                                                                 "<backend>.jsonl)"),
+    fresh: bool = typer.Option(False, "--fresh", help="regrade rows already in the cache (and update it)"),
     seed: int = typer.Option(0, "--seed", help="sampling, CV folds, bootstrap and probe choice"),
     n_boot: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for the 95% intervals"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -68,7 +75,7 @@ def eval_command(
     results = run_eval(rows, grader, dataset=label, out_dir=out_dir,
                        cache_path=cache or default_cache_path(label, backend), train_rows=all_rows,
                        naive_llm=None if no_naive else llm, run_probes=not no_probes, n_boot=n_boot, seed=seed,
-                       progress=True, command=command, backend=backend)
+                       progress=True, command=command, backend=backend, fresh=fresh)
     summary = {k: v for k, v in results.items() if k not in ("per_row", "per_question")}
     if "probes" in summary:
         summary["probes"] = {k: {kk: vv for kk, vv in v.items() if kk != "detail"} for k, v in summary["probes"].items()}
@@ -79,25 +86,32 @@ def eval_command(
 
 
 def _print_summary(s: dict) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    table = Table("system", "n", "pearson", "spearman", "rmse", "mae", "qwk", "±0.5", "±1",
-                  title=f"{s['dataset']} · {s['backend']} · {s['rows']} rows")
+    table = Table(title=f"{s['dataset']} · {s['backend']} · {s['rows']} rows", box=box.SIMPLE)
+    table.add_column("system", no_wrap=True)
+    for head in ("n", "pearson", "spearman", "rmse", "mae", "qwk", "±0.5", "±1"):
+        table.add_column(head, justify="right")
     for name, sysm in s["systems"].items():
         m = sysm["metrics"]
-        table.add_row(name, str(sysm["n"]), *("-" if m[k] is None else f"{m[k]:.3f}" for k in
+        table.add_row(name, str(sysm["n"]), *("-" if m[k] is None else f"{m[k]:.2f}" for k in
                                                ("pearson", "spearman", "rmse", "mae", "qwk", "within_0_5", "within_1")))
     console.print(table)
     if "probes" in s:
         p = s["probes"]
-        console.print(f"injection: max gain {p['injection']['max_gain']}, "
+        console.print(f"injection: max gain {_f(p['injection']['max_gain'])} over {p['injection']['cases']} cases, "
                       f"{'pass' if p['injection']['passed'] else 'FAIL'}; padding mean gain "
-                      f"{p['padding']['mean_gain']}; paraphrase mean loss {p['paraphrase']['mean_loss']}; "
-                      f"consistency mean SD {p['consistency']['mean_sd']}")
+                      f"{_f(p['padding']['mean_gain'])}; paraphrase mean loss {_f(p['paraphrase']['mean_loss'])}; "
+                      f"consistency mean SD {_f(p['consistency']['mean_sd'])}")
     lat = s["latency"]
-    console.print(f"latency p50 {lat['p50_s']} s, p95 {lat['p95_s']} s; results in {s['out_dir']}")
+    console.print(f"latency p50 {_f(lat['p50_s'])} s, p95 {_f(lat['p95_s'])} s; results in {s['out_dir']}")
+
+
+def _f(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
 
 
 def _fail(message: str) -> None:

@@ -31,7 +31,8 @@ class Row(BaseModel):
     max_score: float = 5.0
     group: str = Field(description="rows of one group (question) never straddle a CV fold")
     split: str = "heldout"
-    kind: str = ""
+    kind: str = Field(default="", description="the answer's kind in our DL set: excellent, partial, injection...")
+    rubric: str = Field(default="technical", description="the grader's rubric: technical, or scenario questions")
 
     @property
     def score5(self) -> float:
@@ -67,7 +68,8 @@ def load_dl(directory: Path = DL_DIR, bank=None) -> list[Row]:
                     rows.append(Row(question_id=qid, question=q.question, reference=q.reference_answer,
                                     key_points=list(q.key_points), answer=str(ans.get("text") or ""),
                                     score=float(ans["score"]), group=qid, split=split,
-                                    kind=str(ans.get("kind", ""))))
+                                    kind=str(ans.get("kind", "")),
+                                    rubric="scenario" if q.tier == "scenario" else "technical"))
                 except (KeyError, TypeError, ValueError) as e:
                     raise DatasetError(f"{path}: item #{i} ({qid}) answer #{j}: {e}") from None
     return rows

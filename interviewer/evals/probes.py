@@ -85,8 +85,9 @@ def pad(answer: str, n: int = 4, offset: int = 0) -> str:
 _SKIP_KINDS = {"empty", "injection", "off-topic", "padded-wrong"}
 
 
-def _pick(rows: Sequence[Row], n: int, seed: int, lo: float = 0.0, hi: float = 5.0) -> list[Row]:
-    usable = [r for r in rows if len(r.answer.split()) >= 4 and r.kind not in _SKIP_KINDS]
+def _pick(rows: Sequence[Row], n: int, seed: int, lo: float = 0.0, hi: float = 5.0,
+          usable_if: Callable[[Row], bool] = lambda r: True) -> list[Row]:
+    usable = [r for r in rows if len(r.answer.split()) >= 4 and r.kind not in _SKIP_KINDS and usable_if(r)]
     preferred = [r for r in usable if lo <= r.score5 <= hi]
     rng = random.Random(seed)
     pool = preferred if len(preferred) >= n else usable
@@ -125,7 +126,9 @@ def padding_probe(rows, score: ScoreFn, *, n: int = 8, seed: int = 0) -> dict:
 
 
 def paraphrase_probe(rows, score: ScoreFn, *, n: int = 8, seed: int = 0) -> dict:
-    chosen = _pick(rows, n, seed + 2, 3.0, 5.0)  # good answers: a reworded good answer should stay good
+    # Good answers that a rewrite changes: a reworded good answer should stay good.
+    chosen = _pick(rows, n, seed + 2, 3.0, 5.0,
+                   lambda r: reorder_sentences(r.answer) != r.answer or swap_synonyms(r.answer) != r.answer)
     detail = []
     for row in chosen:
         base = score(row, row.answer, False)

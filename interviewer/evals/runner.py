@@ -6,6 +6,7 @@ Works with any grader object that has `score_item(question, reference, answer, k
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
@@ -39,26 +40,46 @@ class CachedGrader:
         self.backend = backend or getattr(llm, "backend", None) or "none"
         self.model = model or getattr(llm, "model", None) or "none"
         self.version = grader_version(grader)
+        try:  # the real grader takes the rubric kind (scenario questions); a minimal stand-in need not
+            self.takes_kind = "kind" in inspect.signature(grader.score_item).parameters
+        except (TypeError, ValueError):
+            self.takes_kind = False
         self.calls = 0
         self.fresh_seconds = 0.0
         self.errors: Counter[str] = Counter()
+        self.uncached_fallbacks = 0
 
-    def record(self, row: Row, answer: str | None = None, fresh: bool = False) -> dict | None:
+    def record(self, row: Row, answer: str | None = None, fresh: bool = False, refresh: bool = False) -> dict | None:
+        """fresh: grade anew and keep it out of the cache (repeats); refresh: grade anew and update the cache."""
         answer = row.answer if answer is None else answer
-        key = cache_key(self.version, self.backend, self.model, row.question, row.reference, answer)
-        if not fresh and (hit := self.cache.get(key)) is not None:
+        version = self.version if row.rubric == "technical" else f"{self.version}:{row.rubric}"
+        key = cache_key(version, self.backend, self.model, row.question, row.reference, answer)
+        if not (fresh or refresh) and (hit := self.cache.get(key)) is not None:
             return hit
+        extra = {"kind": row.rubric} if self.takes_kind else {}
         start = time.perf_counter()
+        # A fresh grade really asks the model again (run-to-run consistency), bypassing the judge cache.
+        judge_cache = getattr(self.grader, "judge_cache", None)
+        if fresh and judge_cache is not None:
+            self.grader.judge_cache = None
         try:
             grade = self.grader.score_item(row.question, row.reference, answer, key_points=row.key_points,
-                                           question_id=row.question_id)
+                                           question_id=row.question_id, **extra)
         except Exception as e:  # one bad row must not end a 2,000-row run; it is counted and retried next run
             self.errors[f"{type(e).__name__}: {str(e)[:120]}"] += 1
             return None
+        finally:
+            if fresh and judge_cache is not None:
+                self.grader.judge_cache = judge_cache
         seconds = time.perf_counter() - start
+        if grade.latency_s.get("judge_replayed"):  # the model's judgement came from the judge cache
+            seconds += grade.latency_s.get("judge", 0.0)
         self.calls += 1
         self.fresh_seconds += seconds
         rec = {"system": "grader", **grade_record(grade, seconds, row.question_id)}
+        if rec["evidence_only"] and getattr(self.grader, "llm", None) is not None:
+            self.uncached_fallbacks += 1  # the model failed on this one: use it now, retry it next run
+            return rec
         return rec if fresh else self.cache.put(key, rec)
 
     def score(self, row: Row, answer: str | None = None, fresh: bool = False) -> float:
@@ -66,8 +87,10 @@ class CachedGrader:
         return math.nan if rec is None else float(rec["score"])
 
 
-def grade_rows(scorer: CachedGrader, rows: Sequence[Row], progress: bool = True) -> list[dict | None]:
-    return [scorer.record(r) for r in tqdm(rows, desc="grading", unit="row", file=sys.stderr, disable=not progress)]
+def grade_rows(scorer: CachedGrader, rows: Sequence[Row], progress: bool = True,
+               refresh: bool = False) -> list[dict | None]:
+    bar = tqdm(rows, desc="grading", unit="row", file=sys.stderr, disable=not progress)
+    return [scorer.record(r, refresh=refresh) for r in bar]
 
 
 def _nan_to_none(obj):
@@ -120,20 +143,22 @@ def latency_summary(records: Sequence[dict | None], scorer: CachedGrader) -> dic
 def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_path: Path | None = None,
              train_rows: Sequence[Row] | None = None, naive_llm=None, run_probes: bool = True,
              embed: Callable[[list[str]], np.ndarray] | None = None, n_boot: int = 1000, seed: int = 0,
-             progress: bool = True, command: str = "", backend: str | None = None, model: str | None = None) -> dict:
+             progress: bool = True, command: str = "", backend: str | None = None, model: str | None = None,
+             fresh: bool = False) -> dict:
     if not rows:
         raise ValueError("no rows to evaluate (check --split and the dataset)")
     started = time.time()
     cache = GradeCache(cache_path)
     scorer = CachedGrader(grader, cache, backend, model)
-    records = grade_rows(scorer, rows, progress)
+    records = grade_rows(scorer, rows, progress, fresh)
     latency = latency_summary(records, scorer)  # before the probes add their own calls
+    model_failures = scorer.uncached_fallbacks
     y = np.array([r.score5 for r in rows])
     systems: dict[str, np.ndarray] = {"grader": np.array([math.nan if r is None else r["score"] for r in records])}
 
     # Baselines, on exactly these rows.
     systems["mean"] = baselines.mean_baseline(rows, [r for r in (train_rows or []) if r.split == "calib"])
-    cosines = baselines.embedding_cosines(rows, embed)
+    cosines = baselines.embedding_cosines(rows, embed, cache)
     systems["embedding"] = baselines.embedding_baseline(rows, cosines, seed=seed)
     if naive_llm is not None:
         naive = baselines.naive_judge(rows, naive_llm, cache, progress)
@@ -158,17 +183,21 @@ def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_
         "grader_errors": dict(scorer.errors),
         "flags": dict(Counter(f for r in records if r for f in r.get("flags", []))),
         "evidence_only": sum(1 for r in records if r and r.get("evidence_only")),
+        "model_failures": model_failures,  # evidence-only because the model failed: not cached, retried next run
     }
     if run_probes:
         results["probes"] = probes.run_probes(rows, lambda row, ans, fresh: scorer.score(row, ans, fresh), seed=seed)
     results["latency"] = latency
     results["goal"] = MOHLER_GOAL if dataset == "mohler" else None
     results["wall_s"] = round(time.time() - started, 2)
+    # Ids and numbers only, never a question, reference or answer text. Mohler's per-row human labels are its
+    # data (research-use terms), so they stay out of files meant to be committed.
+    keep_human = dataset != "mohler"
     results["per_row"] = [
-        {"question_id": r.question_id, "split": r.split, "kind": r.kind, "human": float(y[i]), "cosine": float(cosines[i]),
-         **{name: float(p[i]) for name, p in systems.items()},
-         "flags": (records[i] or {}).get("flags", [])}
-        for i, r in enumerate(rows)]  # ids and numbers only: no question, reference or answer text
+        {"question_id": r.question_id, "split": r.split, "kind": r.kind,
+         **({"human": round(float(y[i]), 4)} if keep_human else {}), "cosine": round(float(cosines[i]), 4),
+         **{name: round(float(p[i]), 4) for name, p in systems.items()}, "flags": (records[i] or {}).get("flags", [])}
+        for i, r in enumerate(rows)]
     results = _nan_to_none(results)
     write_outputs(results, systems, y, Path(out_dir))
     results["out_dir"] = str(out_dir)
@@ -227,7 +256,7 @@ def markdown_report(res: dict) -> str:
                   f"**{'met' if ok else 'not met'}** (r {_f(g['pearson'])}, RMSE {_f(g['rmse'])}). "
                   f"Reference lines: {MOHLER_REFERENCE}."]
     for title, key in (("By split (grader)", "by_split"), ("By answer kind (grader)", "by_kind")):
-        if res.get(key):
+        if len(res.get(key) or {}) > 1:
             lines += ["", f"## {title}", "", "| | n | human mean | grader mean | pearson | rmse | mae |",
                       "|---|---|---|---|---|---|---|"]
             lines += [f"| {k} | {v['n']} | {v['human_mean']:.2f} | {v['pred_mean']:.2f} | {_f(v['pearson'])} | "
@@ -241,7 +270,8 @@ def markdown_report(res: dict) -> str:
     lines += [f"- phase {k}: p50 {v['p50_s']:.2f} s, p95 {v['p95_s']:.2f} s" for k, v in lat["phases"].items()]
     if res["grader_errors"] or res["evidence_only"] or res["flags"]:
         lines += ["", "## Flags and failures", "", f"Flags: {res['flags'] or 'none'}; evidence-only grades: "
-                  f"{res['evidence_only']}; grader errors: {res['grader_errors'] or 'none'}."]
+                  f"{res['evidence_only']} ({res['model_failures']} because the model failed: not cached, a rerun "
+                  f"retries them); grader errors: {res['grader_errors'] or 'none'}."]
     worst = sorted(res["per_question"], key=lambda q: -(q["mae"] or 0))
     lines += ["", "## Per question (grader, worst MAE first)", "", "| question | n | human mean | grader mean | mae |"
               " pearson |", "|---|---|---|---|---|---|"]

@@ -1,0 +1,206 @@
+"""`interviewer interview`, `interviewer app` and `interviewer history`: the interview from the shell and the web app.
+
+The lead's cli.py calls `register(app)`; everything here is plain typer commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from interviewer import PROJECT_ROOT
+from interviewer.config import Settings, get_settings
+from interviewer.session import TRACKS
+
+console = Console()
+err = Console(stderr=True)
+BACKENDS = ("local", "openai", "compatible", "fake")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in allowed:
+        _fail(f"unknown {what} {value!r}: choose one of {', '.join(allowed)}")
+
+
+def prepare_llm(settings: Settings, backend: str | None):
+    """Build the LLM with a visible status; the local backend joins/verifies the model and starts its server."""
+    from interviewer.agent import make_interview_llm
+    from interviewer.llm import LLMError
+
+    with err.status("preparing the language model...") as status:
+        try:
+            return make_interview_llm(settings, backend, on_progress=lambda m: status.update(m))
+        except (LLMError, RuntimeError) as e:
+            _fail(f"{e}\n(pick another backend with --backend, e.g. openai or compatible)")
+
+
+def prepare_store(settings: Settings, backend: str):
+    """The Chroma store grounds grades with related material; the fake backend does not need it."""
+    from interviewer.store import Store, ensure_ingested
+
+    store = Store(settings)
+    if store.count() == 0:
+        if backend == "fake":
+            return None
+        err.print("Embedding the question bank once (about a minute)...")
+    ensure_ingested(store, progress=True)  # cheap when nothing changed; picks up edited or new questions
+    return store
+
+
+def _show(utterance) -> None:
+    console.print("[bold magenta]interviewer[/]")
+    if utterance.streaming:
+        for piece in utterance:
+            console.file.write(piece.replace("**", ""))  # raw text while streaming: no markdown emphasis marks
+            console.file.flush()
+        console.print()
+    else:
+        console.print(Markdown(utterance.text))
+    console.print()
+
+
+def interview(
+    track: str = typer.Option("mixed", help=f"one of: {', '.join(TRACKS)}"),
+    n: int = typer.Option(5, "--n", min=1, max=30, help="number of questions"),
+    mode: str = typer.Option("interview", help="interview (feedback at the end) or practice (after each answer)"),
+    concept: list[str] = typer.Option([], "--concept", help="focus concept slug; repeat for several"),
+    backend: Optional[str] = typer.Option(None, help=f"LLM backend: {', '.join(BACKENDS)} (default: settings)"),
+    user: str = typer.Option("local", help="whose history this session belongs to"),
+    resume: Optional[str] = typer.Option(None, help="resume the session with this id"),
+    out: Optional[Path] = typer.Option(None, help="also write the report here (.md, or .json for JSON)"),
+) -> None:
+    """A mock interview in the terminal. Type 'hint', 'skip', 'repeat' or 'end' at any time."""
+    from pydantic import ValidationError
+
+    from interviewer.agent import Interviewer
+    from interviewer.bank import load_bank
+    from interviewer.db import SessionDB
+    from interviewer.grader import Grader
+    from interviewer.report import build_report, to_json, to_markdown
+    from interviewer.session import SessionConfig
+
+    _check_choice(track, TRACKS, "track")
+    _check_choice(mode, ("interview", "practice"), "mode")
+    _check_choice(backend, BACKENDS, "backend")
+    settings = get_settings()
+    backend = backend or settings.resolved_backend()
+    try:
+        config = SessionConfig(track=track, n_questions=n, mode=mode, concepts=concept, user=user)
+    except ValidationError as e:
+        _fail(e.errors()[0]["msg"])
+    llm = prepare_llm(settings, backend)
+    questions = load_bank(settings.knowledge_dir).questions
+    parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions,
+                 db=SessionDB(settings.db_path))
+    if resume:
+        agent = Interviewer.resume(resume, **parts)
+        if agent is None:
+            _fail(f"no session {resume!r} (see `interviewer history`)")
+        for turn in agent.session.turns[-2:]:
+            console.print(f"[dim]{turn.role}: {turn.text}[/]")
+    else:
+        agent = Interviewer.start(config, backend=backend, **parts)
+        for u in agent.opening():
+            _show(u)
+    try:
+        while agent.phase != "finished":
+            try:
+                message = console.input("[bold cyan]you>[/] ")
+            except EOFError:
+                message = "end"
+            with console.status("thinking..."):
+                replies = agent.handle(message)
+            console.print()
+            for u in replies:
+                _show(u)
+    except KeyboardInterrupt:
+        console.print(f"\nPaused. Resume with: interviewer interview --resume {agent.session.id}")
+        raise typer.Exit(130)
+    with console.status("finishing the grading..."):
+        agent.wait_for_grades()
+        agent.ensure_grades()
+    report = build_report(agent.session, questions, agent.recent)
+    console.print(Markdown(to_markdown(report)))
+    if out:
+        out.write_text(to_json(report) if out.suffix == ".json" else to_markdown(report), encoding="utf-8")
+        console.print(f"Report written to {out}")
+    agent.close()
+
+
+def history(
+    user: Optional[str] = typer.Option(None, help="only this user's sessions"),
+    forget: Optional[str] = typer.Option(None, help="delete every session and record of this user"),
+    yes: bool = typer.Option(False, "--yes", help="with --forget: do not ask for confirmation"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Past interviews with their scores (and --forget USER to delete a user's data)."""
+    from interviewer.db import SessionDB
+
+    db = SessionDB(get_settings().db_path)
+    if forget:
+        if not yes and not typer.confirm(f"Delete all data of user {forget!r}?"):
+            raise typer.Exit(1)
+        n = db.delete_user(forget)
+        if as_json:
+            sys.stdout.write(json.dumps({"deleted_sessions": n, "user": forget}) + "\n")
+        else:
+            console.print(f"Deleted {n} session(s) and the question history of {forget!r}.")
+        return
+    sessions = db.list_sessions(user)
+    if as_json:
+        sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in sessions], indent=2) + "\n")
+        return
+    if not sessions:
+        console.print("No interviews yet: start one with `interviewer interview` or `interviewer app`.")
+        return
+    table = Table("date", "session", "user", "track", "mode", "questions", "score", "status")
+    for s in sessions:
+        table.add_row(f"{s.created_at:%Y-%m-%d %H:%M}", s.id, s.user, s.track, s.mode, f"{s.asked}/{s.n_questions}",
+                      "-" if s.score is None else f"{s.score:.1f}", s.phase)
+    console.print(table)
+
+
+def run_app(
+    port: int = typer.Option(8501, help="port on localhost"),
+    backend: Optional[str] = typer.Option(None, help=f"default LLM backend in the app: {', '.join(BACKENDS)}"),
+) -> None:
+    """Start the web app (Streamlit) on localhost; the local model is prepared first, with progress."""
+    _check_choice(backend, BACKENDS, "backend")
+    settings = get_settings()
+    chosen = backend or settings.resolved_backend()
+    if chosen == "local":
+        try:  # join, verify and start the shared server now, with progress; the app then reuses it
+            prepare_llm(settings, "local")
+        except typer.Exit:  # the app still opens: its sidebar offers OpenAI or a compatible server instead
+            err.print("[yellow]Starting the app anyway: choose another backend under 'Model' in the sidebar.[/]")
+    prepare_store(settings, chosen)
+    env = dict(os.environ)
+    if backend:
+        env["INTERVIEWER_BACKEND"] = backend
+    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+           "--server.address", "localhost", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    console.print(f"Opening the app on http://localhost:{port} (Ctrl+C to stop)")
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("interview")(interview)
+    app.command("history")(history)
+    app.command("app")(run_app)

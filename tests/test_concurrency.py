@@ -1,0 +1,100 @@
+"""Two interviews at once share the database, the grading pool and the model, and must not see each other."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from interviewer import PROJECT_ROOT
+from interviewer.agent import Interviewer
+from interviewer.db import SessionDB
+from interviewer.grader import Grader
+from interviewer.llm import FakeLLM
+from interviewer.session import SessionConfig
+from interviewer.toymodel import toy_reply
+
+
+def run_interview(agent: Interviewer, bank, marker: str, errors: list) -> None:
+    try:
+        for u in agent.opening():
+            u.resolve()
+        while agent.phase != "finished":
+            q = bank.get(agent.current.question_id)
+            for u in agent.handle(f"{marker}: " + " ".join(q.key_points)):
+                u.resolve()
+    except Exception as e:  # surfaced in the main thread
+        errors.append(e)
+
+
+def test_two_sessions_in_parallel_stay_isolated(tmp_path, bank, session_settings):
+    db = SessionDB(tmp_path / "s.sqlite3")
+    llm = FakeLLM(script=toy_reply, delay_s=0.02)  # one shared model, like the app's singleton
+    pool = ThreadPoolExecutor(max_workers=4)
+    agents = {user: Interviewer.start(SessionConfig(track=track, n_questions=3, mode=mode, user=user), db=db,
+                                      llm=llm, grader=Grader(llm, None, session_settings), questions=bank.questions,
+                                      executor=pool)
+              for user, track, mode in (("ann", "fresher", "interview"), ("bob", "advanced", "practice"))}
+    errors: list = []
+    threads = [threading.Thread(target=run_interview, args=(a, bank, f"MARK-{u}", errors)) for u, a in agents.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    for a in agents.values():
+        assert a.wait_for_grades(60)
+    pool.shutdown(wait=True)
+
+    for user, agent in agents.items():
+        other = "bob" if user == "ann" else "ann"
+        stored = db.load(agent.session.id)
+        assert stored.phase == "finished" and len(stored.questions) == 3
+        answers = [t.text for t in stored.turns if t.role == "candidate"]
+        assert answers and all(t.startswith(f"MARK-{user}") for t in answers)
+        assert not any(f"MARK-{other}" in t.text for t in stored.turns)
+        for rec in stored.questions:
+            assert rec.grade is not None and rec.grade.question_id == rec.question_id
+            assert all(a.startswith(f"MARK-{user}") for a in rec.answers)
+        assert [t.seq for t in stored.turns] == list(range(len(stored.turns)))  # no gaps, no interleaving
+        assert set(db.recent_question_ids(user)) == {r.question_id for r in stored.questions}
+    assert {r.tier for r in db.load(agents["ann"].session.id).questions} == {"fresher"}
+    assert {r.tier for r in db.load(agents["bob"].session.id).questions} == {"advanced"}
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+    st.cache_resource.clear()
+    yield SessionDB(tmp_path / "interviewer.sqlite3")
+    st.cache_resource.clear()
+
+
+def test_two_browser_sessions_interleaved(app_env, bank):
+    db = app_env
+    tabs = {}
+    for user in ("ann", "bob"):
+        at = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+        at.run()
+        at.text_input(key="user").set_value(user)
+        at.slider(key="n_questions").set_value(2)
+        at.button(key="start").click().run()
+        assert not at.exception
+        tabs[user] = at
+    sids = {u: at.query_params["sid"] for u, at in tabs.items()}
+    assert sids["ann"] != sids["bob"]
+    for round_ in range(2):
+        for user, at in tabs.items():
+            at.chat_input(key="chat").set_value(f"skip, {user} here" if round_ else "skip").run()
+            assert not at.exception
+    for user, at in tabs.items():
+        other = "bob" if user == "ann" else "ann"
+        shown = [x.value for m in at.chat_message for x in m.markdown]
+        assert f"skip, {user} here" in shown and f"skip, {other} here" not in shown
+        stored = db.load(sids[user])
+        assert stored.user == user and stored.finished
+    assert [s.id for s in db.list_sessions("ann")] == [sids["ann"]]

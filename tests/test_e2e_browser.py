@@ -1,0 +1,171 @@
+"""End to end in a real browser: Debian's chromium, headless, drives `streamlit run ui/app.py` on the REAL embedded
+model through a 3-question interview and saves a screenshot of the report.
+
+Needs /usr/bin/chromium (`make browser` installs it) and python playwright (a dev dependency; browser downloads are
+not needed). INTERVIEWER_E2E_BACKEND=fake runs the same browser flow on the scripted model, to debug the test quickly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from interviewer import PROJECT_ROOT
+from interviewer.config import Settings
+from interviewer.db import SessionDB
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1800),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is missing: install Debian's chromium (`make browser` or "
+                              f"`apt-get install chromium`)"),
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
+                       reason="python playwright is not installed (the dev extra)"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+OUTPUT_DIR = PROJECT_ROOT / "test-output" / "e2e"
+BACKEND = os.environ.get("INTERVIEWER_E2E_BACKEND", "local")
+STEP_TIMEOUT_MS = 420_000  # one step on a busy 2-core machine with a 1.5B model: generous
+N_QUESTIONS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, store):
+    data = tmp_path_factory.mktemp("e2e")
+    # A copy of the already-ingested store: the app must not spend the test embedding the bank.
+    shutil.copytree(store.settings.chroma_dir, data / "chroma")
+    models = Settings().models_dir  # the joined 1 GB model file is shared, not joined again
+    settings = Settings(data_dir=data, models_path=models, backend=BACKEND)
+    env = {**os.environ, "INTERVIEWER_BACKEND": BACKEND, "INTERVIEWER_DATA_DIR": str(data),
+           "INTERVIEWER_MODELS_PATH": str(models)}
+    if BACKEND == "local":
+        from interviewer.llm import make_llm
+
+        make_llm(settings)  # join/verify the model and start its server now; the app reuses it (state file)
+    port = _free_port()
+    log = (data / "streamlit.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+                             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited early:\n{(data / 'streamlit.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not come up within 120 s")
+    yield url, settings
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if BACKEND == "local":
+        from interviewer.localserver import stop_server
+
+        stop_server(settings)
+    log.close()
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copy(data / "streamlit.log", OUTPUT_DIR / f"streamlit-{BACKEND}.log")  # for a failed run's post-mortem
+
+
+def _wait_idle(page) -> None:
+    """Streamlit shows a running icon while the script runs; wait until it is gone (and stays gone briefly)."""
+    for _ in range(3):
+        page.wait_for_timeout(700)
+        page.wait_for_selector('[data-testid="stStatusWidgetRunningIcon"]', state="detached",
+                               timeout=STEP_TIMEOUT_MS)
+
+
+def _send(page, text: str) -> None:
+    box = page.get_by_placeholder("Your answer (or: hint, skip, repeat)")
+    box.wait_for(timeout=STEP_TIMEOUT_MS)
+    box.fill(text)
+    box.press("Enter")
+    _wait_idle(page)
+
+
+def test_three_question_interview_in_chromium(app_url, bank, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, settings = app_url
+    db = SessionDB(settings.db_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            page.goto(url)
+            page.get_by_text("Deep-learning mock interview").first.wait_for()
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            slider = sidebar.get_by_role("slider")
+            slider.focus()
+            for _ in range(5 - N_QUESTIONS):  # the default is 5 questions
+                slider.press("ArrowLeft")
+            _wait_idle(page)
+            sidebar.get_by_role("button", name="Start a new interview").click()
+            page.get_by_text(f"Question 1 of {N_QUESTIONS}").first.wait_for()  # after the model loaded (status shown)
+            _wait_idle(page)
+            [summary] = db.list_sessions()
+            sid = summary.id
+            assert f"sid={sid}" in page.url  # the session id is in the URL: a refresh resumes
+
+            # Q1: a full answer; Q2: a hint first, then an answer; Q3: skipped.
+            for k in range(1, N_QUESTIONS + 1):
+                current = db.load(sid).current
+                question = bank.get(current.question_id)
+                if k == 2:
+                    _send(page, "hint")
+                    page.get_by_text("Hint:").first.wait_for()
+                if k == N_QUESTIONS:
+                    _send(page, "skip")
+                else:
+                    _send(page, " ".join(question.key_points))
+                    for _ in range(2):  # answer up to two follow-ups by moving on
+                        if db.load(sid).phase == "awaiting_followup":
+                            _send(page, "skip")
+                    page.get_by_text(f"Question {k + 1} of {N_QUESTIONS}").first.wait_for()
+
+            page.get_by_text("Your report").first.wait_for()
+            page.get_by_role("button", name="Download report (Markdown)").wait_for()
+            _wait_idle(page)
+            stored = db.load(sid)
+            assert stored.finished and len(stored.questions) == N_QUESTIONS
+            assert all(q.grade is not None for q in stored.questions)
+            assert stored.questions[1].hints and stored.questions[2].skipped
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+            OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, OUTPUT_DIR / f"report-{BACKEND}.png")
+            assert shot.stat().st_size > 10_000
+
+            page.reload()  # a browser refresh keeps the finished interview and its report
+            page.get_by_text("Your report").first.wait_for()
+            assert page.get_by_text(f"Question 1 of {N_QUESTIONS}").count() >= 1
+        finally:
+            browser.close()
