@@ -27,6 +27,7 @@ from interviewer.session import LEVELS, MAX_LEVEL, QuestionRecord, Session, Sess
 
 FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up
 MAX_FOLLOWUPS = 2
+IMPORTANT_POINTS = 3  # the first key points of a question are its essentials
 MAX_HINTS = 2
 LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level...
 LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
@@ -489,7 +490,9 @@ class Interviewer:
         return next((p for p in missing if p not in rec.probed), None)
 
     def _followup_target(self, rec: QuestionRecord, q: Question, grade: Grade) -> str | None:
-        if len(rec.followups) >= MAX_FOLLOWUPS or grade.score >= FOLLOWUP_BELOW:
+        # Key points are ordered most-important first: one of the first few missing earns a probe whatever the score.
+        important_missing = any(k.status == "missing" for k in grade.key_points[:IMPORTANT_POINTS])
+        if len(rec.followups) >= MAX_FOLLOWUPS or (grade.score >= FOLLOWUP_BELOW and not important_missing):
             return None
         if NO_FOLLOWUP_FLAGS & set(grade.flags):
             return None

@@ -12,9 +12,6 @@ from interviewer.grader import Grader
 from interviewer.llm import FakeLLM
 from interviewer.session import LEVELS, SessionConfig
 
-CRITERIA = ("correctness", "depth", "clarity", "framing", "metrics", "plan", "tradeoffs_monitoring")
-
-
 def scripted(messages: list[dict], *, hint: str = "Think about what each layer adds.",
              followup: str = "What would change if you stacked many such layers?") -> str:
     """A scripted interviewer model keyed on each prompt's [task:...] tag.
@@ -32,7 +29,8 @@ def scripted(messages: list[dict], *, hint: str = "Think about what each layer a
             verdicts, level = ["yes"] + ["no"] * (n - 1), 1
         else:
             verdicts, level = ["no"] * n, 0
-        return json.dumps({"key_points": verdicts, **{c: level for c in CRITERIA}})
+        codes = re.findall(r"^\s+- ([a-z]) = ", messages[0]["content"], re.MULTILINE)
+        return json.dumps({"v": "".join(v[0] for v in verdicts), **{c: level for c in codes}})
     if tag == "feedback":
         return "Strengths: clear.\nTo improve:\n- add the mechanism\nModel answer: A concise model answer."
     return {"greet": "Welcome! Let's begin.", "followup": followup, "hint": hint,
@@ -262,7 +260,8 @@ def test_adaptive_difficulty_in_mixed(make_agent, bank):
     agent = make_agent(config=SessionConfig(track="mixed", n_questions=4, user="ann"))
     start(agent)
     assert LEVELS[agent.current.tier] == 1
-    say(agent, on_topic(current_question(agent, bank), "STRONG"))
+    q = current_question(agent, bank)
+    say(agent, "STRONG. " + " ".join(q.key_points))  # every key point, stated: a top answer
     assert agent.session.level == 2 and LEVELS[agent.current.tier] == 2  # strong answer: up
     say(agent, "skip")
     assert agent.session.level == 1 and LEVELS[agent.current.tier] == 1  # skipped: down
