@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from typing import Literal
+
 from pydantic import BaseModel, Field, conint, create_model
 
 from interviewer.bank import Question
@@ -38,7 +40,9 @@ KP_SIM_FLOOR = 0.30   # a key point whose best answer sentence is below this has
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 # Features, in the order the calibration weights use them.
-FULL_FEATURES = ("kp_llm", "criteria_llm", "emb_ref", "emb_kp_mean", "emb_kp_cov")
+# kp_x_correct: topical similarity only counts as far as the model judged the content correct (a fluent wrong answer
+# on the right topic is close in embedding space; this product is not).
+FULL_FEATURES = ("kp_llm", "criteria_llm", "correct_llm", "kp_x_correct", "emb_ref", "emb_kp_mean", "emb_kp_cov")
 EVIDENCE_FEATURES = ("emb_ref", "emb_kp_mean", "emb_kp_cov")
 DEFAULT_CALIBRATION = {
     # Hand-set until `interviewer calibrate` fits them on evals/datasets/dl (calib split only).
@@ -68,11 +72,12 @@ def rubric_kind(question: Question) -> str:
 
 @lru_cache(maxsize=32)
 def judge_schema(kind: str, n_points: int) -> type[BaseModel]:
-    """The model's compact reply: "v" = one letter (y/p/n) per key point, then a 0-5 integer per criterion code.
+    """The model's compact reply: "1".."n" = y/p/n per numbered key point, then a 0-5 integer per criterion code.
 
-    Output tokens dominate latency on a CPU, so keys are single letters: ~15 tokens instead of ~45.
+    Output tokens dominate latency on a CPU, so keys and values are short (~30 tokens, not ~50); numbered keys keep
+    the small model aligned with the numbered key points (one string of letters made it repeat a fixed pattern).
     """
-    fields = {"v": (str, Field(pattern=f"^[ypn]{{{n_points}}}$", min_length=n_points, max_length=n_points))}
+    fields = {f"k{i}": (Literal["y", "p", "n"], Field(alias=str(i))) for i in range(1, n_points + 1)}
     for c in load_rubric(kind):
         if not c.get("computed"):
             fields[c["code"]] = (conint(ge=0, le=5), Field(...))
@@ -92,6 +97,12 @@ def split_sentences(text: str) -> list[str]:
     return out[:60]
 
 
+@lru_cache(maxsize=512)
+def _reference_vector(reference: str) -> np.ndarray:
+    """References repeat across answers to one question: embed each once."""
+    return get_embedder().embed([reference])[0]
+
+
 class Evidence(BaseModel):
     features: dict[str, float]
     kp_sims: list[float]
@@ -108,7 +119,7 @@ def gather_evidence(question: str, reference: str, key_points: list[str], answer
     best = sims.max(axis=1)
     quotes = [sentences[int(np.argmax(row))] if best[i] >= KP_SIM_FLOOR and sentences else None
               for i, row in enumerate(sims)]
-    ref_vec = emb.embed([reference])[0]
+    ref_vec = _reference_vector(reference)
     feats = {
         "emb_ref": float(a @ ref_vec),
         "emb_qr": float(a @ qr),
@@ -121,7 +132,8 @@ def gather_evidence(question: str, reference: str, key_points: list[str], answer
 def _criteria_lines(kind: str) -> tuple[str, str]:
     asked = [c for c in load_rubric(kind) if not c.get("computed")]
     lines = "\n".join(f"  - {c['code']} = {c['name']}: {c['question']}" for c in asked)
-    example = ", ".join(f'"{c["code"]}": {v}' for c, v in zip(asked, (3, 2, 4, 1, 3)))
+    # A placeholder, not sample numbers: a small model copies concrete examples into its reply.
+    example = ", ".join(f'"{c["code"]}": <0-5>' for c in asked)
     return lines, example
 
 
@@ -217,7 +229,10 @@ class Grader:
             feats = dict(ev.features)
             feats["kp_llm"] = float(np.mean([VERDICT_VALUE[v] for v in verdicts]))
             feats["criteria_llm"] = float(np.mean(list(levels.values()))) / 5.0 if levels else feats["kp_llm"]
-            grade.features.update({k: round(feats[k], 4) for k in ("kp_llm", "criteria_llm")})
+            feats["correct_llm"] = levels["correctness"] / 5.0 if "correctness" in levels else feats["criteria_llm"]
+            feats["kp_x_correct"] = feats["emb_kp_mean"] * feats["correct_llm"]
+            grade.features.update({k: round(feats[k], 4) for k in ("kp_llm", "criteria_llm", "correct_llm",
+                                                                    "kp_x_correct")})
             score = combine(feats, "full")
         grade.key_points = [KeyPointResult(point=p, status=STATUS[v], similarity=sim,
                                            quote=q if v != "no" else None)
@@ -243,7 +258,7 @@ class Grader:
         data = self.judge_cache.get(key) if key else None
         if data is None:
             try:
-                data = self.llm.structured(msgs, schema, max_tokens=40 + 2 * len(key_points)).model_dump()
+                data = self.llm.structured(msgs, schema, max_tokens=30 + 6 * len(key_points)).model_dump(by_alias=True)
             except LLMError as e:
                 grade.notes.append(f"Model error: {e}")
                 return None, {}
@@ -255,7 +270,7 @@ class Grader:
             grade.latency_s["judge"] = data.get("_seconds", 0.0)
             grade.latency_s["judge_replayed"] = 1.0
         data = {k: v for k, v in data.items() if not k.startswith("_")}
-        verdicts = [LETTER[ch] for ch in data.pop("v")]
+        verdicts = [LETTER[data.pop(str(i))] for i in range(1, len(key_points) + 1)]
         names = {c.get("code"): c["name"] for c in load_rubric(kind)}
         return verdicts, {names[k]: int(v) for k, v in data.items() if k in names}
 

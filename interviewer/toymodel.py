@@ -46,7 +46,7 @@ def _grade(messages: list[dict]) -> str:
         o = overlap(p, answer)
         verdicts.append("yes" if o >= 0.5 else "partly" if o >= 0.25 else "no")
     cov = sum({"yes": 1, "partly": 0.5, "no": 0}[v] for v in verdicts) / max(len(verdicts), 1)
-    out: dict = {"v": "".join(v[0] for v in verdicts)}
+    out: dict = {str(i): v[0] for i, v in enumerate(verdicts, 1)}
     for code in re.findall(r"^\s+- ([a-z]) = ", system, re.MULTILINE):
         out[code] = round(5 * cov)
     return json.dumps(out)

@@ -30,7 +30,7 @@ def scripted(messages: list[dict], *, hint: str = "Think about what each layer a
         else:
             verdicts, level = ["no"] * n, 0
         codes = re.findall(r"^\s+- ([a-z]) = ", messages[0]["content"], re.MULTILINE)
-        return json.dumps({"v": "".join(v[0] for v in verdicts), **{c: level for c in codes}})
+        return json.dumps({**{str(i): v[0] for i, v in enumerate(verdicts, 1)}, **{c: level for c in codes}})
     if tag == "feedback":
         return "Strengths: clear.\nTo improve:\n- add the mechanism\nModel answer: A concise model answer."
     return {"greet": "Welcome! Let's begin.", "followup": followup, "hint": hint,
