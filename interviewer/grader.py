@@ -201,7 +201,7 @@ class Grader:
         grade = Grade(question_id=qid, score=0.0, flags=list(s.flags), notes=list(s.notes),
                       references=[f"{qid}::reference"] + (related or []),
                       backend=getattr(self.llm, "backend", "none"), model=getattr(self.llm, "model", "none"))
-        if s.is_void or "empty" in s.flags:
+        if s.is_void:
             grade.key_points = [KeyPointResult(point=p, status="missing", similarity=0.0) for p in key_points]
             grade.criteria = self._criteria(kind, {c["name"]: 0 for c in load_rubric(kind)}, key_points_cov=0.0)
             grade.latency_s["score"] = round(time.perf_counter() - t0, 3)
@@ -322,7 +322,7 @@ class Grader:
         self._finish(grade, text, None, t0)
 
     def _templated_feedback(self, question: Question, grade: Grade) -> str:
-        covered = [k.point for k in grade.key_points if k.status == "covered"]
+        covered = grade.covered
         todo = [k.point for k in grade.key_points if k.status != "covered"]
         lines = ["Strengths: " + ("You covered: " + "; ".join(covered[:2]) + "." if covered else "None yet."),
                  "To improve:"] + [f"- Add: {p}" for p in todo[:4]] + ["Model answer: " + question.reference_answer]

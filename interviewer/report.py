@@ -87,9 +87,8 @@ def _result(rec, bank: dict[str, Question]) -> QuestionResult:
     if g is not None:
         res.score = round(g.score, 2)
         res.hint_cap = g.hint_cap
-        res.covered = [k.point for k in g.key_points if k.status == "covered"]
+        res.covered, res.missing = g.covered, g.missing
         res.partly = [k.point for k in g.key_points if k.status == "partly"]
-        res.missing = [k.point for k in g.key_points if k.status == "missing"]
         res.strengths, res.improvements, res.feedback = g.strengths, g.improvements, g.feedback
         res.model_answer = g.model_answer or res.model_answer
         res.notes = [n for n in g.notes if not n.startswith("Model error")]

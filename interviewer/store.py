@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from functools import lru_cache
@@ -220,6 +219,3 @@ def ensure_ingested(store: Store | None = None, progress: bool = False) -> Inges
     store = store or get_store()
     return store.ingest(load_bank(store.settings.knowledge_dir), progress=progress)
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from interviewer import PROJECT_ROOT
 from interviewer.config import Settings
 from interviewer.db import SessionDB
+from interviewer.localserver import _free_port
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -38,12 +38,6 @@ OUTPUT_DIR = PROJECT_ROOT / "test-output" / "e2e"
 BACKEND = os.environ.get("INTERVIEWER_E2E_BACKEND", "local")
 STEP_TIMEOUT_MS = 420_000  # one step on a busy 2-core machine with a 1.5B model: generous
 N_QUESTIONS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
