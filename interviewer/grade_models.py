@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 Status = Literal["covered", "partly", "missing"]
 
@@ -40,6 +40,9 @@ class Grade(BaseModel):
     backend: str = ""
     model: str = ""
     latency_s: dict[str, float] = Field(default_factory=dict)
+    # The judge conversation (prompt + its reply) when the model judged just now: feedback continues it, so
+    # llama.cpp reuses the KV cache of the whole judge prompt instead of reading a new prompt from scratch.
+    _judge_turn: list[dict] | None = PrivateAttr(default=None)
 
     @property
     def covered(self) -> list[str]:

@@ -98,9 +98,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=512)
-def _reference_vector(reference: str) -> np.ndarray:
-    """References repeat across answers to one question: embed each once."""
-    return get_embedder().embed([reference])[0]
+def _question_vectors(question: str, reference: str, key_points: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Every answer to one question shares these: embed them once (reference, question + reference, key points)."""
+    vecs = get_embedder().embed([reference, f"{question} {reference}", *key_points])
+    return vecs[0], vecs[1], vecs[2:]
 
 
 class Evidence(BaseModel):
@@ -110,16 +111,14 @@ class Evidence(BaseModel):
 
 
 def gather_evidence(question: str, reference: str, key_points: list[str], answer: str) -> Evidence:
-    emb = get_embedder()
     sentences = split_sentences(answer)
-    vecs = emb.embed([answer, f"{question} {reference}", *key_points, *sentences])
-    a, qr = vecs[0], vecs[1]
-    kp_vecs, s_vecs = vecs[2:2 + len(key_points)], vecs[2 + len(key_points):]
+    vecs = get_embedder().embed([answer, *sentences])
+    a, s_vecs = vecs[0], vecs[1:]
+    ref_vec, qr, kp_vecs = _question_vectors(question, reference, tuple(key_points))
     sims = kp_vecs @ s_vecs.T if len(s_vecs) else np.zeros((len(key_points), 1))
     best = sims.max(axis=1)
     quotes = [sentences[int(np.argmax(row))] if best[i] >= KP_SIM_FLOOR and sentences else None
               for i, row in enumerate(sims)]
-    ref_vec = _reference_vector(reference)
     feats = {
         "emb_ref": float(a @ ref_vec),
         "emb_qr": float(a @ qr),
@@ -174,6 +173,7 @@ class Grader:
 
     def prepare(self, question: Question) -> None:
         """Evaluate the judge prompt up to the answer once, while the candidate is still thinking."""
+        _question_vectors(question.question, question.reference_answer, tuple(question.key_points))
         if self.llm is None or self.llm.backend != "local":
             return
         msgs = judge_messages(rubric_kind(question), question.question, question.reference_answer,
@@ -262,6 +262,8 @@ class Grader:
             except LLMError as e:
                 grade.notes.append(f"Model error: {e}")
                 return None, {}
+            reply = json.dumps(data, ensure_ascii=False)  # the reply as the model wrote it (same keys, same order)
+            grade._judge_turn = msgs + [{"role": "assistant", "content": reply}]
             data["_seconds"] = round(time.perf_counter() - t, 3)
             if key:
                 self.judge_cache.put(key, data)
@@ -298,11 +300,7 @@ class Grader:
         if self.llm is None or grade.evidence_only:
             yield from self._emit(self._templated_feedback(question, grade), grade, t0)
             return
-        verdicts = "\n".join(f"- [{k.status}] {k.point}" for k in grade.key_points)
-        msgs = [{"role": "system", "content": load_prompt("feedback")},
-                {"role": "user", "content": load_prompt("feedback_user", question=question.question,
-                                                        reference=question.reference_answer, verdicts=verdicts,
-                                                        answer=screen(answer, self.settings.max_answer_chars).text)}]
+        msgs = self._feedback_messages(question, answer, grade)
         buf = []
         try:
             for piece in self.llm.stream(msgs, max_tokens=320, temperature=0.2):
@@ -314,7 +312,23 @@ class Grader:
             note = f"\n\n(Feedback was cut short: {e})\n"
             buf.append(note)
             yield note
+        if grade._judge_turn is not None and not _HEAD_MODEL.search("".join(buf)):
+            # The bank's reference is the model answer: authored and checked, and no tokens to wait for.
+            tail = f"\nModel answer: {question.reference_answer}"
+            buf.append(tail)
+            yield tail
         self._finish(grade, "".join(buf), question, t0)
+
+    def _feedback_messages(self, question: Question, answer: str, grade: Grade) -> list[dict]:
+        gaps = [f"- [{k.status}] {k.point}" for k in grade.key_points if k.status != "covered"]
+        if grade._judge_turn is not None:  # continue the judge conversation: its prompt is already in the KV cache
+            return grade._judge_turn + [{"role": "user", "content": load_prompt(
+                "feedback_followup", gaps="\n".join(gaps) or "- none: every key point was covered")}]
+        verdicts = "\n".join(f"- [{k.status}] {k.point}" for k in grade.key_points)
+        return [{"role": "system", "content": load_prompt("feedback")},
+                {"role": "user", "content": load_prompt("feedback_user", question=question.question,
+                                                        reference=question.reference_answer, verdicts=verdicts,
+                                                        answer=screen(answer, self.settings.max_answer_chars).text)}]
 
     def _emit(self, text: str, grade: Grade, t0: float) -> Iterator[str]:
         grade.latency_s["feedback_first_token"] = round(time.perf_counter() - t0, 3)
@@ -366,6 +380,7 @@ class Grader:
 
 
 _HEAD = re.compile(r"^\s*(strengths|to improve|model answer)\s*:\s*", re.IGNORECASE | re.MULTILINE)
+_HEAD_MODEL = re.compile(r"^\s*model answer\s*:", re.IGNORECASE | re.MULTILINE)
 
 
 def parse_feedback(text: str) -> dict:
@@ -374,5 +389,6 @@ def parse_feedback(text: str) -> dict:
     for i in range(1, len(parts) - 1, 2):
         found[parts[i].lower()] = parts[i + 1].strip()
     bullets = [b.strip(" -*•\t") for b in found["to improve"].splitlines() if b.strip(" -*•\t")]
-    strengths = [found["strengths"]] if found["strengths"] and found["strengths"].lower() != "none yet." else []
+    strengths = [b.strip(" -*•\t") for b in found["strengths"].splitlines() if b.strip(" -*•\t")]
+    strengths = [] if [s.lower() for s in strengths] in ([], ["none yet."], ["none yet"]) else strengths
     return {"strengths": strengths, "improvements": bullets, "model_answer": found["model answer"]}

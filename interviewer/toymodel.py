@@ -1,6 +1,6 @@
 """A deterministic toy model for FakeLLM: answers every prompt kind of the project plausibly, with no weights.
 
-Use `FakeLLM(script=toy_reply)`. It reads the `[task:NAME]` tag on the first system line and answers by word overlap,
+Use `FakeLLM(script=toy_reply)`. It reads the newest `[task:NAME]` tag (system or user line) and answers by word overlap,
 so control flow (grading, follow-ups, hints, feedback) can be tested quickly and repeatably.
 """
 
@@ -13,10 +13,12 @@ _WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
 
 
 def task_of(messages: list[dict]) -> str:
-    for m in messages:
-        if m.get("role") == "system":
+    """The newest `[task:NAME]` tag: a follow-up turn (feedback after the judgement) names its own task."""
+    for m in reversed(messages):
+        if m.get("role") in ("system", "user"):
             found = re.match(r"\s*\[task:([a-z_\-]+)\]", m.get("content", ""))
-            return found.group(1) if found else ""
+            if found:
+                return found.group(1)
     return ""
 
 
@@ -74,6 +76,11 @@ def toy_reply(messages: list[dict]) -> str:
         return _grade(messages)
     if task == "feedback":
         return _feedback(messages)
+    if task == "feedback_followup":
+        gaps = re.findall(r"^- \[(?:missing|partly)\] (.*)$", _last_user(messages), re.MULTILINE)
+        lines = ["Strengths: You addressed the question directly.", "To improve:"]
+        return "\n".join(lines + ([f"- Mention that {p[0].lower() + p[1:]}" for p in gaps[:4]]
+                                  or ["- Add a concrete example."]))
     if task == "keypoints":
         return _keypoints(messages)
     if task == "judge":

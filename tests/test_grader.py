@@ -127,10 +127,36 @@ def test_judge_prompt_puts_the_answer_last_behind_a_stable_prefix(grader, bank):
     assert b[1]["content"].startswith(prefix) and a[1]["content"].rstrip().endswith("</answer>")
 
 
+def test_feedback_continues_the_judge_conversation_so_its_prompt_is_reused(bank, session_settings, tmp_path):
+    from interviewer.judgecache import JudgeCache
+    from interviewer.toymodel import task_of
+
+    llm = FakeLLM(script=toy_reply)
+    q = bank.get("guide-22")
+    answer = q.key_points[0]
+    cache = JudgeCache(tmp_path / "judge.jsonl")
+    g = Grader(llm, settings=session_settings, judge_cache=cache).grade(q, answer)
+    judge, feedback = [c["messages"] for c in llm.calls if task_of(c["messages"]) in ("grade", "feedback_followup")]
+    assert feedback[:len(judge)] == judge  # the whole judge prompt is a prefix of the feedback prompt
+    assert feedback[len(judge)]["role"] == "assistant" and json.loads(feedback[len(judge)]["content"])["1"] in "ynp"
+    gaps = [k.point for k in g.key_points if k.status != "covered"]
+    assert gaps and all(p in feedback[-1]["content"] for p in gaps)
+    assert g.model_answer == q.reference_answer and g.improvements
+
+    # A judgement replayed from the cache left nothing in the KV cache to continue: the standalone prompt is used.
+    llm.calls.clear()
+    replayed = Grader(llm, settings=session_settings, judge_cache=cache).grade(q, answer)
+    assert replayed.latency_s.get("judge_replayed") and [task_of(c["messages"]) for c in llm.calls] == ["feedback"]
+    assert replayed.score == g.score and replayed.model_answer
+
+
 def test_parse_feedback_sections():
     text = "Strengths: Clear.\nTo improve:\n- Mention scaling.\n- Say it is off at inference.\nModel answer: Dropout..."
     assert parse_feedback(text) == {"strengths": ["Clear."], "improvements": ["Mention scaling.",
                                     "Say it is off at inference."], "model_answer": "Dropout..."}
+    bulleted = parse_feedback("Strengths:\n- Defines it.\n- Gives an example.\nTo improve:\n- Add scaling.")
+    assert bulleted["strengths"] == ["Defines it.", "Gives an example."] and bulleted["model_answer"] == ""
+    assert parse_feedback("Strengths: None yet.\nTo improve:\n- Start.")["strengths"] == []
 
 
 def test_screen_normalises_unicode():
