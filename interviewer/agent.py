@@ -9,6 +9,7 @@ for at most `decide_timeout_s`), the prose feedback runs in the background (inte
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import threading
@@ -218,6 +219,14 @@ def initial_level(config: SessionConfig) -> int:
 
 # --- the interviewer -----------------------------------------------------------------------------------------------
 
+def _one_turn_at_a_time(method):
+    @functools.wraps(method)
+    def serialised(self, *args, **kwargs):
+        with self._turn_lock:
+            return method(self, *args, **kwargs)
+    return serialised
+
+
 class Interviewer:
     def __init__(self, session: Session, *, llm: LLM | None, grader, questions: list[Question], db: SessionDB,
                  executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0) -> None:
@@ -230,6 +239,9 @@ class Interviewer:
         self._own_pool = executor is None
         self.pool = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="grading")
         self._lock = threading.RLock()
+        # One candidate turn at a time, even when the session is open in two tabs (the UI shares one agent per
+        # session). Pool threads never take it, so waiting on a score future under it cannot deadlock.
+        self._turn_lock = threading.RLock()
         self._scores: dict[int, tuple[str, bool, Future]] = {}  # question index -> (answer, hint_used, score future)
         self.jobs: dict[int, Future] = {}  # background grading per question index
         self.recent = db.recent_question_ids(session.user)
@@ -274,9 +286,10 @@ class Interviewer:
 
     def _record(self, turn: Turn) -> None:
         with self._lock:
-            self.session.turns = [t for t in self.session.turns if t.seq != turn.seq] + [turn]
-            self.session.turns.sort(key=lambda t: t.seq)
-        self.db.add_turn(self.session.id, turn)
+            self.db.add_turn(self.session.id, turn)  # may move turn.seq past another writer's turns
+            self._seq = max(self._seq, turn.seq + 1)
+            self.session.turns = sorted([t for t in self.session.turns if t is not turn and t.seq != turn.seq] + [turn],
+                                        key=lambda t: t.seq)
 
     def _say(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
              index: int | None = None) -> Utterance:
@@ -330,6 +343,7 @@ class Interviewer:
             yield fallback
 
     # -- the flow -----------------------------------------------------------------------------------------------------
+    @_one_turn_at_a_time
     def opening(self) -> list[Utterance]:
         """Greeting and first question; nothing when the session has already begun (e.g. a UI re-run)."""
         if self.session.phase != "new":
@@ -358,6 +372,7 @@ class Interviewer:
     def question_text(self, rec: QuestionRecord) -> str:
         return f"**Question {rec.index + 1} of {self.session.config.n_questions}** ({rec.tier}): {rec.question}"
 
+    @_one_turn_at_a_time
     def handle(self, message: str) -> list[Utterance]:
         """One candidate message in, the interviewer's reply out. The message is saved before anything else."""
         if self.session.phase == "new":
@@ -575,6 +590,7 @@ class Interviewer:
                     f"Your report with scores and feedback is below.")
         return [self._say("closing", text)]
 
+    @_one_turn_at_a_time
     def finish(self) -> list[Utterance]:
         """End the interview now (a button in the UI); the open question counts as skipped if unanswered."""
         rec = self.current

@@ -105,12 +105,22 @@ class SessionDB:
             con.execute("UPDATE sessions SET phase=?, level=?, backend=?, updated_at=? WHERE id=?",
                         (session.phase, session.level, session.backend, session.updated_at.isoformat(), session.id))
 
-    def add_turn(self, session_id: str, turn: Turn) -> None:
+    def add_turn(self, session_id: str, turn: Turn) -> int:
+        """Save (or update) a turn; returns its seq. Re-saving the same turn (same role and creation time) updates it.
+        If another writer (the session open in a second tab or process) already took this seq, the turn is appended
+        after the last one instead of overwriting it: both are kept, and `turn.seq` is moved."""
+        row = (turn.role, turn.kind, turn.text, turn.question_index, turn.at.isoformat())
         with self._connect() as con:
-            con.execute("INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?)",
-                        (session_id, turn.seq, turn.role, turn.kind, turn.text, turn.question_index,
-                         turn.at.isoformat()))
+            cur = con.execute(
+                "INSERT INTO turns VALUES (?,?,?,?,?,?,?) ON CONFLICT(session_id, seq) DO UPDATE SET "
+                "kind=excluded.kind, text=excluded.text, question_index=excluded.question_index "
+                "WHERE turns.role=excluded.role AND turns.at=excluded.at", (session_id, turn.seq, *row))
+            if cur.rowcount == 0:
+                turn.seq = con.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM turns WHERE session_id=?",
+                                       (session_id,)).fetchone()[0]
+                con.execute("INSERT INTO turns VALUES (?,?,?,?,?,?,?)", (session_id, turn.seq, *row))
             con.execute("UPDATE sessions SET updated_at=? WHERE id=?", (now().isoformat(), session_id))
+        return turn.seq
 
     def save_question(self, session_id: str, record: QuestionRecord) -> None:
         """The record without its grade: the grade column belongs to the grading worker."""

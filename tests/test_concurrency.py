@@ -98,3 +98,45 @@ def test_two_browser_sessions_interleaved(app_env, bank):
         stored = db.load(sids[user])
         assert stored.user == user and stored.finished
     assert [s.id for s in db.list_sessions("ann")] == [sids["ann"]]
+
+
+def test_same_session_in_two_agents_loses_no_turn(tmp_path, bank, session_settings):
+    """Two processes (or a stale tab) driving one session: every candidate message is kept, none overwritten."""
+    db = SessionDB(tmp_path / "s.sqlite3")
+    llm = FakeLLM(script=toy_reply)
+    make = dict(db=db, llm=llm, grader=Grader(llm, None, session_settings), questions=bank.questions)
+    first = Interviewer.start(SessionConfig(track="fresher", n_questions=4, user="ann"), **make)
+    for u in first.opening():
+        u.resolve()
+    second = Interviewer.resume(first.session.id, **make)  # same state, same next seq
+    for agent, text in ((first, "skip, from the first"), (second, "skip, from the second")):
+        for u in agent.handle(text):
+            u.resolve()
+    for a in (first, second):
+        a.wait_for_grades(30)
+    stored = db.load(first.session.id)
+    texts = [t.text for t in stored.turns if t.role == "candidate"]
+    assert texts == ["skip, from the first", "skip, from the second"]
+    assert [t.seq for t in stored.turns] == sorted({t.seq for t in stored.turns})  # unique, ordered
+
+
+def test_same_session_in_two_tabs_shares_one_agent(app_env, bank):
+    db = app_env
+    first = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+    first.run()
+    first.slider(key="n_questions").set_value(3)
+    first.button(key="start").click().run()
+    sid = first.query_params["sid"]
+    second = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+    second.query_params["sid"] = sid
+    second.run()
+    assert not first.exception and not second.exception
+    first.chat_input(key="chat").set_value("skip, typed in tab one").run()
+    second.chat_input(key="chat").set_value("skip, typed in tab two").run()
+    assert not second.exception
+    stored = db.load(sid)
+    assert [t.text for t in stored.turns if t.role == "candidate"] == ["skip, typed in tab one",
+                                                                        "skip, typed in tab two"]
+    shown = [x.value for m in second.chat_message for x in m.markdown]
+    assert "skip, typed in tab one" in shown  # the second tab shows the shared transcript
+    assert len([r for r in stored.questions]) == 3  # two skips moved the one interview on twice, not two copies

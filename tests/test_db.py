@@ -118,3 +118,16 @@ def test_concurrent_writers_do_not_lose_turns(db):
         t.join()
     for s in sessions:
         assert [t.text for t in db.load(s.id).turns] == [f"{s.id}-{k}" for k in range(25)]
+
+
+def test_a_second_writer_of_the_same_seq_is_appended_not_overwritten(db):
+    s = _session()
+    db.create(s)
+    mine = Turn(seq=0, role="candidate", kind="message", text="mine")
+    assert db.add_turn(s.id, mine) == 0
+    mine.kind = "answer"  # the same turn saved again (its kind decided later) updates in place
+    assert db.add_turn(s.id, mine) == 0
+    theirs = Turn(seq=0, role="candidate", kind="answer", text="from another tab")
+    assert db.add_turn(s.id, theirs) == 1 and theirs.seq == 1
+    turns = db.load(s.id).turns
+    assert [(t.seq, t.kind, t.text) for t in turns] == [(0, "answer", "mine"), (1, "answer", "from another tab")]

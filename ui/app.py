@@ -7,6 +7,7 @@ store, the database handle and the grading thread pool are process-wide singleto
 from __future__ import annotations
 
 import sys
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -101,6 +102,12 @@ def get_store(data_dir: str, ingest: bool) -> BackgroundStore:
     return BackgroundStore(ingest)
 
 
+@st.cache_resource(show_spinner=False)
+def live_agents() -> weakref.WeakValueDictionary:
+    """Agents of the sessions open in this process: the same session in two tabs shares one (one turn at a time)."""
+    return weakref.WeakValueDictionary()
+
+
 def friendly(e: Exception) -> str:
     return (f"The language model is not available: {e}\n\n"
             "Your interview is saved. Pick another backend under **Model** in the sidebar, or try again.")
@@ -180,6 +187,8 @@ def show_turns(turns) -> None:
 
 
 def resume(sid: str) -> Interviewer | None:
+    if (live := live_agents().get(sid)) is not None:  # open in another tab of this app
+        return live
     stored = db.load(sid)
     if stored is None:
         st.warning("That interview no longer exists; start a new one from the sidebar.")
@@ -191,6 +200,7 @@ def resume(sid: str) -> Interviewer | None:
         st.stop()
     agent = Interviewer.resume(sid, db=db, llm=llm, grader=grader_for(llm, choice), questions=questions,
                                executor=get_pool())
+    live_agents()[sid] = agent
     st.session_state["agent_choice"] = choice
     st.toast("Welcome back: the interview continues where you left it.")
     return agent
@@ -212,6 +222,7 @@ def run_interview_page() -> None:
         agent = Interviewer.start(config, db=db, backend=backend, llm=llm, grader=grader_for(llm, choice),
                                   questions=questions, executor=get_pool())
         st.session_state["agent"], st.session_state["agent_choice"] = agent, choice
+        live_agents()[agent.session.id] = agent
         st.query_params["sid"] = agent.session.id
         past, fresh = [], agent.opening()
     elif agent is None and (sid := st.query_params.get("sid")):
