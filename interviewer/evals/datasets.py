@@ -170,8 +170,9 @@ def select(rows: list[Row], *, split: str = "all", limit: int | None = None, sam
     if not limit or limit >= len(rows):
         return list(rows)
     rng = random.Random(seed)
+    position = {id(r): i for i, r in enumerate(rows)}
     if sample == "random":
-        return rng.sample(rows, limit)
+        return _in_dataset_order(rng.sample(rows, limit), position)
     if sample != "stratified":
         raise DatasetError(f"unknown sampling {sample!r}: choose stratified or random")
     strata: dict[int, list[Row]] = defaultdict(list)
@@ -185,7 +186,12 @@ def select(rows: list[Row], *, split: str = "all", limit: int | None = None, sam
     chosen: list[Row] = []
     for k in sorted(strata):
         chosen.extend(_spread(strata[k], take[k], rng))
-    return chosen
+    return _in_dataset_order(chosen, position)
+
+
+def _in_dataset_order(chosen: list[Row], position: dict[int, int]) -> list[Row]:
+    """Answers to one question stay together, so llama.cpp reuses the judge prompt's question prefix across them."""
+    return sorted(chosen, key=lambda r: position[id(r)])
 
 
 def _spread(rows: list[Row], n: int, rng: random.Random) -> list[Row]:
