@@ -12,28 +12,23 @@ from rich.console import Console
 from rich.table import Table
 
 from interviewer.bank import BankError, load_bank
+from interviewer.clitools import err, fail
 from interviewer.config import get_settings
 
 app = typer.Typer(help="Mock deep-learning interviews with a measured rubric grader.", no_args_is_help=True,
                   add_completion=False)
 console = Console()
-err = Console(stderr=True)
 
 
 def _emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
 def _bank():
     try:
         return load_bank(get_settings().knowledge_dir)
     except BankError as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 @app.command()
@@ -81,7 +76,7 @@ def search(query: str = typer.Argument(..., help="what to look for"),
     from interviewer.store import ensure_ingested, get_store
 
     if not query.strip():
-        _fail("the query is empty")
+        fail("the query is empty")
     store = get_store()
     if store.count() == 0:
         ensure_ingested(store)
@@ -112,7 +107,7 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
     try:
         q = store.question(question)
     except KeyError as e:
-        _fail(str(e.args[0]))
+        fail(str(e.args[0]))
     try:
         llm = make_llm(backend=backend, on_progress=None if as_json else (lambda m: err.print(f"[dim]{m}[/]")))
     except Exception as e:  # a backend that cannot start still gets an evidence-only grade

@@ -18,22 +18,17 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from interviewer import PROJECT_ROOT
+from interviewer.clitools import err, fail
 from interviewer.config import Settings, get_settings
 from interviewer.session import TRACKS
 
 console = Console()
-err = Console(stderr=True)
 BACKENDS = ("local", "openai", "compatible", "fake")
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
     if value is not None and value not in allowed:
-        _fail(f"unknown {what} {value!r}: choose one of {', '.join(allowed)}")
+        fail(f"unknown {what} {value!r}: choose one of {', '.join(allowed)}")
 
 
 def prepare_llm(settings: Settings, backend: str | None):
@@ -45,7 +40,7 @@ def prepare_llm(settings: Settings, backend: str | None):
         try:
             return make_interview_llm(settings, backend, on_progress=lambda m: status.update(m))
         except (LLMError, RuntimeError) as e:
-            _fail(f"{e}\n(pick another backend with --backend, e.g. openai or compatible)")
+            fail(f"{e}\n(pick another backend with --backend, e.g. openai or compatible)")
 
 
 def prepare_store(settings: Settings, backend: str):
@@ -101,7 +96,7 @@ def interview(
     try:
         config = SessionConfig(track=track, n_questions=n, mode=mode, concepts=concept, user=user)
     except ValidationError as e:
-        _fail(e.errors()[0]["msg"])
+        fail(e.errors()[0]["msg"])
     llm = prepare_llm(settings, backend)
     questions = load_bank(settings.knowledge_dir).questions
     parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions,
@@ -109,7 +104,7 @@ def interview(
     if resume:
         agent = Interviewer.resume(resume, **parts)
         if agent is None:
-            _fail(f"no session {resume!r} (see `interviewer history`)")
+            fail(f"no session {resume!r} (see `interviewer history`)")
         for turn in agent.session.turns[-2:]:
             console.print(f"[dim]{turn.role}: {turn.text}[/]")
     else:

@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from interviewer.clitools import fail
+
 
 def _grader_and_llm(backend: str | None):
     from interviewer.config import get_settings
@@ -60,7 +62,7 @@ def eval_command(
 
     if dataset not in ("dl", "mohler", "file") or split not in ("heldout", "calib", "all") or \
             sample not in ("stratified", "random"):
-        _fail("--dataset is dl|mohler|file, --split heldout|calib|all, --sample stratified|random")
+        fail("--dataset is dl|mohler|file, --split heldout|calib|all, --sample stratified|random")
     try:
         all_rows = load_dataset(dataset, path)
         rows = select(all_rows, split=split, limit=limit, sample=sample, seed=seed)
@@ -68,7 +70,7 @@ def eval_command(
             raise DatasetError(f"no rows in split {split!r}")
         grader, llm, backend = _grader_and_llm(backend)
     except (DatasetError, LLMError) as e:
-        _fail(str(e))
+        fail(str(e))
     label = dataset if dataset != "file" else "file-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).stem)
     out_dir = out or default_out_dir(label, backend, name)
     command = shlex.join(["interviewer", *sys.argv[1:]])
@@ -112,11 +114,6 @@ def _print_summary(s: dict) -> None:
 
 def _f(x) -> str:
     return "-" if x is None else f"{x:.2f}"
-
-
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
