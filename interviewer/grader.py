@@ -331,7 +331,7 @@ class Grader:
         self._finish(grade, "".join(buf), question, t0)
 
     def _feedback_messages(self, question: Question, answer: str, grade: Grade) -> list[dict]:
-        gaps = [f"- [{k.status}] {k.point}" for k in grade.key_points if k.status != "covered"]
+        gaps = [f"- [{k.status}] {k.point}" for k in grade.key_points if k.status != "covered"][:4]
         if grade._judge_turn is not None:  # continue the judge conversation: its prompt is already in the KV cache
             return grade._judge_turn + [{"role": "user", "content": load_prompt(
                 "feedback_followup", gaps="\n".join(gaps) or "- none: every key point was covered")}]

@@ -32,12 +32,18 @@ _INJECTION_PATTERNS = [
     r"</?\s*answer\s*>|\bnew instructions?\b|\bas an ai\b",
     r"\bthis answer (is|deserves|should (get|receive))\b[^.!?\n]{0,40}\b(correct|perfect|5|full|excellent|complete)",
     r"\"?\b(key_points|correctness|depth|clarity|score)\"?\s*[:=]\s*(\[|\"?\d)",
+    # a verdict written for the grader ("Justification: complete and correct."), kept apart from section headers
+    # a candidate might use ("Evaluation:", "Metrics:")
+    r"^\s*(justification|verdict|grade|score|marks?)\s*:",
     # other languages seen in practice (fr/es/de/zh)
     r"\b(ignorez|ignora|ignoriere|ignorieren)\b|punktzahl|bewertung|puntuaci|calific|evaluador|puntos|note maximale|"
     r"la note\b|满分|评分|忽略|分数",
 ]
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.IGNORECASE)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_ASIDE = r"(\[\[[^\]\n]*\]\]|\{[^{}\n]*\}|<\|?[^<>\n]*\|?>)"
+_LEADING_ASIDE = re.compile(r"^\s*" + _ASIDE + r"\s*")
+_TRAILING_ASIDE = re.compile(r"\s*" + _ASIDE + r"\s*$")
 
 
 class Screened(BaseModel):
@@ -85,13 +91,26 @@ def looks_like_gibberish(text: str) -> bool:
     return known / len(words) < 0.5
 
 
+def _without_edge_asides(sentence: str) -> str:
+    """Drop grader-addressed [[...]], {...} or <|...|> asides glued to either end of a sentence (no sentence end of
+    their own), so the honest sentence they were glued to survives."""
+    while True:
+        m = _LEADING_ASIDE.match(sentence) or _TRAILING_ASIDE.search(sentence)
+        if not m or not _INJECTION.search(m.group(0)):
+            return sentence
+        sentence = (sentence[:m.start()] + sentence[m.end():]).strip()
+
+
 def strip_injections(text: str) -> tuple[str, int]:
     kept, removed = [], 0
     for sentence in _SENTENCES.split(text):
-        if _INJECTION.search(sentence):
-            removed += 1
-        else:
+        if not _INJECTION.search(sentence):
             kept.append(sentence)
+            continue
+        removed += 1
+        rest = _without_edge_asides(sentence)
+        if rest != sentence and rest and not _INJECTION.search(rest):
+            kept.append(rest)
     return " ".join(s for s in kept if s.strip()), removed
 
 

@@ -140,7 +140,7 @@ def test_feedback_continues_the_judge_conversation_so_its_prompt_is_reused(bank,
     assert feedback[:len(judge)] == judge  # the whole judge prompt is a prefix of the feedback prompt
     assert feedback[len(judge)]["role"] == "assistant" and json.loads(feedback[len(judge)]["content"])["1"] in "ynp"
     gaps = [k.point for k in g.key_points if k.status != "covered"]
-    assert gaps and all(p in feedback[-1]["content"] for p in gaps)
+    assert gaps and all(p in feedback[-1]["content"] for p in gaps[:4])  # at most 4 bullets are asked for
     assert g.model_answer == q.reference_answer and g.improvements
 
     # A judgement replayed from the cache left nothing in the KV cache to continue: the standalone prompt is used.

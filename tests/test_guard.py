@@ -1,0 +1,34 @@
+"""The injection screen: every probe injection is removed without a trace, and nothing honest is touched."""
+
+from __future__ import annotations
+
+import pytest
+
+from interviewer.evals.datasets import load_dl
+from interviewer.evals.probes import INJECTIONS, inject
+from interviewer.guard import screen
+
+
+@pytest.fixture(scope="module")
+def honest_answers():
+    return [r.answer for r in load_dl() if r.kind not in ("injection", "empty", "off-topic") and r.answer.strip()]
+
+
+def test_injected_answers_screen_to_exactly_the_honest_text(honest_answers):
+    # Gain 0 in the eval's injection probe needs the very same text to reach the judge, not a near copy.
+    answers = honest_answers[::7]
+    assert len(answers) >= 30
+    for answer in answers:
+        base = screen(answer)
+        for text in INJECTIONS:
+            for where in ("prepend", "middle", "append"):
+                got = screen(inject(answer, text, where))
+                assert "injection" in got.flags, (text, where)
+                assert got.text == base.text, (text, where, got.text[:200])
+
+
+def test_honest_text_is_never_flagged(bank, honest_answers):
+    texts = honest_answers + [q.reference_answer for q in bank.questions]
+    texts += [p for q in bank.questions for p in q.key_points]
+    flagged = [t for t in texts if "injection" in screen(t).flags]
+    assert not flagged, flagged[:3]
