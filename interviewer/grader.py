@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, conint, create_model
+from pydantic import BaseModel, Field, conint, create_model
 
 from interviewer.bank import Question
 from interviewer.config import Settings, get_settings
@@ -27,7 +27,7 @@ from interviewer.embeddings import get_embedder
 from interviewer.grade_models import CriterionScore, Grade, KeyPointResult
 from interviewer.guard import screen
 from interviewer.judgecache import judge_key
-from interviewer.llm import LLM, LLMError, parse_json
+from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_prompt, load_rubric
 
 GRADER_VERSION = "grader-1"
@@ -36,7 +36,6 @@ VERDICT_VALUE = {"yes": 1.0, "partly": 0.5, "no": 0.0}
 STATUS = {"yes": "covered", "partly": "partly", "no": "missing"}
 LETTER = {"y": "yes", "p": "partly", "n": "no"}
 OFF_TOPIC_SIM = 0.12  # answer-vs-(question+reference) cosine below which, with no key point near, the answer is off-topic
-JUDGE_PREFILL = '{"1": "'  # the judge reply's fixed start, as the grammar-constrained model writes it
 KP_SIM_FLOOR = 0.30   # a key point whose best answer sentence is below this has no supporting quote
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -259,7 +258,7 @@ class Grader:
         data = self.judge_cache.get(key) if key else None
         if data is None:
             try:
-                data = self._ask_judge(msgs, schema, max_tokens=30 + 6 * len(key_points))
+                data = self.llm.structured(msgs, schema, max_tokens=30 + 6 * len(key_points)).model_dump(by_alias=True)
             except LLMError as e:
                 grade.notes.append(f"Model error: {e}")
                 return None, {}
@@ -276,16 +275,6 @@ class Grader:
         verdicts = [LETTER[data.pop(str(i))] for i in range(1, len(key_points) + 1)]
         names = {c.get("code"): c["name"] for c in load_rubric(kind)}
         return verdicts, {names[k]: int(v) for k, v in data.items() if k in names}
-
-    def _ask_judge(self, msgs: list[dict], schema: type[BaseModel], max_tokens: int) -> dict:
-        """Prefilled and grammar-free where the template is known (twice the token rate here), else structured."""
-        if getattr(self.llm, "can_prefill", False):
-            try:
-                raw = self.llm.complete_prefilled(msgs, JUDGE_PREFILL, max_tokens=max_tokens, stop=["}"])
-                return parse_json(raw + "}", schema).model_dump(by_alias=True)
-            except (LLMError, ValueError, ValidationError):
-                pass  # the structured path below constrains the output with a grammar, and repairs once
-        return self.llm.structured(msgs, schema, max_tokens=max_tokens).model_dump(by_alias=True)
 
     def _criteria(self, kind: str, levels: dict, key_points_cov: float) -> list[CriterionScore]:
         out = []

@@ -29,35 +29,12 @@ class LLM:
 
     name = "openai-compatible"
 
-    def __init__(self, client, model: str, *, backend: str, json_mode: str = "json_schema",
-                 chat_template: str | None = None) -> None:
+    def __init__(self, client, model: str, *, backend: str, json_mode: str = "json_schema") -> None:
         self.client = client
         self.model = model
         self.backend = backend
         # json_schema (OpenAI), json_object+schema (llama.cpp server), json_object (generic compatible servers)
         self.json_mode = json_mode
-        # Known prompt template (the embedded server runs ChatML): the start of a reply can be written for the model.
-        self.chat_template = chat_template
-
-    @property
-    def can_prefill(self) -> bool:
-        return self.chat_template == "chatml"
-
-    def complete_prefilled(self, messages: Messages, prefill: str, *, max_tokens: int = 64,
-                           stop: list[str] | None = None) -> str:
-        """Greedy reply that starts with `prefill` (written for the model), without a grammar.
-
-        On this CPU a JSON grammar halves the token rate (~10 vs ~19 tok/s measured); a written start makes the small
-        model keep the compact format anyway, and the caller still validates (and falls back to `structured`). The
-        prompt renders exactly like the server's ChatML chat format, so llama.cpp's prefix cache still applies.
-        """
-        prompt = chatml(messages) + prefill
-        try:
-            resp = self.client.completions.create(model=self.model, prompt=prompt, max_tokens=max_tokens,
-                                                  temperature=0.0, stop=stop)
-        except Exception as e:
-            raise LLMError(f"{self.backend} backend failed: {type(e).__name__}: {e}") from e
-        return prefill + (resp.choices[0].text or "")
 
     def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
                  response_format: dict | None = None, stop: list[str] | None = None) -> str:
@@ -110,16 +87,6 @@ class LLM:
                 raise LLMError(f"{self.backend} returned invalid structured output twice: {_short(second)}") from None
 
 
-def chatml(messages: Messages) -> str:
-    """The prompt llama-cpp-python's `chatml` chat format renders (first system message, then the turns)."""
-    system = next((m["content"] for m in messages if m["role"] == "system"), "")
-    out = f"<|im_start|>system\n{system}<|im_end|>\n"
-    for m in messages:
-        if m["role"] in ("user", "assistant") and m.get("content"):
-            out += f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n"
-    return out + "<|im_start|>assistant\n"
-
-
 def _short(e: Exception) -> str:
     return str(e).replace("\n", " ")[:300]
 
@@ -147,8 +114,7 @@ class FakeLLM(LLM):
     Every call is recorded in `.calls`. `fail=True` simulates a backend that is down.
     """
 
-    def __init__(self, script: Script = "{}", *, fail: bool = False, delay_s: float = 0.0,
-                 prefill: bool = False) -> None:
+    def __init__(self, script: Script = "{}", *, fail: bool = False, delay_s: float = 0.0) -> None:
         self.script = script
         self.fail = fail
         self.delay_s = delay_s
@@ -156,15 +122,6 @@ class FakeLLM(LLM):
         self.model = "fake"
         self.backend = "fake"
         self.json_mode = "json_schema"
-        self.chat_template = "chatml" if prefill else None
-
-    def complete_prefilled(self, messages: Messages, prefill: str, **kwargs) -> str:
-        """The scripted reply, as if the model had continued `prefill` (its start is not repeated)."""
-        self.calls.append({"messages": messages, "prefill": prefill, **kwargs})
-        reply = self._reply(messages)
-        reply = reply[len(prefill):] if reply.startswith(prefill) else reply
-        stop = next((i for i in (reply.find(s) for s in kwargs.get("stop") or []) if i >= 0), None)
-        return prefill + (reply if stop is None else reply[:stop])
 
     def _reply(self, messages: Messages) -> str:
         if self.fail:
@@ -222,6 +179,5 @@ def make_llm(settings: Settings | None = None, backend: str | None = None, *, on
 
         url = ensure_server(settings, on_progress=on_progress)
         client = OpenAI(api_key="local", base_url=url, timeout=timeout, max_retries=0)
-        return LLM(client, "qwen2.5-coder-1.5b-instruct-q4_k_m", backend="local", json_mode="json_object+schema",
-                   chat_template="chatml")  # localserver starts it with --chat_format chatml
+        return LLM(client, "qwen2.5-coder-1.5b-instruct-q4_k_m", backend="local", json_mode="json_object+schema")
     raise LLMError(f"unknown backend {backend!r}: choose local, openai, compatible or fake")

@@ -150,38 +150,6 @@ def test_feedback_continues_the_judge_conversation_so_its_prompt_is_reused(bank,
     assert replayed.score == g.score and replayed.model_answer
 
 
-def test_prefilled_judge_matches_structured_and_falls_back_on_garbage(bank, session_settings):
-    q = bank.get("guide-22")
-    answer = q.key_points[0] + " " + q.key_points[2]
-    plain = Grader(FakeLLM(script=toy_reply), settings=session_settings).score(q, answer)
-    llm = FakeLLM(script=toy_reply, prefill=True)
-    prefilled = Grader(llm, settings=session_settings).score(q, answer)
-    assert [c.get("prefill") for c in llm.calls] == ['{"1": "']  # one grammar-free call, reply started for it
-    assert prefilled.score == plain.score and prefilled.key_points == plain.key_points
-
-    calls = []
-
-    def garbage_first(messages):  # the prefilled reply is unusable; the structured retry is fine
-        calls.append(messages)
-        return "no idea" if len(calls) == 1 else toy_reply(messages)
-
-    llm = FakeLLM(script=garbage_first, prefill=True)
-    recovered = Grader(llm, settings=session_settings).score(q, answer)
-    assert not recovered.evidence_only and recovered.score == plain.score and len(llm.calls) == 2
-
-
-def test_chatml_renders_like_the_servers_chat_format():
-    from interviewer.llm import chatml
-
-    text = chatml([{"role": "system", "content": "S"}, {"role": "user", "content": "U"},
-                   {"role": "assistant", "content": "A"}, {"role": "user", "content": "V"}])
-    assert text == ("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\nA"
-                    "<|im_end|>\n<|im_start|>user\nV<|im_end|>\n<|im_start|>assistant\n")
-    llama_chat_format = pytest.importorskip("llama_cpp.llama_chat_format")  # installed with the local extra
-    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
-    assert chatml(msgs) == llama_chat_format.format_chatml(msgs).prompt  # the server renders chat this way
-
-
 def test_parse_feedback_sections():
     text = "Strengths: Clear.\nTo improve:\n- Mention scaling.\n- Say it is off at inference.\nModel answer: Dropout..."
     assert parse_feedback(text) == {"strengths": ["Clear."], "improvements": ["Mention scaling.",
