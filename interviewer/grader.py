@@ -312,7 +312,7 @@ class Grader:
             note = f"\n\n(Feedback was cut short: {e})\n"
             buf.append(note)
             yield note
-        if grade._judge_turn is not None and not _HEAD_MODEL.search("".join(buf)):
+        if grade._judge_turn is not None and not parse_feedback("".join(buf))["model_answer"]:
             # The bank's reference is the model answer: authored and checked, and no tokens to wait for.
             tail = f"\nModel answer: {question.reference_answer}"
             buf.append(tail)
@@ -380,7 +380,6 @@ class Grader:
 
 
 _HEAD = re.compile(r"^\s*(strengths|to improve|model answer)\s*:\s*", re.IGNORECASE | re.MULTILINE)
-_HEAD_MODEL = re.compile(r"^\s*model answer\s*:", re.IGNORECASE | re.MULTILINE)
 
 
 def parse_feedback(text: str) -> dict:

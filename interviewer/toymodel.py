@@ -54,14 +54,16 @@ def _grade(messages: list[dict]) -> str:
     return json.dumps(out)
 
 
+def _strengths_and_gaps(user: str) -> list[str]:
+    gaps = re.findall(r"^- \[(?:missing|partly)\] (.*)$", user, re.MULTILINE)
+    lines = ["Strengths: You addressed the question directly.", "To improve:"]
+    return lines + ([f"- Mention that {p[0].lower() + p[1:]}" for p in gaps[:4]] or ["- Add a concrete example."])
+
+
 def _feedback(messages: list[dict]) -> str:
     user = _last_user(messages)
-    missing = re.findall(r"^- \[(?:missing|partly)\] (.*)$", user, re.MULTILINE)
     reference = _between(user, "REFERENCE ANSWER:", "KEY POINTS")
-    lines = ["Strengths: You addressed the question directly.", "To improve:"]
-    lines += [f"- Mention that {p[0].lower() + p[1:]}" for p in missing[:4]] or ["- Add a concrete example."]
-    lines.append("Model answer: " + " ".join(reference.split()[:60]))
-    return "\n".join(lines)
+    return "\n".join(_strengths_and_gaps(user) + ["Model answer: " + " ".join(reference.split()[:60])])
 
 
 def _keypoints(messages: list[dict]) -> str:
@@ -77,10 +79,7 @@ def toy_reply(messages: list[dict]) -> str:
     if task == "feedback":
         return _feedback(messages)
     if task == "feedback_followup":
-        gaps = re.findall(r"^- \[(?:missing|partly)\] (.*)$", _last_user(messages), re.MULTILINE)
-        lines = ["Strengths: You addressed the question directly.", "To improve:"]
-        return "\n".join(lines + ([f"- Mention that {p[0].lower() + p[1:]}" for p in gaps[:4]]
-                                  or ["- Add a concrete example."]))
+        return "\n".join(_strengths_and_gaps(_last_user(messages)))
     if task == "keypoints":
         return _keypoints(messages)
     if task == "judge":
