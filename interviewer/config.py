@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     local_port: int = 0  # 0: pick a free port
     local_threads: int = 2
     local_ctx: int = 4096
+    # llama.cpp's grammar-last greedy sampling (interviewer.llamaserve): same tokens, cheaper JSON replies.
+    local_grammar_last: bool = True
     request_timeout_s: float = 120.0
 
     # Grader

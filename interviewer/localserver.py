@@ -107,7 +107,8 @@ def _state_file(settings: Settings) -> Path:
 
 def server_command(model: Path, port: int, settings: Settings) -> list[str]:
     # interviewer.llamaserve = llama_cpp.server with llama.cpp's cheaper grammar-constrained greedy sampling.
-    return [sys.executable, "-m", "interviewer.llamaserve", "--model", str(model), "--host", "127.0.0.1",
+    module = "interviewer.llamaserve" if settings.local_grammar_last else "llama_cpp.server"
+    return [sys.executable, "-m", module, "--model", str(model), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(settings.local_ctx), "--n_threads", str(settings.local_threads),
             "--n_threads_batch", str(settings.local_threads), "--n_batch", "512",
             # No --cache: its RAM cache copies the whole state (GBs of logits) per call. llama.cpp already reuses

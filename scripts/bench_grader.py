@@ -4,7 +4,9 @@ Phases: evidence (embeddings), score (screen + evidence + one short LLM judgemen
 feedback first token (after the score), feedback total. Each question is `prepare`d first, as the interview does
 while the candidate is thinking, so the judge prompt's prefix is already in llama.cpp's cache.
 
-  python scripts/bench_grader.py [--backend local] [--n 12] [--no-prepare]
+  python scripts/bench_grader.py [--backend local] [--n 12] [--no-prepare] [--sampler grammar-last|stock|both]
+
+--sampler (local backend) restarts the embedded server with that sampler first; `both` prints the stock/ours ratio.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from interviewer.config import get_settings
 from interviewer.evals.datasets import load_dl
 from interviewer.grader import Grader
 from interviewer.llm import make_llm
+from interviewer.localserver import stop_server
 from interviewer.store import ensure_ingested, get_store
 
 
@@ -31,11 +34,27 @@ def main() -> None:
     ap.add_argument("--backend", default=None)
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--no-prepare", action="store_true")
+    ap.add_argument("--sampler", choices=("grammar-last", "stock", "both"), default=None)
     args = ap.parse_args()
     settings = get_settings()
     store = get_store()
     ensure_ingested(store)
-    llm = make_llm(settings, args.backend)
+    if not args.sampler:
+        run(settings, store, args)
+        return
+    p50 = {}
+    for name in (("stock", "grammar-last") if args.sampler == "both" else (args.sampler,)):
+        stop_server(settings)  # the running server may use the other sampler
+        print(f"-- sampler: {name}")
+        p50[name] = run(settings.model_copy(update={"local_grammar_last": name == "grammar-last"}), store, args)
+    stop_server(settings)
+    if len(p50) == 2:
+        for k in ("score", "feedback_first_token", "feedback_total"):
+            print(f"{k:>22}: stock / grammar-last p50 = {p50['stock'][k] / p50['grammar-last'][k]:.2f}x")
+
+
+def run(settings, store, args) -> dict[str, float]:
+    llm = make_llm(settings, args.backend or ("local" if args.sampler else None))
     grader = Grader(llm, store)
     rows = [r for r in load_dl() if r.kind in ("excellent", "partial", "incomplete")]
     rows = rows[:: max(1, len(rows) // args.n)][: args.n]
@@ -58,6 +77,7 @@ def main() -> None:
     for k, xs in phases.items():
         if xs:
             print(f"{k:>22}: p50 {statistics.median(xs):6.2f} s   p95 {pct(xs, 95):6.2f} s   (n={len(xs)})")
+    return {k: statistics.median(xs) for k, xs in phases.items() if xs}
 
 
 if __name__ == "__main__":

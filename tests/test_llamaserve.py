@@ -72,3 +72,15 @@ def test_sampled_or_ungrammared_calls_keep_the_stock_sampler(llama, sampler_log)
     llama.create_chat_completion(messages=[{"role": "user", "content": "Say hi."}], max_tokens=3, temperature=0.7,
                                  response_format={"type": "json_object"})
     assert sampler_log and not any(isinstance(s, llamaserve.GrammarLastGreedy) for s in sampler_log)
+
+
+def test_the_setting_picks_the_server_module(tmp_path):
+    from pathlib import Path
+
+    from interviewer.localserver import server_command
+
+    ours = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path))
+    stock = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path, local_grammar_last=False))
+    assert ours[1:3] == ["-m", "interviewer.llamaserve"]
+    assert stock[1:3] == ["-m", "llama_cpp.server"]
+    assert ours[3:] == stock[3:]  # same model, port and llama.cpp options either way
