@@ -155,21 +155,23 @@ def calibrate(backend: Optional[str] = typer.Option(None, help="local, openai, c
     """Fit the score combination on the DL set's calib split (never heldout, never Mohler)."""
     from interviewer.calibrate import collect, fit, write
     from interviewer.evals.datasets import load_dl, select
-    from interviewer.grader import CALIBRATION_FILE, Grader
+    from interviewer.grader import Grader
     from interviewer.llm import make_llm
 
     llm = make_llm(backend=backend)
     rows = select(load_dl(), split="calib")
-    records = collect(Grader(llm, judge_cache=judge_cache_for(llm.backend)), rows, progress=not as_json)
+    grader = Grader(llm, judge_cache=judge_cache_for(llm.backend))  # INTERVIEWER_JUDGE_FORMAT picks the file
+    records = collect(grader, rows, progress=not as_json)
     result = fit(records)
     result["fitted_on"]["backend"] = f"{llm.backend}/{llm.model}"
+    result["fitted_on"]["judge_format"] = grader.judge_format
     if not dry_run:
-        write(result)
+        write(result, grader.calibration_file)
     if as_json:
         _emit_json(result)
     else:
         console.print_json(json.dumps(result))
-        console.print("" if dry_run else f"written to {CALIBRATION_FILE}")
+        console.print("" if dry_run else f"written to {grader.calibration_file}")
 
 
 def _register_plugins() -> None:

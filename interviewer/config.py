@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = 120.0
 
     # Grader
+    # compact: a whitespace-free judge reply that asks only the criteria the score uses (~half the output tokens);
+    # each format has its own calibration file.
+    judge_format: Literal["json", "compact"] = "json"
     max_answer_chars: int = 4000
     related_chunks: int = 3
 

@@ -32,6 +32,8 @@ from interviewer.prompts import load_prompt, load_rubric
 
 GRADER_VERSION = "grader-1"
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+# Each judge format has its own fitted weights: the features come from different replies.
+CALIBRATION_FILES = {"json": CALIBRATION_FILE, "compact": Path(__file__).with_name("calibration-compact.json")}
 VERDICT_VALUE = {"yes": 1.0, "partly": 0.5, "no": 0.0}
 STATUS = {"yes": "covered", "partly": "partly", "no": "missing"}
 LETTER = {"y": "yes", "p": "partly", "n": "no"}
@@ -53,15 +55,16 @@ DEFAULT_CALIBRATION = {
 }
 
 
-@lru_cache(maxsize=1)
-def load_calibration() -> dict:
-    if CALIBRATION_FILE.exists():
-        return json.loads(CALIBRATION_FILE.read_text())
+@lru_cache(maxsize=2)
+def load_calibration(judge_format: str = "json") -> dict:
+    path = CALIBRATION_FILES[judge_format]
+    if path.exists():
+        return json.loads(path.read_text())
     return DEFAULT_CALIBRATION
 
 
-def combine(features: dict[str, float], kind: str) -> float:
-    cal = load_calibration()[kind]
+def combine(features: dict[str, float], kind: str, judge_format: str = "json") -> float:
+    cal = load_calibration(judge_format)[kind]
     raw = cal["intercept"] + sum(w * features.get(name, 0.0) for name, w in cal["weights"].items())
     return float(np.clip(raw, 0.0, 5.0))
 
@@ -70,18 +73,32 @@ def rubric_kind(question: Question) -> str:
     return "scenario" if question.tier == "scenario" else "technical"
 
 
-@lru_cache(maxsize=32)
-def judge_schema(kind: str, n_points: int) -> type[BaseModel]:
+def asked_criteria(kind: str, judge_format: str = "json") -> list[dict]:
+    """The criteria the model rates: not the computed ones, and in the compact format only those the score uses."""
+    return [c for c in load_rubric(kind) if not c.get("computed")
+            and (judge_format == "json" or c.get("compact", True))]
+
+
+@lru_cache(maxsize=64)
+def judge_schema(kind: str, n_points: int, judge_format: str = "json") -> type[BaseModel]:
     """The model's compact reply: "1".."n" = y/p/n per numbered key point, then a 0-5 integer per criterion code.
 
-    Output tokens dominate latency on a CPU, so keys and values are short (~30 tokens, not ~50); numbered keys keep
-    the small model aligned with the numbered key points (one string of letters made it repeat a fixed pattern).
+    Output tokens dominate latency on a CPU, so keys and values are short; numbered keys keep the small model aligned
+    with the numbered key points (one string of letters made it repeat a fixed pattern). The compact format drops the
+    criteria the score does not use, and on llama.cpp a grammar removes the whitespace (~22 tokens instead of ~42).
     """
     fields = {f"k{i}": (Literal["y", "p", "n"], Field(alias=str(i))) for i in range(1, n_points + 1)}
-    for c in load_rubric(kind):
-        if not c.get("computed"):
-            fields[c["code"]] = (conint(ge=0, le=5), Field(...))
-    return create_model(f"Judge_{kind}_{n_points}", **fields)
+    for c in asked_criteria(kind, judge_format):
+        fields[c["code"]] = (conint(ge=0, le=5), Field(...))
+    return create_model(f"Judge_{kind}_{n_points}_{judge_format}", **fields)
+
+
+@lru_cache(maxsize=64)
+def compact_grammar(kind: str, n_points: int) -> str:
+    """llama.cpp GBNF for the compact reply with no whitespace at all: ~22 output tokens instead of ~42-48."""
+    parts = [f'"\\"{i}\\":\\"" [ypn] "\\""' for i in range(1, n_points + 1)]
+    parts += [f'"\\"{c["code"]}\\":" [0-5]' for c in asked_criteria(kind, "compact")]
+    return 'root ::= "{" ' + ' "," '.join(parts) + ' "}"'
 
 
 def split_sentences(text: str) -> list[str]:
@@ -128,19 +145,25 @@ def gather_evidence(question: str, reference: str, key_points: list[str], answer
     return Evidence(features=feats, kp_sims=[round(float(x), 4) for x in best], quotes=quotes)
 
 
-def _criteria_lines(kind: str) -> tuple[str, str]:
-    asked = [c for c in load_rubric(kind) if not c.get("computed")]
+def _criteria_lines(kind: str, judge_format: str = "json") -> tuple[str, str]:
+    asked = asked_criteria(kind, judge_format)
     lines = "\n".join(f"  - {c['code']} = {c['name']}: {c['question']}" for c in asked)
     # A placeholder, not sample numbers: a small model copies concrete examples into its reply.
-    example = ", ".join(f'"{c["code"]}": <0-5>' for c in asked)
+    sep, colon = (", ", ": ") if judge_format == "json" else (",", ":")
+    example = sep.join(f'"{c["code"]}"{colon}<0-5>' for c in asked)
     return lines, example
 
 
 def judge_messages(kind: str, question: str, reference: str, key_points: list[str], answer: str,
-                   include_reference: bool) -> list[dict]:
+                   include_reference: bool, judge_format: str = "json") -> list[dict]:
     """Rubric and instructions first, then question and key points, the answer last: llama.cpp reuses the prefix."""
-    criteria, example = _criteria_lines(kind)
-    system = load_prompt("grade", criteria=criteria, criteria_example=example)
+    criteria, example = _criteria_lines(kind, judge_format)
+    if judge_format == "json":
+        system = load_prompt("grade", criteria=criteria, criteria_example=example)
+    else:
+        asked = asked_criteria(kind, judge_format)
+        rate = asked[0]["name"] if len(asked) == 1 else "each criterion"
+        system = load_prompt("grade_compact", criteria=criteria, criteria_example=example, rate=rate)
     ref = f"REFERENCE ANSWER: {reference}\n" if include_reference else ""
     user = load_prompt("grade_user", question=question, reference=ref, n_points=len(key_points),
                        key_points="\n".join(f"{i}. {p}" for i, p in enumerate(key_points, 1)), answer=answer)
@@ -153,7 +176,17 @@ class Grader:
         self.store = store
         self.settings = settings or get_settings()
         self.judge_cache = judge_cache  # a JudgeCache: re-scoring costs no model calls
+        self.judge_format = self.settings.judge_format
         self._kp_lock = threading.Lock()
+
+    @property
+    def calibration_file(self) -> Path:
+        return CALIBRATION_FILES[self.judge_format]
+
+    @property
+    def variant(self) -> str:
+        """Part of the eval cache's grader version: grades from the two judge formats never mix."""
+        return "" if self.judge_format == "json" else self.judge_format
 
     # -- public API ------------------------------------------------------------------------------------------------
     def score(self, question: Question, answer: str, *, hint_used: bool = False) -> Grade:
@@ -177,7 +210,7 @@ class Grader:
         if self.llm is None or self.llm.backend != "local":
             return
         msgs = judge_messages(rubric_kind(question), question.question, question.reference_answer,
-                              list(question.key_points), "", include_reference=False)
+                              list(question.key_points), "", include_reference=False, judge_format=self.judge_format)
         msgs[-1]["content"] = msgs[-1]["content"].rsplit("</answer>", 1)[0]
         try:
             self.llm.complete(msgs, max_tokens=1)
@@ -223,7 +256,7 @@ class Grader:
             grade.notes.append("The language model was unavailable, so this grade uses embedding evidence only "
                                "(less reliable; re-grade later for full feedback).")
             verdicts = ["yes" if sim >= 0.6 else "partly" if sim >= 0.45 else "no" for sim in ev.kp_sims]
-            score = combine(ev.features, "evidence")
+            score = combine(ev.features, "evidence", self.judge_format)
             levels = {}
         else:
             feats = dict(ev.features)
@@ -233,7 +266,7 @@ class Grader:
             feats["kp_x_correct"] = feats["emb_kp_mean"] * feats["correct_llm"]
             grade.features.update({k: round(feats[k], 4) for k in ("kp_llm", "criteria_llm", "correct_llm",
                                                                     "kp_x_correct")})
-            score = combine(feats, "full")
+            score = combine(feats, "full", self.judge_format)
         grade.key_points = [KeyPointResult(point=p, status=STATUS[v], similarity=sim,
                                            quote=q if v != "no" else None)
                             for p, v, sim, q in zip(key_points, verdicts, ev.kp_sims, ev.quotes)]
@@ -250,19 +283,23 @@ class Grader:
     def _judge(self, kind, question, reference, key_points, answer, grade) -> tuple[list[str] | None, dict]:
         if self.llm is None:
             return None, {}
-        schema = judge_schema(kind, len(key_points))
+        fmt = self.judge_format
+        schema = judge_schema(kind, len(key_points), fmt)
         msgs = judge_messages(kind, question, reference, key_points, answer,
-                              include_reference=len(reference.split()) <= 60)
+                              include_reference=len(reference.split()) <= 60, judge_format=fmt)
+        grammar = compact_grammar(kind, len(key_points)) if fmt == "compact" else None
         t = time.perf_counter()
         key = judge_key(self.llm.model, msgs) if self.judge_cache is not None else None
         data = self.judge_cache.get(key) if key else None
         if data is None:
             try:
-                data = self.llm.structured(msgs, schema, max_tokens=30 + 6 * len(key_points)).model_dump(by_alias=True)
+                data = self.llm.structured(msgs, schema, max_tokens=30 + 6 * len(key_points),
+                                           grammar=grammar).model_dump(by_alias=True)
             except LLMError as e:
                 grade.notes.append(f"Model error: {e}")
                 return None, {}
-            reply = json.dumps(data, ensure_ascii=False)  # the reply as the model wrote it (same keys, same order)
+            # The reply as the model wrote it (same keys, order and spacing): the feedback turn reuses its KV cache.
+            reply = json.dumps(data, ensure_ascii=False, separators=(", ", ": ") if fmt == "json" else (",", ":"))
             grade._judge_turn = msgs + [{"role": "assistant", "content": reply}]
             data["_seconds"] = round(time.perf_counter() - t, 3)
             if key:

@@ -37,10 +37,13 @@ class LLM:
         self.json_mode = json_mode
 
     def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-                 response_format: dict | None = None, stop: list[str] | None = None) -> str:
+                 response_format: dict | None = None, stop: list[str] | None = None,
+                 grammar: str | None = None) -> str:
         kwargs = dict(model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature)
         if response_format:
             kwargs["response_format"] = response_format
+        if grammar:
+            kwargs["extra_body"] = {"grammar": grammar}
         if stop:
             kwargs["stop"] = stop
         try:
@@ -68,10 +71,17 @@ class LLM:
         return {"type": "json_object"}
 
     def structured(self, messages: Messages, schema: type[T], *, max_tokens: int = 256,
-                   temperature: float = 0.0) -> T:
-        """JSON output validated by pydantic; one repair round with the error shown to the model, then LLMError."""
+                   temperature: float = 0.0, grammar: str | None = None) -> T:
+        """JSON output validated by pydantic; one repair round with the error shown to the model, then LLMError.
+
+        grammar: a llama.cpp GBNF grammar, used instead of the schema where the server takes one (the local backend).
+        """
         fmt = self._format(schema)
-        raw = self.complete(messages, max_tokens=max_tokens, temperature=temperature, response_format=fmt)
+        if grammar and self.json_mode == "json_object+schema":  # llama.cpp: the exact grammar, no schema
+            fmt, extra = None, {"grammar": grammar}
+        else:
+            extra = {}
+        raw = self.complete(messages, max_tokens=max_tokens, temperature=temperature, response_format=fmt, **extra)
         try:
             return parse_json(raw, schema)
         except (ValueError, ValidationError) as first:
@@ -80,7 +90,7 @@ class LLM:
                 {"role": "user", "content": f"That was not valid for the schema ({_short(first)}). "
                                             f"Reply with only the corrected JSON object."},
             ]
-            raw2 = self.complete(repair, max_tokens=max_tokens, temperature=0.0, response_format=fmt)
+            raw2 = self.complete(repair, max_tokens=max_tokens, temperature=0.0, response_format=fmt, **extra)
             try:
                 return parse_json(raw2, schema)
             except (ValueError, ValidationError) as second:

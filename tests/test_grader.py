@@ -161,3 +161,74 @@ def test_parse_feedback_sections():
 
 def test_screen_normalises_unicode():
     assert screen("ｄｒｏｐｏｕｔ\u200b zeroes units").text == "dropout zeroes units"
+
+
+# -- the compact judge format (INTERVIEWER_JUDGE_FORMAT=compact) -------------------------------------------------------
+
+def _compact(session_settings):
+    return session_settings.model_copy(update={"judge_format": "compact"})
+
+
+def test_compact_judge_asks_only_the_criteria_the_score_uses(bank):
+    from interviewer.grader import judge_messages, judge_schema
+
+    q = bank.get("guide-22")
+    tech = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "x", False, "compact")
+    assert "- c = correctness" in tech[0]["content"] and "- d = depth" not in tech[0]["content"]
+    assert "Then rate correctness as an integer" in tech[0]["content"]
+    assert '"1":<y|p|n>' in tech[0]["content"] and '"c":<0-5>}' in tech[0]["content"]  # no spaces to copy
+    scen = judge_messages("scenario", q.question, q.reference_answer, list(q.key_points), "x", False, "compact")
+    assert all(f"- {c} = " in scen[0]["content"] for c in "fmpt")  # scenario scores use every criterion
+    assert set(judge_schema("technical", 2, "compact").model_fields) == {"k1", "k2", "c"}
+    assert set(judge_schema("technical", 2).model_fields) == {"k1", "k2", "c", "d", "l"}
+    json_prompt = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "x", False)
+    assert "- d = depth" in json_prompt[0]["content"] and '"c": <0-5>' in json_prompt[0]["content"]
+
+
+def test_compact_grammar_is_valid_gbnf_for_exactly_the_compact_reply():
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    from interviewer.grader import compact_grammar
+
+    g = compact_grammar("technical", 2)
+    assert g == 'root ::= "{" "\\"1\\":\\"" [ypn] "\\"" "," "\\"2\\":\\"" [ypn] "\\"" "," "\\"c\\":" [0-5] "}"'
+    LlamaGrammar.from_string(g, verbose=False)  # llama.cpp's parser raises on a malformed grammar
+    assert compact_grammar("scenario", 1).count("[0-5]") == 4
+
+
+def test_compact_format_sends_the_grammar_to_llama_cpp_and_replays_the_reply_verbatim(bank, session_settings):
+    from interviewer.grader import compact_grammar
+    from interviewer.toymodel import task_of
+
+    llm = FakeLLM(script=toy_reply)
+    llm.json_mode = "json_object+schema"  # what the local llama.cpp backend uses
+    q = bank.get("guide-22")
+    g = Grader(llm, settings=_compact(session_settings)).grade(q, full_answer(q))
+    judge = next(c for c in llm.calls if task_of(c["messages"]) == "grade")
+    assert judge["grammar"] == compact_grammar("technical", len(q.key_points))
+    assert judge["response_format"] is None
+    reply = next(c for c in llm.calls if task_of(c["messages"]) == "feedback_followup")["messages"][2]["content"]
+    assert " " not in reply and reply.startswith('{"1":"')  # same text the grammar forced: the KV prefix matches
+    assert [c.name for c in g.criteria] == ["correctness", "coverage"]  # depth/clarity are not asked
+    assert g.score > 3 and g.feedback
+
+
+def test_other_backends_get_the_compact_schema_not_a_grammar(bank, session_settings):
+    from interviewer.toymodel import task_of
+
+    llm = FakeLLM(script=toy_reply)  # json_schema mode, like OpenAI
+    q = bank.get("guide-22")
+    Grader(llm, settings=_compact(session_settings)).score(q, full_answer(q))
+    judge = next(c for c in llm.calls if task_of(c["messages"]) == "grade")
+    assert "grammar" not in judge
+    assert set(judge["response_format"]["json_schema"]["schema"]["properties"]) == {
+        str(i) for i in range(1, len(q.key_points) + 1)} | {"c"}
+
+
+def test_the_two_judge_formats_never_share_eval_cache_entries_or_weights(session_settings):
+    from interviewer.evals.cache import grader_version
+
+    json_g = Grader(FakeLLM(), settings=session_settings)
+    compact_g = Grader(FakeLLM(), settings=_compact(session_settings))
+    assert grader_version(json_g) != grader_version(compact_g) and ":compact:" in grader_version(compact_g)
+    assert json_g.calibration_file != compact_g.calibration_file

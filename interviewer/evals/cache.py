@@ -37,12 +37,15 @@ def grader_version(grader) -> str:
     h = hashlib.sha256(source.encode())
     for dep in _project_imports(module):  # e.g. the answer screen in guard.py changes scores too
         h.update(inspect.getsource(dep).encode())
-    calibration = getattr(module, "CALIBRATION_FILE", None)
+    # The grader's own calibration file where it has several (one per judge format), else the module's.
+    calibration = getattr(grader, "calibration_file", None) or getattr(module, "CALIBRATION_FILE", None)
     if calibration and Path(calibration).is_file():
         h.update(Path(calibration).read_bytes())
     for path in _prompt_files(source):
         h.update(path.name.encode() + path.read_bytes())
-    return f"{type(grader).__name__}:{declared}:{h.hexdigest()[:12]}"
+    variant = getattr(grader, "variant", "")
+    variant = f":{variant}" if isinstance(variant, str) and variant else ""
+    return f"{type(grader).__name__}:{declared}{variant}:{h.hexdigest()[:12]}"
 
 
 def _prompt_files(source: str) -> list[Path]:
