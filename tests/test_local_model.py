@@ -89,6 +89,18 @@ def test_strong_beats_partial_beats_wrong_on_the_real_model(local, bank):
     print(json.dumps(results))
 
 
+def test_compact_judge_format_on_the_real_model(local, bank):
+    """The opt-in compact format: the grammar-forced reply parses, and strong still beats wrong."""
+    settings, llm = local
+    grader = Grader(llm, settings=settings.model_copy(update={"judge_format": "compact"}))
+    for qid in ("guide-22", "guide-10"):
+        q = bank.get(qid)
+        strong, wrong = (grader.score(q, ANSWERS[qid][k]) for k in ("strong", "wrong"))
+        assert not strong.evidence_only and not wrong.evidence_only, (strong.notes, wrong.notes)
+        assert [c.name for c in strong.criteria] == ["correctness", "coverage"]
+        assert strong.score > wrong.score, (qid, strong.score, wrong.score)
+
+
 # guide-14's "wrong" answer is an on-topic misconception (it describes batch normalisation with the same words); the
 # embedding evidence rates it above the short partial answer and the 1.5B judge does not tell them apart. A known,
 # measured weakness (see the misconception row of the DL eval), kept visible: strict, so a fix makes this test fail
