@@ -168,7 +168,13 @@ def test_strong_answer_moves_on_without_followup(make_agent, bank):
     start(agent)
     out = say(agent, on_topic(current_question(agent, bank), "STRONG"))
     assert kinds(out) == ["question"]
-    assert agent.session.questions[0].decision_score >= 3.5
+    # The rule, not a number: a follow-up needs a score under FOLLOWUP_BELOW *and* a missing key point. (The first
+    # question depends on the random session id, and for some the toy score of the reference is just under 3.5.)
+    from interviewer.agent import FOLLOWUP_BELOW
+    assert agent.wait_for_grades(20)
+    rec = agent.session.questions[0]
+    missing = [k for k in rec.grade.key_points if k.status == "missing"]
+    assert rec.decision_score >= FOLLOWUP_BELOW or missing == [], (rec.decision_score, missing)
 
 
 def test_followup_phrasing_that_leaks_falls_back(make_agent, bank):
