@@ -33,6 +33,8 @@ from interviewer.prompts import load_prompt, load_rubric
 GRADER_VERSION = "grader-1"
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 # Each judge format has its own fitted weights: the features come from different replies.
+# How each format spaces its JSON: the prompt's example, the grammar and the replayed reply must all agree.
+JSON_SEPARATORS = {"json": (", ", ": "), "compact": (",", ":")}
 CALIBRATION_FILES = {"json": CALIBRATION_FILE, "compact": Path(__file__).with_name("calibration-compact.json")}
 VERDICT_VALUE = {"yes": 1.0, "partly": 0.5, "no": 0.0}
 STATUS = {"yes": "covered", "partly": "partly", "no": "missing"}
@@ -149,7 +151,7 @@ def _criteria_lines(kind: str, judge_format: str = "json") -> tuple[str, str]:
     asked = asked_criteria(kind, judge_format)
     lines = "\n".join(f"  - {c['code']} = {c['name']}: {c['question']}" for c in asked)
     # A placeholder, not sample numbers: a small model copies concrete examples into its reply.
-    sep, colon = (", ", ": ") if judge_format == "json" else (",", ":")
+    sep, colon = JSON_SEPARATORS[judge_format]
     example = sep.join(f'"{c["code"]}"{colon}<0-5>' for c in asked)
     return lines, example
 
@@ -299,7 +301,7 @@ class Grader:
                 grade.notes.append(f"Model error: {e}")
                 return None, {}
             # The reply as the model wrote it (same keys, order and spacing): the feedback turn reuses its KV cache.
-            reply = json.dumps(data, ensure_ascii=False, separators=(", ", ": ") if fmt == "json" else (",", ":"))
+            reply = json.dumps(data, ensure_ascii=False, separators=JSON_SEPARATORS[fmt])
             grade._judge_turn = msgs + [{"role": "assistant", "content": reply}]
             data["_seconds"] = round(time.perf_counter() - t, 3)
             if key:
