@@ -458,6 +458,7 @@ class Interviewer:
             rec.decision_score = grade.score
             target = self._followup_target(rec, q, grade)
             if target:
+                self.grader.discard_feedback(grade)  # the answer will grow: this grade's feedback is never shown
                 answer = rec.combined_answer()
                 text = self._phrase("interview_followup", {"question": q.question, "missing": target,
                                                            "answer": answer[-1500:]},
@@ -487,7 +488,8 @@ class Interviewer:
             known = self._scores.get(rec.index)
             if known and known[0] == answer and known[1] == hint:
                 return known[2]
-            fut = self.pool.submit(self.grader.score, q, answer, hint_used=hint)
+            # feedback=True: with one-pass feedback the judge starts writing it at once; dropped if a follow-up comes
+            fut = self.pool.submit(self.grader.score, q, answer, hint_used=hint, feedback=True)
             self._scores[rec.index] = (answer, hint, fut)
             return fut
 
@@ -551,7 +553,7 @@ class Interviewer:
         if known and known[0] == answer and known[1] == hint:
             grade = known[2].result()
         else:
-            grade = self.grader.score(q, answer, hint_used=hint)
+            grade = self.grader.score(q, answer, hint_used=hint, feedback=True)
         for _ in self.grader.stream_feedback(q, rec.combined_answer(), grade):
             pass
         return grade

@@ -114,7 +114,7 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
         err.print(f"[yellow]warning:[/] {e}")
         llm = None
     grader = Grader(llm, store)
-    g = grader.score(q, text)
+    g = grader.score(q, text, feedback=not no_feedback)
     if as_json:
         if not no_feedback:
             for _ in grader.stream_feedback(q, text, g):

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # compact: a whitespace-free judge reply that asks only the criteria the score uses (~half the output tokens);
     # each format has its own calibration file.
     judge_format: Literal["json", "compact"] = "json"
+    # With the compact judge on the local model: the judge reply goes straight on into the feedback prose (one
+    # generation, no second prompt to read), so feedback starts as soon as the score is known.
+    one_pass_feedback: bool = True
     max_answer_chars: int = 4000
     related_chunks: int = 3
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -43,6 +43,9 @@ class Grade(BaseModel):
     # The judge conversation (prompt + its reply) when the model judged just now: feedback continues it, so
     # llama.cpp reuses the KV cache of the whole judge prompt instead of reading a new prompt from scratch.
     _judge_turn: list[dict] | None = PrivateAttr(default=None)
+    # One-pass feedback (compact judge on llama.cpp): the judge reply goes on into the prose, so the rest of that
+    # stream is the feedback, already being written while the score is shown.
+    _feedback_stream: Any = PrivateAttr(default=None)
 
     @property
     def covered(self) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from typing import Literal
 
-from pydantic import BaseModel, Field, conint, create_model
+from pydantic import BaseModel, Field, ValidationError, conint, create_model
 
 from interviewer.bank import Question
 from interviewer.config import Settings, get_settings
@@ -27,7 +27,7 @@ from interviewer.embeddings import get_embedder
 from interviewer.grade_models import CriterionScore, Grade, KeyPointResult
 from interviewer.guard import screen
 from interviewer.judgecache import judge_key
-from interviewer.llm import LLM, LLMError
+from interviewer.llm import LLM, LLMError, parse_json
 from interviewer.prompts import load_prompt, load_rubric
 
 GRADER_VERSION = "grader-1"
@@ -95,12 +95,32 @@ def judge_schema(kind: str, n_points: int, judge_format: str = "json") -> type[B
     return create_model(f"Judge_{kind}_{n_points}_{judge_format}", **fields)
 
 
+# One-pass feedback: after the compact judge reply the grammar forces these headings (the ones parse_feedback reads),
+# and the model fills them in, in the same generation: no second prompt to read before the first word of feedback.
+FEEDBACK_LEAD = "\n\nFeedback:\nStrengths: "  # "Feedback:" steers it to write to the candidate (measured: without it, rambling)
+FEEDBACK_IMPROVE = "\nTo improve:\n"
+FEEDBACK_TOKENS = 260
+
+
+def _gbnf_literal(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid GBNF literal for this text
+
+
 @lru_cache(maxsize=64)
-def compact_grammar(kind: str, n_points: int) -> str:
-    """llama.cpp GBNF for the compact reply with no whitespace at all: ~22 output tokens instead of ~42-48."""
+def compact_grammar(kind: str, n_points: int, feedback: bool = False) -> str:
+    """llama.cpp GBNF for the compact reply with no whitespace at all: ~22 output tokens instead of ~42-48.
+
+    feedback=True continues the same reply with Strengths and 1-4 To-improve bullets (one-pass feedback).
+    """
     parts = [f'"\\"{i}\\":\\"" [ypn] "\\""' for i in range(1, n_points + 1)]
     parts += [f'"\\"{c["code"]}\\":" [0-5]' for c in asked_criteria(kind, "compact")]
-    return 'root ::= "{" ' + ' "," '.join(parts) + ' "}"'
+    judge = '"{" ' + ' "," '.join(parts) + ' "}"'
+    if not feedback:
+        return f"root ::= {judge}"
+    return (f"root ::= {judge} {_gbnf_literal(FEEDBACK_LEAD)} line {_gbnf_literal(FEEDBACK_IMPROVE)} "
+            "item (item (item item?)?)?\n"
+            'line ::= [^\\n]+\n'
+            'item ::= "- " [^\\n]+ "\\n"')
 
 
 def split_sentences(text: str) -> list[str]:
@@ -156,6 +176,11 @@ def _criteria_lines(kind: str, judge_format: str = "json") -> tuple[str, str]:
     return lines, example
 
 
+def shows_reference(reference: str) -> bool:
+    """A short reference goes into the judge prompt as well as the key points; a long one would only slow it down."""
+    return len(reference.split()) <= 60
+
+
 def judge_messages(kind: str, question: str, reference: str, key_points: list[str], answer: str,
                    include_reference: bool, judge_format: str = "json") -> list[dict]:
     """Rubric and instructions first, then question and key points, the answer last: llama.cpp reuses the prefix."""
@@ -172,6 +197,30 @@ def judge_messages(kind: str, question: str, reference: str, key_points: list[st
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+class PendingFeedback:
+    """The prose part of a one-pass judge reply, still streaming. Iterate once; close() stops the generation."""
+
+    def __init__(self, head: str, stream: Iterator[str], on_done) -> None:
+        self.head, self.stream, self.on_done, self.done = head, stream, on_done, False
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            if self.head:
+                yield self.head
+            yield from self.stream
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.done:
+            self.done = True
+            self.stream.close()  # closing the HTTP stream makes llama.cpp's server stop generating
+            self.on_done()
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class Grader:
     def __init__(self, llm: LLM | None, store=None, settings: Settings | None = None, judge_cache=None) -> None:
         self.llm = llm
@@ -180,6 +229,21 @@ class Grader:
         self.judge_cache = judge_cache  # a JudgeCache: re-scoring costs no model calls
         self.judge_format = self.settings.judge_format
         self._kp_lock = threading.Lock()
+        # One-pass feedback streams still being written: llama.cpp's server cuts a stream short when another request
+        # arrives, so the warm-up of the next question waits for them.
+        self._idle = threading.Condition()
+        self._open_streams = 0
+
+    def _stream_done(self) -> None:
+        with self._idle:
+            self._open_streams -= 1
+            self._idle.notify_all()
+
+    def discard_feedback(self, grade: Grade) -> None:
+        """The caller will not show this grade's feedback (e.g. it asks a follow-up instead): stop writing it."""
+        pending, grade._feedback_stream = grade._feedback_stream, None
+        if pending is not None:
+            pending.close()
 
     @property
     def calibration_file(self) -> Path:
@@ -191,9 +255,11 @@ class Grader:
         return "" if self.judge_format == "json" else self.judge_format
 
     # -- public API ------------------------------------------------------------------------------------------------
-    def score(self, question: Question, answer: str, *, hint_used: bool = False) -> Grade:
+    def score(self, question: Question, answer: str, *, hint_used: bool = False, feedback: bool = False) -> Grade:
+        """feedback=True: the caller will call stream_feedback next, so the judge may start writing it right away."""
         return self._score(question.id, question.question, question.reference_answer, list(question.key_points),
-                           answer, kind=rubric_kind(question), hint_used=hint_used, related=self._related(question))
+                           answer, kind=rubric_kind(question), hint_used=hint_used, related=self._related(question),
+                           feedback=feedback)
 
     def score_item(self, question: str, reference: str, answer: str, key_points: list[str] | None = None,
                    question_id: str = "adhoc", kind: str = "technical") -> Grade:
@@ -201,7 +267,7 @@ class Grader:
         return self._score(question_id, question, reference, points, answer, kind=kind)
 
     def grade(self, question: Question, answer: str, *, hint_used: bool = False) -> Grade:
-        g = self.score(question, answer, hint_used=hint_used)
+        g = self.score(question, answer, hint_used=hint_used, feedback=True)
         for _ in self.stream_feedback(question, answer, g):
             pass
         return g
@@ -211,9 +277,14 @@ class Grader:
         _question_vectors(question.question, question.reference_answer, tuple(question.key_points))
         if self.llm is None or self.llm.backend != "local":
             return
+        with self._idle:
+            self._idle.wait_for(lambda: self._open_streams == 0, timeout=self.settings.request_timeout_s)
         msgs = judge_messages(rubric_kind(question), question.question, question.reference_answer,
-                              list(question.key_points), "", include_reference=False, judge_format=self.judge_format)
-        msgs[-1]["content"] = msgs[-1]["content"].rsplit("</answer>", 1)[0]
+                              list(question.key_points), "",
+                              include_reference=shows_reference(question.reference_answer),
+                              judge_format=self.judge_format)
+        user = msgs[-1]["content"]
+        msgs[-1]["content"] = user[:user.rindex("<answer>\n") + len("<answer>\n")]  # all the real prompt shares
         try:
             self.llm.complete(msgs, max_tokens=1)
         except LLMError:
@@ -230,7 +301,7 @@ class Grader:
         return [h.chunk_id for h in hits]
 
     def _score(self, qid: str, question: str, reference: str, key_points: list[str], answer: str, *, kind: str,
-               hint_used: bool = False, related: list[str] | None = None) -> Grade:
+               hint_used: bool = False, related: list[str] | None = None, feedback: bool = False) -> Grade:
         t0 = time.perf_counter()
         s = screen(answer, self.settings.max_answer_chars)
         grade = Grade(question_id=qid, score=0.0, flags=list(s.flags), notes=list(s.notes),
@@ -252,7 +323,7 @@ class Grader:
             grade.criteria = self._criteria(kind, {c["name"]: 0 for c in load_rubric(kind)}, key_points_cov=0.0)
             grade.latency_s["score"] = round(time.perf_counter() - t0, 3)
             return grade
-        verdicts, levels = self._judge(kind, question, reference, key_points, s.text, grade)
+        verdicts, levels = self._judge(kind, question, reference, key_points, s.text, grade, feedback=feedback)
         if verdicts is None:
             grade.evidence_only = True
             grade.notes.append("The language model was unavailable, so this grade uses embedding evidence only "
@@ -282,17 +353,27 @@ class Grader:
         grade.latency_s["score"] = round(time.perf_counter() - t0, 3)
         return grade
 
-    def _judge(self, kind, question, reference, key_points, answer, grade) -> tuple[list[str] | None, dict]:
+    def one_pass(self, feedback: bool) -> bool:
+        """Judge and feedback in one generation: needs the compact format's grammar (llama.cpp) and a live model."""
+        return (feedback and self.judge_format == "compact" and self.settings.one_pass_feedback
+                and self.llm is not None and self.llm.backend == "local" and self.judge_cache is None)
+
+    def _judge(self, kind, question, reference, key_points, answer, grade,
+               feedback: bool = False) -> tuple[list[str] | None, dict]:
         if self.llm is None:
             return None, {}
         fmt = self.judge_format
         schema = judge_schema(kind, len(key_points), fmt)
         msgs = judge_messages(kind, question, reference, key_points, answer,
-                              include_reference=len(reference.split()) <= 60, judge_format=fmt)
+                              include_reference=shows_reference(reference), judge_format=fmt)
         grammar = compact_grammar(kind, len(key_points)) if fmt == "compact" else None
         t = time.perf_counter()
         key = judge_key(self.llm.model, msgs) if self.judge_cache is not None else None
         data = self.judge_cache.get(key) if key else None
+        if data is None and self.one_pass(feedback):
+            data = self._judge_then_feedback(msgs, schema, kind, len(key_points), grade)
+            if data is not None:
+                grade.latency_s["judge"] = round(time.perf_counter() - t, 3)
         if data is None:
             try:
                 data = self.llm.structured(msgs, schema, max_tokens=30 + 6 * len(key_points),
@@ -307,13 +388,39 @@ class Grader:
             if key:
                 self.judge_cache.put(key, data)
             grade.latency_s["judge"] = data["_seconds"]
-        else:  # replayed: report the time the model took when it was asked, so latency figures stay honest
+        elif "judge" not in grade.latency_s:  # replayed: report the time the model took when it was asked
             grade.latency_s["judge"] = data.get("_seconds", 0.0)
             grade.latency_s["judge_replayed"] = 1.0
         data = {k: v for k, v in data.items() if not k.startswith("_")}
         verdicts = [LETTER[data.pop(str(i))] for i in range(1, len(key_points) + 1)]
         names = {c.get("code"): c["name"] for c in load_rubric(kind)}
         return verdicts, {names[k]: int(v) for k, v in data.items() if k in names}
+
+    def _judge_then_feedback(self, msgs, schema, kind: str, n_points: int, grade: Grade) -> dict | None:
+        """Stream one reply: the compact JSON, then (same generation) the feedback prose, kept open on the grade.
+
+        The judge tokens are the ones the score-only grammar gives (same prompt, greedy, and the grammars agree up to
+        the closing brace), so calibration and evals, which score without feedback, hold for this path too.
+        None: fall back to the plain judge call.
+        """
+        stream = self.llm.stream(msgs, max_tokens=30 + 6 * n_points + FEEDBACK_TOKENS, temperature=0.0,
+                                 grammar=compact_grammar(kind, n_points, feedback=True))
+        text = ""
+        try:
+            for piece in stream:
+                text += piece
+                if "}" in text:
+                    break
+            head, brace, rest = text.partition("}")
+            data = parse_json(head + brace, schema).model_dump(by_alias=True)
+        except (LLMError, ValueError, ValidationError):
+            stream.close()
+            return None
+
+        grade._feedback_stream = PendingFeedback(rest, stream, self._stream_done)
+        with self._idle:
+            self._open_streams += 1
+        return data
 
     def _criteria(self, kind: str, levels: dict, key_points_cov: float) -> list[CriterionScore]:
         out = []
@@ -331,6 +438,7 @@ class Grader:
     # -- the prose phase -----------------------------------------------------------------------------------------------
     def stream_feedback(self, question: Question, answer: str, grade: Grade) -> Iterator[str]:
         t0 = time.perf_counter()
+        pending, grade._feedback_stream = grade._feedback_stream, None
         if "empty" in grade.flags or "gibberish" in grade.flags or "off-topic" in grade.flags:
             text = ("Strengths: None yet.\nTo improve:\n- Answer the question asked; start from the definition and "
                     "then explain the mechanism.\nModel answer: " + question.reference_answer)
@@ -339,11 +447,15 @@ class Grader:
         if self.llm is None or grade.evidence_only:
             yield from self._emit(self._templated_feedback(question, grade), grade, t0)
             return
-        msgs = self._feedback_messages(question, answer, grade)
+        source = from_heading(pending, "Strengths:") if pending is not None else self.llm.stream(
+            self._feedback_messages(question, answer, grade), max_tokens=320, temperature=0.2)
         buf = []
         try:
-            for piece in self.llm.stream(msgs, max_tokens=320, temperature=0.2):
+            for piece in source:
                 if not buf:
+                    piece = piece.lstrip()  # one-pass: the forced headings start after the JSON's line break
+                    if not piece:
+                        continue
                     grade.latency_s["feedback_first_token"] = round(time.perf_counter() - t0, 3)
                 buf.append(piece)
                 yield piece
@@ -351,7 +463,7 @@ class Grader:
             note = f"\n\n(Feedback was cut short: {e})\n"
             buf.append(note)
             yield note
-        if grade._judge_turn is not None and not parse_feedback("".join(buf))["model_answer"]:
+        if (pending is not None or grade._judge_turn is not None) and not parse_feedback("".join(buf))["model_answer"]:
             # The bank's reference is the model answer: authored and checked, and no tokens to wait for.
             tail = f"\nModel answer: {question.reference_answer}"
             buf.append(tail)
@@ -416,6 +528,21 @@ class Grader:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(cache, indent=1))
         return points[:6]
+
+
+def from_heading(pieces, heading: str) -> Iterator[str]:
+    """The text from `heading` on: the line the grammar forced before it was there to steer the model, not to show."""
+    it, buf = iter(pieces), ""
+    for piece in it:
+        buf += piece
+        if heading in buf:
+            yield buf[buf.index(heading):]
+            break
+    else:
+        if buf:
+            yield buf
+        return
+    yield from it
 
 
 _HEAD = re.compile(r"^\s*(strengths|to improve|model answer)\s*:\s*", re.IGNORECASE | re.MULTILINE)

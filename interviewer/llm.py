@@ -52,15 +52,30 @@ class LLM:
             raise LLMError(f"{self.backend} backend failed: {type(e).__name__}: {e}") from e
         return resp.choices[0].message.content or ""
 
-    def stream(self, messages: Messages, *, max_tokens: int = 400, temperature: float = 0.2) -> Iterator[str]:
+    def stream(self, messages: Messages, *, max_tokens: int = 400, temperature: float = 0.2,
+               grammar: str | None = None) -> Iterator[str]:
+        """Text deltas. A stream that stops without a finish reason was cut off (llama.cpp's server ends a stream
+        early when another request arrives): that raises LLMError instead of passing as a complete reply."""
+        kwargs = dict(model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True)
+        if grammar:
+            kwargs["extra_body"] = {"grammar": grammar}
+        finished, chunks = False, None
         try:
-            chunks = self.client.chat.completions.create(model=self.model, messages=messages, max_tokens=max_tokens,
-                                                         temperature=temperature, stream=True)
+            chunks = self.client.chat.completions.create(**kwargs)
             for chunk in chunks:
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.delta and choice.delta.content:
+                    yield choice.delta.content
+                finished = finished or bool(choice.finish_reason)
         except Exception as e:
             raise LLMError(f"{self.backend} backend failed while streaming: {type(e).__name__}: {e}") from e
+        finally:  # also when the consumer stops early: closing the connection stops the server's generation
+            if hasattr(chunks, "close"):
+                chunks.close()
+        if not finished:
+            raise LLMError(f"{self.backend} backend ended the stream early (interrupted by another request?)")
 
     def _format(self, schema: type[BaseModel]) -> dict:
         js = schema.model_json_schema()

@@ -58,17 +58,23 @@ def run(settings, store, args) -> dict[str, float]:
     grader = Grader(llm, store)
     rows = [r for r in load_dl() if r.kind in ("excellent", "partial", "incomplete")]
     rows = rows[:: max(1, len(rows) // args.n)][: args.n]
-    phases: dict[str, list[float]] = {"evidence": [], "score": [], "feedback_first_token": [], "feedback_total": [],
-                                      "prepare": []}
+    phases: dict[str, list[float]] = {"evidence": [], "score": [], "feedback_first_token": [],
+                                      "feedback_first_word": [], "feedback_total": [], "prepare": []}
     for row in rows:
         q = store.question(row.question_id)
         if not args.no_prepare:
             t = time.perf_counter()
             grader.prepare(q)
             phases["prepare"].append(time.perf_counter() - t)
-        g = grader.score(q, row.answer)
-        for _ in grader.stream_feedback(q, row.answer, g):
-            pass
+        g = grader.score(q, row.answer, feedback=True)
+        t, text, first_word = time.perf_counter(), "", None
+        for piece in grader.stream_feedback(q, row.answer, g):
+            text += piece
+            # first word the model chose, past any headings a grammar forced (one-pass feedback)
+            body = text.split("Strengths:", 1)[-1]
+            if first_word is None and body.strip():
+                first_word = time.perf_counter() - t
+        phases["feedback_first_word"].append(first_word if first_word is not None else float("nan"))
         for k in ("evidence", "score", "feedback_first_token", "feedback_total"):
             if k in g.latency_s:
                 phases[k].append(g.latency_s[k])

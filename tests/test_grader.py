@@ -194,6 +194,9 @@ def test_compact_grammar_is_valid_gbnf_for_exactly_the_compact_reply():
     assert g == 'root ::= "{" "\\"1\\":\\"" [ypn] "\\"" "," "\\"2\\":\\"" [ypn] "\\"" "," "\\"c\\":" [0-5] "}"'
     LlamaGrammar.from_string(g, verbose=False)  # llama.cpp's parser raises on a malformed grammar
     assert compact_grammar("scenario", 1).count("[0-5]") == 4
+    with_prose = compact_grammar("technical", 2, feedback=True)
+    assert with_prose.startswith(g + " ")  # the judge part is the same grammar: the same tokens up to the brace
+    LlamaGrammar.from_string(with_prose, verbose=False)
 
 
 def test_compact_format_sends_the_grammar_to_llama_cpp_and_replays_the_reply_verbatim(bank, session_settings):
@@ -232,3 +235,91 @@ def test_the_two_judge_formats_never_share_eval_cache_entries_or_weights(session
     compact_g = Grader(FakeLLM(), settings=_compact(session_settings))
     assert grader_version(json_g) != grader_version(compact_g) and ":compact:" in grader_version(compact_g)
     assert json_g.calibration_file != compact_g.calibration_file
+
+
+# --- one-pass feedback: the compact judge reply goes straight on into the prose ---------------------------------------
+
+PROSE = "\n\nFeedback:\nStrengths: You named the mechanism.\nTo improve:\n- Say why it helps.\n"
+
+
+def _local_fake(script) -> FakeLLM:
+    llm = FakeLLM(script=script)
+    llm.backend, llm.json_mode = "local", "json_object+schema"  # one-pass needs llama.cpp's grammar
+    return llm
+
+
+def test_one_pass_feedback_is_one_generation_with_the_same_verdicts(bank, session_settings):
+    from interviewer.grader import compact_grammar
+
+    q = bank.get("guide-22")
+    answer = q.key_points[0] + " " + q.key_points[2]
+    one = _local_fake(lambda m: toy_reply(m) + PROSE)
+    g = Grader(one, settings=_compact(session_settings)).score(q, answer, feedback=True)
+    assert len(one.calls) == 1 and one.calls[0]["stream"]
+    assert one.calls[0]["grammar"] == compact_grammar("technical", len(q.key_points), feedback=True)
+    text = "".join(Grader(one, settings=_compact(session_settings)).stream_feedback(q, answer, g))
+    assert len(one.calls) == 1  # the feedback was the rest of that same reply: no second call
+    assert text.startswith("Strengths: ") and g.strengths == ["You named the mechanism."]  # steering line hidden
+    assert g.improvements == ["Say why it helps."] and g.model_answer == q.reference_answer
+    assert "feedback_first_token" in g.latency_s
+    two = _local_fake(toy_reply)
+    plain = Grader(two, settings=_compact(session_settings)).score(q, answer)  # evals: score only, no stream
+    assert not two.calls[0].get("stream")
+    assert plain.score == g.score and [k.status for k in plain.key_points] == [k.status for k in g.key_points]
+
+
+def test_one_pass_only_where_it_applies(bank, session_settings):
+    q = bank.get("guide-22")
+    for llm, settings in [(FakeLLM(script=toy_reply), _compact(session_settings)),  # not llama.cpp: no grammar
+                          (_local_fake(toy_reply), session_settings),  # json judge format
+                          (_local_fake(toy_reply), _compact(session_settings).model_copy(
+                              update={"one_pass_feedback": False}))]:
+        Grader(llm, settings=settings).grade(q, full_answer(q))
+        assert not llm.calls[0].get("stream") and len(llm.calls) == 2, settings.judge_format
+
+
+def test_one_pass_falls_back_to_the_plain_judge_on_garbage(bank, session_settings):
+    q = bank.get("guide-22")
+    replies = ["I think the answer is fine" + PROSE]  # no JSON at all in the streamed reply
+
+    def script(messages):
+        return replies.pop(0) if replies else toy_reply(messages)
+    llm = _local_fake(script)
+    g = Grader(llm, settings=_compact(session_settings)).grade(q, full_answer(q))
+    assert llm.calls[0]["stream"] and not llm.calls[1].get("stream")  # then the plain judge, then feedback
+    assert not g.evidence_only and g.score > 3 and g.feedback
+
+
+def test_warm_up_waits_for_an_open_feedback_stream(bank, session_settings):
+    """llama.cpp's server cuts a stream short when another request arrives: prepare() must not be that request."""
+    import threading
+
+    q = bank.get("guide-22")
+    llm = _local_fake(lambda m: toy_reply(m) + PROSE)
+    grader = Grader(llm, settings=_compact(session_settings))
+    g = grader.score(q, full_answer(q), feedback=True)
+    warm = threading.Thread(target=grader.prepare, args=(bank.get("guide-10"),))
+    warm.start()
+    warm.join(timeout=0.5)
+    assert warm.is_alive() and len(llm.calls) == 1  # still waiting: the feedback is being written
+    grader.discard_feedback(g)  # e.g. the agent asks a follow-up instead
+    warm.join(timeout=5)
+    assert not warm.is_alive() and len(llm.calls) == 2 and llm.calls[1]["max_tokens"] == 1
+    assert g._feedback_stream is None and grader._open_streams == 0
+    # a consumed stream releases it too
+    g2 = grader.score(q, full_answer(q), feedback=True)
+    assert grader._open_streams == 1
+    "".join(grader.stream_feedback(q, full_answer(q), g2))
+    assert grader._open_streams == 0 and g2.improvements
+
+
+@pytest.mark.parametrize("qid", ["guide-13", "eval-precision-recall-f1"])  # short reference (shown) and long one
+def test_warm_up_reads_exactly_the_prefix_of_the_judge_prompt(bank, session_settings, qid):
+    q = bank.get(qid)
+    llm = _local_fake(toy_reply)
+    grader = Grader(llm, settings=_compact(session_settings))
+    grader.prepare(q)
+    grader.score(q, full_answer(q))
+    warm, judge = llm.calls[0]["messages"], llm.calls[1]["messages"]
+    assert warm[0] == judge[0] and judge[1]["content"].startswith(warm[1]["content"])
+    assert ("REFERENCE ANSWER" in warm[1]["content"]) == (len(q.reference_answer.split()) <= 60)

@@ -67,3 +67,37 @@ def test_unreachable_server_raises_llm_error():
         llm.complete([{"role": "user", "content": "hi"}])
     with pytest.raises(LLMError):
         list(llm.stream([{"role": "user", "content": "hi"}]))
+
+
+def _chunk(text=None, finish=None):
+    from types import SimpleNamespace as NS
+
+    return NS(choices=[NS(delta=NS(content=text), finish_reason=finish)])
+
+
+class _StubClient:
+    """Streams the given chunks, like the openai client does."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+        self.kwargs = None
+        self.chat = self
+        self.completions = self
+
+    def create(self, **kwargs):
+        self.kwargs = kwargs
+        return iter(self.chunks)
+
+
+def test_stream_passes_the_grammar_and_flags_a_stream_cut_short():
+    done = _StubClient([_chunk("Strengths: "), _chunk("good."), _chunk(None, "stop")])
+    llm = LLM(done, "m", backend="local", json_mode="json_object+schema")
+    assert "".join(llm.stream([{"role": "user", "content": "x"}], grammar="root ::= [a-z]+")) == "Strengths: good."
+    assert done.kwargs["extra_body"] == {"grammar": "root ::= [a-z]+"}
+    # llama.cpp's server ends a stream with [DONE] and no finish reason when another request arrives
+    cut = LLM(_StubClient([_chunk("Strengths: "), _chunk("go")]), "m", backend="local")
+    pieces = []
+    with pytest.raises(LLMError, match="ended the stream early"):
+        for piece in cut.stream([{"role": "user", "content": "x"}]):
+            pieces.append(piece)
+    assert pieces == ["Strengths: ", "go"]  # what arrived is still delivered
