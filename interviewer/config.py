@@ -49,9 +49,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = 120.0
 
     # Grader
-    # compact: a whitespace-free judge reply that asks only the criteria the score uses (~half the output tokens);
-    # each format has its own calibration file.
-    judge_format: Literal["json", "compact"] = "json"
+    # compact (default): a whitespace-free judge reply, forced by a grammar on llama.cpp, asking only the criteria the
+    # score uses (~half the output tokens of json); json also rates depth and clarity. Each has its own calibration file.
+    judge_format: Literal["json", "compact"] = "compact"
     # With the compact judge on the local model: the judge reply goes straight on into the feedback prose (one
     # generation, no second prompt to read), so feedback starts as soon as the score is known.
     one_pass_feedback: bool = True

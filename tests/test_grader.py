@@ -30,14 +30,17 @@ def test_strong_beats_partial_beats_wrong(grader, bank):
         assert strong > partial > wrong, (qid, strong, partial, wrong)
 
 
-def test_grade_has_all_parts(grader, bank):
+@pytest.mark.parametrize("fmt", ["compact", "json"])
+def test_grade_has_all_parts(bank, session_settings, fmt):
     q = bank.get("guide-22")
-    g = grader.grade(q, q.key_points[0] + " " + q.key_points[2])
+    g = Grader(FakeLLM(script=toy_reply), settings=session_settings.model_copy(update={"judge_format": fmt})).grade(
+        q, q.key_points[0] + " " + q.key_points[2])
     assert 0 <= g.score <= 5 and not g.evidence_only
     assert [k.point for k in g.key_points] == list(q.key_points)
     assert {k.status for k in g.key_points} >= {"covered", "missing"}
     assert all(k.quote for k in g.key_points if k.status == "covered")
-    assert {c.name for c in g.criteria} == {"correctness", "coverage", "depth", "clarity"}
+    # the compact judge (default) rates only what the score uses; json also rates depth and clarity
+    assert {c.name for c in g.criteria} == {"correctness", "coverage"} | ({"depth", "clarity"} if fmt == "json" else set())
     assert all(c.justification.startswith(f"{c.score:.0f}/5") for c in g.criteria)
     assert g.improvements and g.model_answer and g.feedback
     assert g.references[0] == "guide-22::reference"
@@ -231,7 +234,7 @@ def test_other_backends_get_the_compact_schema_not_a_grammar(bank, session_setti
 def test_the_two_judge_formats_never_share_eval_cache_entries_or_weights(session_settings):
     from interviewer.evals.cache import grader_version
 
-    json_g = Grader(FakeLLM(), settings=session_settings)
+    json_g = Grader(FakeLLM(), settings=session_settings.model_copy(update={"judge_format": "json"}))
     compact_g = Grader(FakeLLM(), settings=_compact(session_settings))
     assert grader_version(json_g) != grader_version(compact_g) and ":compact:" in grader_version(compact_g)
     assert json_g.calibration_file != compact_g.calibration_file
@@ -271,7 +274,7 @@ def test_one_pass_feedback_is_one_generation_with_the_same_verdicts(bank, sessio
 def test_one_pass_only_where_it_applies(bank, session_settings):
     q = bank.get("guide-22")
     for llm, settings in [(FakeLLM(script=toy_reply), _compact(session_settings)),  # not llama.cpp: no grammar
-                          (_local_fake(toy_reply), session_settings),  # json judge format
+                          (_local_fake(toy_reply), session_settings.model_copy(update={"judge_format": "json"})),
                           (_local_fake(toy_reply), _compact(session_settings).model_copy(
                               update={"one_pass_feedback": False}))]:
         Grader(llm, settings=settings).grade(q, full_answer(q))

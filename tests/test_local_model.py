@@ -90,7 +90,7 @@ def test_strong_beats_partial_beats_wrong_on_the_real_model(local, bank):
 
 
 def test_compact_judge_format_on_the_real_model(local, bank):
-    """The opt-in compact format: the grammar-forced reply parses, and strong still beats wrong."""
+    """The compact format (the default): the grammar-forced reply parses, and strong still beats wrong."""
     settings, llm = local
     grader = Grader(llm, settings=settings.model_copy(update={"judge_format": "compact"}))
     for qid in ("guide-22", "guide-10"):
@@ -138,6 +138,22 @@ def test_feedback_streams_and_fills_the_grade(local, bank):
     # Feedback continues the judge conversation: the model must switch from JSON verdicts to prose for the candidate.
     assert g.improvements and not g.feedback.lstrip().startswith("{") and '"1":' not in g.feedback
     assert g.model_answer == q.reference_answer
+    assert g.latency_s["feedback_first_token"] < g.latency_s["feedback_total"]
+
+
+def test_one_pass_feedback_on_the_real_model(local, bank):
+    """Compact judge + one-pass: the grammar turns the JSON reply into prose headings; the model fills them in."""
+    settings, llm = local
+    grader = Grader(llm, settings=settings.model_copy(update={"judge_format": "compact", "one_pass_feedback": True}))
+    q = bank.get("guide-10")
+    answer = ANSWERS["guide-10"]["partial"]
+    grader.prepare(q)
+    g = grader.score(q, answer, feedback=True)
+    assert not g.evidence_only and g._feedback_stream is not None and g._judge_turn is None, g.notes
+    pieces = list(grader.stream_feedback(q, answer, g))
+    assert len(pieces) > 5 and pieces[0].startswith("Strengths:")  # the steering line is not shown
+    assert g.strengths and 1 <= len(g.improvements) <= 4 and '"1":' not in g.feedback
+    assert g.model_answer == q.reference_answer and grader._open_streams == 0
     assert g.latency_s["feedback_first_token"] < g.latency_s["feedback_total"]
 
 
