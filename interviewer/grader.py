@@ -97,7 +97,9 @@ def judge_schema(kind: str, n_points: int, judge_format: str = "json") -> type[B
 
 # One-pass feedback: after the compact judge reply the grammar forces these headings (the ones parse_feedback reads),
 # and the model fills them in, in the same generation: no second prompt to read before the first word of feedback.
-FEEDBACK_LEAD = "\n\nFeedback:\nStrengths: "  # "Feedback:" steers it to write to the candidate (measured: without it, rambling)
+FEEDBACK_HEADING = "Strengths:"  # where the shown feedback starts
+# "Feedback:" steers the model to write to the candidate (measured: without it, it rambles about the rubric).
+FEEDBACK_LEAD = f"\n\nFeedback:\n{FEEDBACK_HEADING} "
 FEEDBACK_IMPROVE = "\nTo improve:\n"
 FEEDBACK_TOKENS = 260
 
@@ -447,13 +449,13 @@ class Grader:
         if self.llm is None or grade.evidence_only:
             yield from self._emit(self._templated_feedback(question, grade), grade, t0)
             return
-        source = from_heading(pending, "Strengths:") if pending is not None else self.llm.stream(
+        source = from_heading(pending, FEEDBACK_HEADING) if pending is not None else self.llm.stream(
             self._feedback_messages(question, answer, grade), max_tokens=320, temperature=0.2)
         buf = []
         try:
             for piece in source:
                 if not buf:
-                    piece = piece.lstrip()  # one-pass: the forced headings start after the JSON's line break
+                    piece = piece.lstrip()  # the first token counted is the first one a reader sees
                     if not piece:
                         continue
                     grade.latency_s["feedback_first_token"] = round(time.perf_counter() - t0, 3)

@@ -19,7 +19,7 @@ import numpy as np
 
 from interviewer.config import get_settings
 from interviewer.evals.datasets import load_dl
-from interviewer.grader import Grader
+from interviewer.grader import FEEDBACK_HEADING, Grader
 from interviewer.llm import make_llm
 from interviewer.localserver import stop_server
 from interviewer.store import ensure_ingested, get_store
@@ -71,7 +71,7 @@ def run(settings, store, args) -> dict[str, float]:
         for piece in grader.stream_feedback(q, row.answer, g):
             text += piece
             # first word the model chose, past any headings a grammar forced (one-pass feedback)
-            body = text.split("Strengths:", 1)[-1]
+            body = text.split(FEEDBACK_HEADING, 1)[-1]
             if first_word is None and body.strip():
                 first_word = time.perf_counter() - t
         phases["feedback_first_word"].append(first_word if first_word is not None else float("nan"))
