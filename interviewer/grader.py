@@ -370,7 +370,7 @@ class Grader:
                               include_reference=shows_reference(reference), judge_format=fmt)
         grammar = compact_grammar(kind, len(key_points)) if fmt == "compact" else None
         t = time.perf_counter()
-        key = judge_key(self.llm.model, msgs) if self.judge_cache is not None else None
+        key = judge_key(getattr(self.llm, "cache_id", self.llm.model), msgs) if self.judge_cache is not None else None
         data = self.judge_cache.get(key) if key else None
         if data is None and self.one_pass(feedback):
             data = self._judge_then_feedback(msgs, schema, kind, len(key_points), grade)

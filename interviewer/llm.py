@@ -29,12 +29,19 @@ class LLM:
 
     name = "openai-compatible"
 
-    def __init__(self, client, model: str, *, backend: str, json_mode: str = "json_schema") -> None:
+    def __init__(self, client, model: str, *, backend: str, json_mode: str = "json_schema",
+                 decoding: str = "") -> None:
         self.client = client
         self.model = model
         self.backend = backend
+        self.decoding = decoding  # a server-side decoding change that can alter replies (e.g. "jump-forward")
         # json_schema (OpenAI), json_object+schema (llama.cpp server), json_object (generic compatible servers)
         self.json_mode = json_mode
+
+    @property
+    def cache_id(self) -> str:
+        """What cached replies are keyed by: the model, and any decoding change that can alter its replies."""
+        return f"{self.model}|{self.decoding}" if self.decoding else self.model
 
     def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
                  response_format: dict | None = None, stop: list[str] | None = None,
@@ -204,5 +211,7 @@ def make_llm(settings: Settings | None = None, backend: str | None = None, *, on
 
         url = ensure_server(settings, on_progress=on_progress)
         client = OpenAI(api_key="local", base_url=url, timeout=timeout, max_retries=0)
-        return LLM(client, "qwen2.5-coder-1.5b-instruct-q4_k_m", backend="local", json_mode="json_object+schema")
+        jump = settings.local_grammar_last and settings.local_jump_forward
+        return LLM(client, "qwen2.5-coder-1.5b-instruct-q4_k_m", backend="local", json_mode="json_object+schema",
+                   decoding="jump-forward" if jump else "")
     raise LLMError(f"unknown backend {backend!r}: choose local, openai, compatible or fake")

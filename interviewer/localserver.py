@@ -113,7 +113,8 @@ def server_command(model: Path, port: int, settings: Settings) -> list[str]:
             "--n_threads_batch", str(settings.local_threads), "--n_batch", "512",
             # No --cache: its RAM cache copies the whole state (GBs of logits) per call. llama.cpp already reuses
             # the longest common token prefix with the previous prompt, which the rubric-first prompts are built for.
-            "--chat_format", "chatml", "--verbose", "false"]
+            "--chat_format", "chatml", "--verbose", "false",
+            *([] if settings.local_jump_forward or not settings.local_grammar_last else ["--no-jump-forward"])]
 
 
 def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: float = 180.0) -> str:

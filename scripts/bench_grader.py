@@ -4,9 +4,11 @@ Phases: evidence (embeddings), score (screen + evidence + one short LLM judgemen
 feedback first token (after the score), feedback total. Each question is `prepare`d first, as the interview does
 while the candidate is thinking, so the judge prompt's prefix is already in llama.cpp's cache.
 
-  python scripts/bench_grader.py [--backend local] [--n 12] [--no-prepare] [--sampler grammar-last|stock|both]
+  python scripts/bench_grader.py [--backend local] [--n 12] [--no-prepare] [--sampler NAME|all]
 
---sampler (local backend) restarts the embedded server with that sampler first; `both` prints the stock/ours ratio.
+--sampler (local backend) restarts the embedded server with that decoding first: stock (llama-cpp-python's sampler
+chain), grammar-last (our sampler), jump-forward (our sampler + forced text read in batches, the default); `all` runs
+the three and prints each one's p50 over jump-forward's.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def main() -> None:
     ap.add_argument("--backend", default=None)
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--no-prepare", action="store_true")
-    ap.add_argument("--sampler", choices=("grammar-last", "stock", "both"), default=None)
+    ap.add_argument("--sampler", choices=(*SAMPLERS, "all"), default=None)
     args = ap.parse_args()
     settings = get_settings()
     store = get_store()
@@ -43,14 +45,20 @@ def main() -> None:
         run(settings, store, args)
         return
     p50 = {}
-    for name in (("stock", "grammar-last") if args.sampler == "both" else (args.sampler,)):
-        stop_server(settings)  # the running server may use the other sampler
+    for name in SAMPLERS if args.sampler == "all" else (args.sampler,):
+        stop_server(settings)  # the running server may decode otherwise
         print(f"-- sampler: {name}")
-        p50[name] = run(settings.model_copy(update={"local_grammar_last": name == "grammar-last"}), store, args)
+        p50[name] = run(settings.model_copy(update=SAMPLERS[name]), store, args)
     stop_server(settings)
-    if len(p50) == 2:
-        for k in ("score", "feedback_first_token", "feedback_total"):
-            print(f"{k:>22}: stock / grammar-last p50 = {p50['stock'][k] / p50['grammar-last'][k]:.2f}x")
+    if len(p50) > 1:
+        for name in ("stock", "grammar-last"):
+            for k in ("score", "feedback_first_token", "feedback_total"):
+                print(f"{k:>22}: {name} / jump-forward p50 = {p50[name][k] / p50['jump-forward'][k]:.2f}x")
+
+
+SAMPLERS = {"stock": {"local_grammar_last": False, "local_jump_forward": False},
+            "grammar-last": {"local_grammar_last": True, "local_jump_forward": False},
+            "jump-forward": {"local_grammar_last": True, "local_jump_forward": True}}
 
 
 def run(settings, store, args) -> dict[str, float]:

@@ -38,7 +38,7 @@ class CachedGrader:
         self.grader = grader
         self.cache = cache
         self.backend = backend or getattr(llm, "backend", None) or "none"
-        self.model = model or getattr(llm, "model", None) or "none"
+        self.model = model or getattr(llm, "cache_id", None) or getattr(llm, "model", None) or "none"
         self.version = grader_version(grader)
         try:  # the real grader takes the rubric kind (scenario questions); a minimal stand-in need not
             self.takes_kind = "kind" in inspect.signature(grader.score_item).parameters
