@@ -117,17 +117,31 @@ def server_command(model: Path, port: int, settings: Settings) -> list[str]:
             *([] if settings.local_jump_forward or not settings.local_grammar_last else ["--no-jump-forward"])]
 
 
+def server_config(model: Path, settings: Settings) -> dict:
+    """What a running server must match to be reused: its command line (bar the port) and our server code."""
+    code = Path(__file__).with_name("llamaserve.py").read_bytes()
+    return {"command": server_command(model, 0, settings)[1:], "code": hashlib.sha256(code).hexdigest()[:12]}
+
+
 def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: float = 180.0) -> str:
-    """Return the base URL of a healthy local server, starting one if needed."""
+    """Return the base URL of a healthy local server, starting one if needed.
+
+    A server started with other settings (sampler, jump-forward, threads, context) or by an older version of our server
+    code is restarted: reusing it would serve replies, and cache judgements, under the wrong decoding.
+    """
+    model = ensure_model(settings, on_progress)
+    config = server_config(model, settings)
     state = _state_file(settings)
     if state.exists():
         try:
-            url = json.loads(state.read_text())["url"]
-            if _healthy(url):
-                return url
+            running = json.loads(state.read_text())
+            if _healthy(running["url"]):
+                if running.get("config") == config:
+                    return running["url"]
+                _say(on_progress, "the local model server runs with other settings or older code: restarting it")
+                stop_server(settings)
         except (ValueError, KeyError):
             pass
-    model = ensure_model(settings, on_progress)
     port = settings.local_port or _free_port()
     url = f"http://127.0.0.1:{port}/v1"
     _say(on_progress, "starting the local model server")
@@ -141,7 +155,7 @@ def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: f
             raise ModelError(f"the local model server exited with code {proc.returncode}; "
                              f"see {settings.data_dir / 'local-server.log'}")
         if _healthy(url):
-            state.write_text(json.dumps({"url": url, "pid": proc.pid, "model": str(model)}))
+            state.write_text(json.dumps({"url": url, "pid": proc.pid, "model": str(model), "config": config}))
             _say(on_progress, "local model ready")
             return url
         time.sleep(0.5)
@@ -155,6 +169,8 @@ def stop_server(settings: Settings) -> bool:
         return False
     try:
         pid = json.loads(state.read_text())["pid"]
+        if not isinstance(pid, int) or pid <= 0:  # os.kill(0 or -n) would signal a whole process group
+            raise ValueError(f"bad pid {pid!r}")
         os.kill(pid, 15)
         for _ in range(30):  # a server busy generating can ignore SIGTERM for a while
             time.sleep(0.1)
