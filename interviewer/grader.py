@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -119,10 +120,18 @@ def compact_grammar(kind: str, n_points: int, feedback: bool = False) -> str:
     judge = '"{" ' + ' "," '.join(parts) + ' "}"'
     if not feedback:
         return f"root ::= {judge}"
-    return (f"root ::= {judge} {_gbnf_literal(FEEDBACK_LEAD)} line {_gbnf_literal(FEEDBACK_IMPROVE)} "
-            "item (item (item item?)?)?\n"
-            'line ::= [^\\n]+\n'
-            'item ::= "- " [^\\n]+ "\\n"')
+    return f"root ::= {judge} {_gbnf_literal(FEEDBACK_LEAD)} {_FEEDBACK_BODY}"
+
+
+# Strengths line, then 1-4 To-improve bullets (the sections parse_feedback reads); the model answer is the bank's.
+_FEEDBACK_BODY = (f"line {_gbnf_literal(FEEDBACK_IMPROVE)} item (item (item item?)?)?\n"
+                  'line ::= [^\\n]+\n'
+                  'item ::= "- " [^\\n]+ "\\n"')
+
+
+def feedback_grammar() -> str:
+    """The feedback as a turn of its own, in the same shape as one-pass feedback (llama.cpp only)."""
+    return f"root ::= {_gbnf_literal(FEEDBACK_HEADING + ' ')} {_FEEDBACK_BODY}"
 
 
 def split_sentences(text: str) -> list[str]:
@@ -235,6 +244,11 @@ class Grader:
         # arrives, so the warm-up of the next question waits for them.
         self._idle = threading.Condition()
         self._open_streams = 0
+        # Judgements made in this process, by exact prompt: an answer judged again (the same text, or the same text once
+        # instructions to the grader are stripped) gets the same verdicts. Asking again would not be a repeat: the
+        # server's KV cache is read along another path, and near ties can tip.
+        self._recent: OrderedDict[str, dict] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def _stream_done(self) -> None:
         with self._idle:
@@ -370,12 +384,16 @@ class Grader:
                               include_reference=shows_reference(reference), judge_format=fmt)
         grammar = compact_grammar(kind, len(key_points)) if fmt == "compact" else None
         t = time.perf_counter()
-        key = judge_key(getattr(self.llm, "cache_id", self.llm.model), msgs) if self.judge_cache is not None else None
-        data = self.judge_cache.get(key) if key else None
+        key = judge_key(getattr(self.llm, "cache_id", self.llm.model), msgs)
+        data = self.judge_cache.get(key) if self.judge_cache is not None else None
+        if data is None:
+            with self._recent_lock:
+                data = self._recent.get(key)
         if data is None and self.one_pass(feedback):
             data = self._judge_then_feedback(msgs, schema, kind, len(key_points), grade)
             if data is not None:
                 grade.latency_s["judge"] = round(time.perf_counter() - t, 3)
+                self._remember(key, {**data, "_seconds": grade.latency_s["judge"]})
         if data is None:
             try:
                 data = self.llm.structured(msgs, schema, max_tokens=30 + 6 * len(key_points),
@@ -387,8 +405,9 @@ class Grader:
             reply = json.dumps(data, ensure_ascii=False, separators=JSON_SEPARATORS[fmt])
             grade._judge_turn = msgs + [{"role": "assistant", "content": reply}]
             data["_seconds"] = round(time.perf_counter() - t, 3)
-            if key:
+            if self.judge_cache is not None:
                 self.judge_cache.put(key, data)
+            self._remember(key, data)
             grade.latency_s["judge"] = data["_seconds"]
         elif "judge" not in grade.latency_s:  # replayed: report the time the model took when it was asked
             grade.latency_s["judge"] = data.get("_seconds", 0.0)
@@ -397,6 +416,18 @@ class Grader:
         verdicts = [LETTER[data.pop(str(i))] for i in range(1, len(key_points) + 1)]
         names = {c.get("code"): c["name"] for c in load_rubric(kind)}
         return verdicts, {names[k]: int(v) for k, v in data.items() if k in names}
+
+    def forget(self) -> None:
+        """Drop the judgements remembered in this process (a fresh grade then asks the model again)."""
+        with self._recent_lock:
+            self._recent.clear()
+
+    def _remember(self, key: str, data: dict) -> None:
+        with self._recent_lock:
+            self._recent[key] = data
+            self._recent.move_to_end(key)
+            while len(self._recent) > 256:
+                self._recent.popitem(last=False)
 
     def _judge_then_feedback(self, msgs, schema, kind: str, n_points: int, grade: Grade) -> dict | None:
         """Stream one reply: the compact JSON, then (same generation) the feedback prose, kept open on the grade.
@@ -449,8 +480,8 @@ class Grader:
         if self.llm is None or grade.evidence_only:
             yield from self._emit(self._templated_feedback(question, grade), grade, t0)
             return
-        source = from_heading(pending, FEEDBACK_HEADING) if pending is not None else self.llm.stream(
-            self._feedback_messages(question, answer, grade), max_tokens=320, temperature=0.2)
+        source = from_heading(pending, FEEDBACK_HEADING) if pending is not None else self._feedback_turn(
+            self._feedback_messages(question, answer, grade))
         buf = []
         try:
             for piece in source:
@@ -465,12 +496,19 @@ class Grader:
             note = f"\n\n(Feedback was cut short: {e})\n"
             buf.append(note)
             yield note
-        if (pending is not None or grade._judge_turn is not None) and not parse_feedback("".join(buf))["model_answer"]:
+        if not parse_feedback("".join(buf))["model_answer"]:
             # The bank's reference is the model answer: authored and checked, and no tokens to wait for.
             tail = f"\nModel answer: {question.reference_answer}"
             buf.append(tail)
             yield tail
         self._finish(grade, "".join(buf), question, t0)
+
+    def _feedback_turn(self, messages: list[dict]) -> Iterator[str]:
+        if self.llm.backend == "local":
+            # A grammar makes the sections certain (sampled free text sometimes dropped "To improve:"); greedy, so
+            # the server's fast grammar sampler and jump-forward apply, as on the one-pass path.
+            return self.llm.stream(messages, max_tokens=FEEDBACK_TOKENS, temperature=0.0, grammar=feedback_grammar())
+        return self.llm.stream(messages, max_tokens=320, temperature=0.2)
 
     def _feedback_messages(self, question: Question, answer: str, grade: Grade) -> list[dict]:
         gaps = [f"- [{k.status}] {k.point}" for k in grade.key_points if k.status != "covered"][:4]

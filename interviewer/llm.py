@@ -153,6 +153,7 @@ class FakeLLM(LLM):
         self.calls: list[dict] = []
         self.model = "fake"
         self.backend = "fake"
+        self.decoding = ""
         self.json_mode = "json_schema"
 
     def _reply(self, messages: Messages) -> str:

@@ -136,7 +136,7 @@ def test_feedback_streams_and_fills_the_grade(local, bank):
     pieces = list(grader.stream_feedback(q, ANSWERS["guide-22"]["partial"], g))
     assert len(pieces) > 5  # streamed, not one blob
     # Feedback continues the judge conversation: the model must switch from JSON verdicts to prose for the candidate.
-    assert g.improvements and not g.feedback.lstrip().startswith("{") and '"1":' not in g.feedback
+    assert g.improvements and not g.feedback.lstrip().startswith("{") and '"1":' not in g.feedback, g.feedback
     assert g.model_answer == q.reference_answer
     assert g.latency_s["feedback_first_token"] < g.latency_s["feedback_total"]
 

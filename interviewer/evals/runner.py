@@ -58,10 +58,13 @@ class CachedGrader:
             return hit
         extra = {"kind": row.rubric} if self.takes_kind else {}
         start = time.perf_counter()
-        # A fresh grade really asks the model again (run-to-run consistency), bypassing the judge cache.
+        # A fresh grade really asks the model again (run-to-run consistency), bypassing the judge cache and the
+        # judgements the grader remembers.
         judge_cache = getattr(self.grader, "judge_cache", None)
         if fresh and judge_cache is not None:
             self.grader.judge_cache = None
+        if fresh and hasattr(self.grader, "forget"):
+            self.grader.forget()
         try:
             grade = self.grader.score_item(row.question, row.reference, answer, key_points=row.key_points,
                                            question_id=row.question_id, **extra)
