@@ -130,8 +130,8 @@ _FEEDBACK_BODY = (f"line {_gbnf_literal(FEEDBACK_IMPROVE)} item (item (item item
 
 
 def feedback_grammar() -> str:
-    """The feedback as a turn of its own, in the same shape as one-pass feedback (llama.cpp only)."""
-    return f"root ::= {_gbnf_literal(FEEDBACK_HEADING + ' ')} {_FEEDBACK_BODY}"
+    """The feedback as a turn of its own, in the same shape and with the same steering line as one-pass feedback."""
+    return f"root ::= {_gbnf_literal(FEEDBACK_LEAD.lstrip())} {_FEEDBACK_BODY}"
 
 
 def split_sentences(text: str) -> list[str]:
@@ -507,7 +507,8 @@ class Grader:
         if self.llm.backend == "local":
             # A grammar makes the sections certain (sampled free text sometimes dropped "To improve:"); greedy, so
             # the server's fast grammar sampler and jump-forward apply, as on the one-pass path.
-            return self.llm.stream(messages, max_tokens=FEEDBACK_TOKENS, temperature=0.0, grammar=feedback_grammar())
+            return from_heading(self.llm.stream(messages, max_tokens=FEEDBACK_TOKENS, temperature=0.0,
+                                                grammar=feedback_grammar()), FEEDBACK_HEADING)
         return self.llm.stream(messages, max_tokens=320, temperature=0.2)
 
     def _feedback_messages(self, question: Question, answer: str, grade: Grade) -> list[dict]:

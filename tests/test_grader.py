@@ -350,11 +350,13 @@ def test_feedback_as_its_own_turn_is_shaped_by_a_grammar_on_llama_cpp(bank, sess
 
     q = bank.get("guide-22")
     answer = q.key_points[0]
-    local = _local_fake(toy_reply)  # json judge: the feedback is a second turn
+    # json judge: the feedback is a second turn; on llama.cpp it starts with the grammar's steering line
+    local = _local_fake(lambda m: ("Feedback:\n" if task_of(m) == "feedback_followup" else "") + toy_reply(m))
     g = Grader(local, settings=session_settings.model_copy(update={"judge_format": "json"})).grade(q, answer)
     turn = [c for c in local.calls if task_of(c["messages"]) == "feedback_followup"][0]
     assert turn["grammar"] == feedback_grammar() and turn["temperature"] == 0.0
     assert g.improvements and g.model_answer == q.reference_answer and "Model answer:" in g.feedback
+    assert g.feedback.startswith("Strengths:")  # the steering line is not shown
     other = FakeLLM(script=toy_reply)  # OpenAI and other servers: no grammar, sampled prose as before
     Grader(other, settings=session_settings.model_copy(update={"judge_format": "json"})).grade(q, answer)
     turn = [c for c in other.calls if task_of(c["messages"]) == "feedback_followup"][0]
@@ -366,4 +368,5 @@ def test_the_feedback_grammar_forces_the_sections_parse_feedback_reads():
 
     text = "Strengths: Names the mechanism.\nTo improve:\n- Say why it helps.\n- Mention inference.\n"
     assert parse_feedback(text)["improvements"] == ["Say why it helps.", "Mention inference."]
-    assert feedback_grammar().startswith('root ::= "Strengths: " line "\\nTo improve:\\n" item')
+    # the one-pass steering line first (hidden from the candidate), then the sections
+    assert feedback_grammar().startswith('root ::= "Feedback:\\nStrengths: " line "\\nTo improve:\\n" item')
