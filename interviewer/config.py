@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     related_chunks: int = 3
 
     @property
+    def jump_forward(self) -> bool:
+        """Whether the embedded server decodes with jump-forward: it is part of the grammar-last sampler."""
+        return self.local_grammar_last and self.local_jump_forward
+
+    @property
     def chroma_dir(self) -> Path:
         return self.chroma_path or self.data_dir / "chroma"
 

@@ -372,7 +372,11 @@ class Grader:
     def one_pass(self, feedback: bool) -> bool:
         """Judge and feedback in one generation: needs the compact format's grammar (llama.cpp) and a live model."""
         return (feedback and self.judge_format == "compact" and self.settings.one_pass_feedback
-                and self.llm is not None and self.llm.backend == "local" and self.judge_cache is None)
+                and self._takes_grammar() and self.judge_cache is None)
+
+    def _takes_grammar(self) -> bool:
+        """A GBNF grammar in the request is honoured: the embedded llama.cpp server."""
+        return self.llm is not None and self.llm.backend == "local"
 
     def _judge(self, kind, question, reference, key_points, answer, grade,
                feedback: bool = False) -> tuple[list[str] | None, dict]:
@@ -504,7 +508,7 @@ class Grader:
         self._finish(grade, "".join(buf), question, t0)
 
     def _feedback_turn(self, messages: list[dict]) -> Iterator[str]:
-        if self.llm.backend == "local":
+        if self._takes_grammar():
             # A grammar makes the sections certain (sampled free text sometimes dropped "To improve:"); greedy, so
             # the server's fast grammar sampler and jump-forward apply, as on the one-pass path.
             return from_heading(self.llm.stream(messages, max_tokens=FEEDBACK_TOKENS, temperature=0.0,

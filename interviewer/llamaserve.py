@@ -9,7 +9,8 @@ candidates, so an allowed argmax is also the argmax of the masked logits. Everyt
 Second, jump-forward (`GrammarDraft`): where the grammar leaves only one way to go on (the compact judge's `","2":"`
 between two verdicts, the feedback headings), the sampler does not ask the model token by token. The forced text is
 tokenized, checked against the grammar, handed to llama-cpp-python's speculative-decoding loop as a draft so it is read
-in one batch (4 tokens: ~97 ms here, against 4 x 66 ms one by one), and the sampler returns those tokens as they are.
+in one batch (4 tokens: ~100 ms here, against 4 x 66 ms one by one), and the sampler returns those tokens as they are,
+except the last of each run, which the model checks (it may join it to its own next choice: " The", not " " + "The").
 The text is the same as without it (the grammar forces it); the tokens can differ, since under the grammar the model
 sometimes spells forced text oddly (`":` + `"`, `\n` + `\n`), and a batched read gives slightly different logits, so a
 verdict on a near tie can differ from the run without it. Measured on the evaluation sets before it became the default.
@@ -49,11 +50,14 @@ class GrammarLastGreedy:
         self.view["id"] = np.arange(self.n_vocab, dtype=np.int32)
         self.one = C.llama_token_data()
         self.full_passes = 0  # how often the grammar had to look at the whole vocabulary (for tests and benchmarks)
-        self.tokens = 0
         self.jumped = 0  # tokens returned by jump-forward, without asking the model
         self.plan = forced_plan(grammar._grammar)  # for GrammarDraft
         self.output: list[int] = []
         self.forced: list[int] = []
+
+    @property
+    def tokens(self) -> int:
+        return len(self.output)
 
     def _array(self, data, size: int) -> C.llama_token_data_array:
         return C.llama_token_data_array(data=ctypes.cast(data, C.llama_token_data_p), size=size, selected=-1,
@@ -80,7 +84,6 @@ class GrammarLastGreedy:
         return not math.isinf(self.one.logit)
 
     def _accept(self, token: int, jumped: bool = False) -> int:
-        self.tokens += 1
         self.jumped += jumped
         self.output.append(token)
         C.llama_sampler_accept(self.pre.sampler, token)

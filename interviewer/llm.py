@@ -212,7 +212,6 @@ def make_llm(settings: Settings | None = None, backend: str | None = None, *, on
 
         url = ensure_server(settings, on_progress=on_progress)
         client = OpenAI(api_key="local", base_url=url, timeout=timeout, max_retries=0)
-        jump = settings.local_grammar_last and settings.local_jump_forward
         return LLM(client, "qwen2.5-coder-1.5b-instruct-q4_k_m", backend="local", json_mode="json_object+schema",
-                   decoding="jump-forward" if jump else "")
+                   decoding="jump-forward" if settings.jump_forward else "")
     raise LLMError(f"unknown backend {backend!r}: choose local, openai, compatible or fake")

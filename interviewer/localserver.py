@@ -114,7 +114,7 @@ def server_command(model: Path, port: int, settings: Settings) -> list[str]:
             # No --cache: its RAM cache copies the whole state (GBs of logits) per call. llama.cpp already reuses
             # the longest common token prefix with the previous prompt, which the rubric-first prompts are built for.
             "--chat_format", "chatml", "--verbose", "false",
-            *([] if settings.local_jump_forward or not settings.local_grammar_last else ["--no-jump-forward"])]
+            *(["--no-jump-forward"] if settings.local_grammar_last and not settings.jump_forward else [])]
 
 
 def server_config(model: Path, settings: Settings) -> dict:
