@@ -20,8 +20,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from interviewer.bank import Question
 from interviewer.db import SessionDB
-from interviewer.grade_models import Grade, KeyPointResult
-from interviewer.guard import screen
+from interviewer.grading.models import Grade, KeyPointResult
+from interviewer.grading.screen import screen
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_prompt
 from interviewer.session import LEVELS, MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
@@ -447,18 +447,22 @@ class Interviewer:
         return out + self._close_session()
 
     def _on_answer(self, rec: QuestionRecord, message: str) -> list[Utterance]:
-        if screen(message).is_void:  # "asdf", "...": ask again rather than grade it (no model needed)
+        q = self.question(rec)
+        languages = self.llm.capabilities.languages if self.llm is not None else None
+        screened = screen(message, languages=frozenset(languages) if languages else None,
+                          context=" ".join([q.question, q.reference_answer, *q.key_points]))
+        if "unsupported-language" in screened.flags:
+            return [self._say("nudge", screened.notes[-1])]
+        if screened.is_void:  # "asdf", "...": ask again rather than grade it (no model needed)
             return [self._say("nudge", "I didn't quite catch an answer there. Could you put it in a sentence or "
                                        "two? You can also type \"hint\" or \"skip\".")]
         rec.answers.append(message)
         self.db.save_question(self.session.id, rec)
-        q = self.question(rec)
         grade = self._quick_score(rec, q)
         if grade is not None:
             rec.decision_score = grade.score
             target = self._followup_target(rec, q, grade)
             if target:
-                self.grader.discard_feedback(grade)  # the answer will grow: this grade's feedback is never shown
                 answer = rec.combined_answer()
                 text = self._phrase("interview_followup", {"question": q.question, "missing": target,
                                                            "answer": answer[-1500:]},
@@ -488,8 +492,7 @@ class Interviewer:
             known = self._scores.get(rec.index)
             if known and known[0] == answer and known[1] == hint:
                 return known[2]
-            # feedback=True: with one-pass feedback the judge starts writing it at once; dropped if a follow-up comes
-            fut = self.pool.submit(self.grader.score, q, answer, hint_used=hint, feedback=True)
+            fut = self.pool.submit(self.grader.score, q, answer, hint_used=hint)
             self._scores[rec.index] = (answer, hint, fut)
             return fut
 
@@ -553,9 +556,7 @@ class Interviewer:
         if known and known[0] == answer and known[1] == hint:
             grade = known[2].result()
         else:
-            grade = self.grader.score(q, answer, hint_used=hint, feedback=True)
-        for _ in self.grader.stream_feedback(q, rec.combined_answer(), grade):
-            pass
+            grade = self.grader.score(q, answer, hint_used=hint)
         return grade
 
     def _grade_in_background(self, rec: QuestionRecord) -> Future:
@@ -628,15 +629,3 @@ class Interviewer:
     def close(self) -> None:
         if self._own_pool:
             self.pool.shutdown(wait=True)
-
-
-def make_interview_llm(settings, backend: str | None = None, *, on_progress=None) -> LLM:
-    """The LLM for an interview: the settings' backend, with `fake` answering every prompt kind via the toy model."""
-    from interviewer.llm import FakeLLM, make_llm
-
-    backend = backend or settings.resolved_backend()
-    if backend == "fake":
-        from interviewer.toymodel import toy_reply
-
-        return FakeLLM(script=toy_reply)
-    return make_llm(settings, backend, on_progress=on_progress)

@@ -94,11 +94,10 @@ def search(query: str = typer.Argument(..., help="what to look for"),
 def grade(question: str = typer.Option(..., "--question", "-q", help="bank question id, e.g. guide-22"),
           answer: str = typer.Option(..., "--answer", "-a", help="the answer text, or - to read stdin"),
           backend: Optional[str] = typer.Option(None, help="local, openai, compatible or fake"),
-          no_feedback: bool = typer.Option(False, "--no-feedback", help="score only, skip the prose"),
           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Grade one answer to a bank question: score, key points, feedback (streamed)."""
-    from interviewer.grader import Grader
-    from interviewer.llm import LLMError, make_llm
+    """Grade one answer to a bank question: score, key points with the judge's probabilities, feedback."""
+    from interviewer.grading.grader import Grader
+    from interviewer.llm import make_llm
     from interviewer.store import ensure_ingested, get_store
 
     text = sys.stdin.read() if answer == "-" else answer
@@ -113,72 +112,79 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
     except Exception as e:  # a backend that cannot start still gets an evidence-only grade
         err.print(f"[yellow]warning:[/] {e}")
         llm = None
-    grader = Grader(llm, store)
-    g = grader.score(q, text, feedback=not no_feedback)
+    g = Grader(llm, store).score(q, text)
     if as_json:
-        if not no_feedback:
-            for _ in grader.stream_feedback(q, text, g):
-                pass
         _emit_json(g.model_dump())
         return
     console.print(f"[bold]{q.id}[/] {q.question}")
-    console.print(f"[bold]Score: {g.score:.1f} / 5[/]" + ("  [yellow](evidence only)[/]" if g.evidence_only else ""))
+    how = "evidence only" if g.evidence_only else f"judgement by {g.judgement}" if g.judgement else ""
+    console.print(f"[bold]Score: {g.score:.1f} / 5[/]" + (f"  [dim]({how})[/]" if how else ""))
     for note in g.notes:
         console.print(f"[yellow]note:[/] {note}")
     table = Table("criterion", "score", "why", show_header=True)
     for c in g.criteria:
-        table.add_row(c.name, f"{c.score:.0f}", c.justification)
+        table.add_row(c.name, f"{c.score:.1f}", c.justification)
     console.print(table)
-    mark = {"covered": "[green]✓[/]", "partly": "[yellow]~[/]", "missing": "[red]✗[/]"}
+    mark = {"covered": "[green]✓[/]", "partly": "[yellow]~[/]", "missing": "[red]✗[/]", "contradicted": "[red]✗✗[/]"}
     for k in g.key_points:
-        console.print(f" {mark[k.status]} {k.point}" + (f"\n     [dim]“{k.quote}”[/]" if k.quote else ""))
-    if not no_feedback:
-        console.print()
-        for piece in grader.stream_feedback(q, text, g):
-            console.print(piece, end="", markup=False, highlight=False)
-        console.print()
+        probs = ", ".join(f"{s} {p:.0%}" for s, p in sorted(k.probabilities.items(), key=lambda kv: -kv[1]) if p >= 0.05)
+        console.print(f" {mark[k.status]} {k.point}" + (f"  [dim]({probs})[/]" if probs else ""))
+    console.print()
+    console.print(g.feedback, markup=False, highlight=False)
     console.print(f"[dim]{g.backend}/{g.model} · " + ", ".join(f"{k} {v:.2f}s" for k, v in g.latency_s.items()) + "[/]")
-
-
-def judge_cache_for(backend: str):
-    """The committed cache of model judgements for a backend (verdicts only; no answer text is stored)."""
-    from interviewer import PROJECT_ROOT
-    from interviewer.judgecache import JudgeCache
-
-    return JudgeCache(PROJECT_ROOT / "evals" / "cache" / f"judge-{backend}.jsonl")
 
 
 @app.command()
 def calibrate(backend: Optional[str] = typer.Option(None, help="local, openai, compatible or fake"),
+              dataset: str = typer.Option("dl", "--dataset", help="dl (refit the shipped formulas on the calib split) "
+                                                                  "or file (fit a scale to your own labels)"),
+              path: Optional[Path] = typer.Option(None, "--path", help="with --dataset file: your labelled CSV/JSONL"),
+              name: Optional[str] = typer.Option(None, "--name", help="with --dataset file: the calibration's name "
+                                                                      "(select it with INTERVIEWER_CALIBRATION)"),
               dry_run: bool = typer.Option(False, "--dry-run", help="print the fit, do not write it"),
               as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Fit the score combination on the DL set's calib split (never heldout, never Mohler)."""
-    from interviewer.calibrate import collect, fit, write
-    from interviewer.evals.datasets import load_dl, select
-    from interviewer.grader import Grader
-    from interviewer.llm import make_llm
+    """Fit the score: the formulas on the DL set's calib split, or a scale to your own graders' labels."""
+    from interviewer.calibrate import collect, fit_formulas, fit_user_scale
+    from interviewer.evals.datasets import DatasetError, load_dataset, select
+    from interviewer.grading.grader import Grader, judge_cache_for
+    from interviewer.grading.score import CALIBRATION_FILE, calibrations_dir, load_calibration, save_calibration
+    from interviewer.llm import LLMError, make_llm
 
-    llm = make_llm(backend=backend)
-    rows = select(load_dl(), split="calib")
-    grader = Grader(llm, judge_cache=judge_cache_for(llm.backend))  # INTERVIEWER_JUDGE_FORMAT picks the file
+    settings = get_settings()
+    if dataset not in ("dl", "file") or (dataset == "file" and (path is None or not name)):
+        fail("use --dataset dl, or --dataset file --path LABELS.csv --name NAME")
+    if name in ("default", ""):
+        fail("--name default is the shipped calibration; pick another name")
+    try:
+        rows = select(load_dataset(dataset, path), split="calib") if dataset == "dl" else load_dataset("file", path)
+        llm = make_llm(settings, backend)
+    except (DatasetError, LLMError) as e:
+        fail(str(e))
+    # The shipped formulas score the rows either way (a user's scale goes on top of them, not instead).
+    grader = Grader(llm, settings=settings.model_copy(update={"calibration": "default"}),
+                    judge_cache=judge_cache_for(llm.backend))
     records = collect(grader, rows, progress=not as_json)
-    result = fit(records)
-    result["fitted_on"]["backend"] = f"{llm.backend}/{llm.model}"
-    result["fitted_on"]["judge_format"] = grader.judge_format
-    if not dry_run:
-        write(result, grader.calibration_file)
-    if as_json:
-        _emit_json(result)
+    if dataset == "dl":
+        result, target = fit_formulas(records), CALIBRATION_FILE
+        result.fitted_on["backend"] = f"{llm.backend}/{llm.cache_id}"
     else:
-        console.print_json(json.dumps(result))
-        console.print("" if dry_run else f"written to {grader.calibration_file}")
+        result = fit_user_scale(load_calibration(), records, name=name, source=str(path))
+        target = calibrations_dir(settings.data_dir) / f"{name}.json"
+    if not dry_run:
+        save_calibration(result, target)
+    if as_json:
+        _emit_json(result.model_dump())
+        return
+    console.print_json(result.model_dump_json())
+    console.print("" if dry_run else f"written to {target}" + (
+        f"; use it with INTERVIEWER_CALIBRATION={name}" if dataset == "file" else ""))
 
 
 def _register_plugins() -> None:
     """Commands that live beside their feature (interview, app, history, eval)."""
     import importlib
 
-    for module in ("interviewer.interview_cli", "interviewer.evals.cli"):
+    for module in ("interviewer.interview_cli", "interviewer.evals.cli", "interviewer.doctor"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -52,12 +52,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = 120.0
 
     # Grader
-    # compact (default): a whitespace-free judge reply, forced by a grammar on llama.cpp, asking only the criteria the
-    # score uses (~half the output tokens of json); json also rates depth and clarity. Each has its own calibration file.
-    judge_format: Literal["json", "compact"] = "compact"
-    # With the compact judge on the local model: the judge reply goes straight on into the feedback prose (one
-    # generation, no second prompt to read), so feedback starts as soon as the score is known.
-    one_pass_feedback: bool = True
+    # The score scale: "default" (shipped, fitted on the DL calib split), or a name made by
+    # `interviewer calibrate --dataset file --name NAME` (your graders' scale, kept in <data dir>/calibrations/).
+    calibration: str = "default"
     max_answer_chars: int = 4000
     related_chunks: int = 3
 

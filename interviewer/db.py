@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from interviewer.grade_models import Grade
+from interviewer.grading.models import Grade
 from interviewer.session import QuestionRecord, Session, SessionConfig, Turn, now
 
 SCHEMA = """

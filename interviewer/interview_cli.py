@@ -33,12 +33,12 @@ def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> Non
 
 def prepare_llm(settings: Settings, backend: str | None):
     """Build the LLM with a visible status; the local backend joins/verifies the model and starts its server."""
-    from interviewer.agent import make_interview_llm
+    from interviewer.llm import make_llm
     from interviewer.llm import LLMError
 
     with err.status("preparing the language model...") as status:
         try:
-            return make_interview_llm(settings, backend, on_progress=lambda m: status.update(m))
+            return make_llm(settings, backend, on_progress=lambda m: status.update(m))
         except (LLMError, RuntimeError) as e:
             fail(f"{e}\n(pick another backend with --backend, e.g. openai or compatible)")
 
@@ -84,7 +84,7 @@ def interview(
     from interviewer.agent import Interviewer
     from interviewer.bank import load_bank
     from interviewer.db import SessionDB
-    from interviewer.grader import Grader
+    from interviewer.grading.grader import Grader
     from interviewer.report import build_report, to_json, to_markdown
     from interviewer.session import SessionConfig
 

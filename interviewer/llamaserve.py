@@ -15,6 +15,12 @@ The text is the same as without it (the grammar forces it); the tokens can diffe
 sometimes spells forced text oddly (`":` + `"`, `\n` + `\n`), and a batched read gives slightly different logits, so a
 verdict on a near tie can differ from the run without it. Measured on the evaluation sets before it became the default.
 
+Third, probabilities without logits for every position: the stock server returns `logprobs` only when it keeps the
+output layer for every prompt position (`logits_all`, n_ctx x n_vocab float32: 2.5 GB of its 3.6 GB here). Our sampler
+already holds the logits of each position it samples, so it records the top alternatives there (OpenAI's
+`top_logprobs` shape, from the raw logits before penalties) and the server runs with `--logits_all false`. A token
+jump-forward returns without asking the model is recorded with logprob 0 and no alternatives: the grammar forced it.
+
 Run as `python -m interviewer.llamaserve [--no-jump-forward] <llama_cpp.server arguments>`.
 """
 
@@ -36,8 +42,9 @@ _stock_init_sampler = llama_mod.Llama._init_sampler
 class GrammarLastGreedy:
     """Drop-in for llama_cpp's LlamaSampler (only `.sample(ctx, idx)` is used by Llama.sample)."""
 
-    def __init__(self, llama: llama_mod.Llama, **kwargs) -> None:
+    def __init__(self, llama: llama_mod.Llama, top_logprobs: int = 0, **kwargs) -> None:
         grammar = kwargs["grammar"]
+        self.llama = llama
         # Penalties + greedy exactly as the stock chain builds them, minus the grammar.
         self.pre = _stock_init_sampler(llama, **{**kwargs, "grammar": None})
         self.grammar = C.llama_sampler_init_grammar(llama._model.vocab, grammar._grammar.encode("utf-8"),
@@ -54,6 +61,8 @@ class GrammarLastGreedy:
         self.plan = forced_plan(grammar._grammar)  # for GrammarDraft
         self.output: list[int] = []
         self.forced: list[int] = []
+        self.top_logprobs = top_logprobs  # >0: record that many alternatives per sampled token (OpenAI logprobs)
+        self.records: list[dict] = []
 
     @property
     def tokens(self) -> int:
@@ -65,7 +74,10 @@ class GrammarLastGreedy:
 
     def sample(self, ctx, idx: int = -1) -> int:
         if self.forced:  # jump-forward: text the grammar forces, as tokens GrammarDraft checked against it
-            return self._accept(self.forced.pop(0), jumped=True)
+            token = self.forced.pop(0)
+            if self.top_logprobs:
+                self.records.append({**self._entry(token, 0.0), "top_logprobs": []})
+            return self._accept(token, jumped=True)
         logits = np.ctypeslib.as_array(C.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n_vocab,))
         self.view["logit"] = logits
         self.view["p"] = 0.0
@@ -76,7 +88,22 @@ class GrammarLastGreedy:
             self.full_passes += 1
             C.llama_sampler_apply(self.grammar, ctypes.byref(cur))
             token = int(self.view["id"][int(np.argmax(self.view["logit"]))])  # first maximum, as greedy does
+        if self.top_logprobs:
+            self.records.append(self._record(logits, token))
         return self._accept(token)
+
+    def _entry(self, token: int, logprob: float) -> dict:
+        raw = self.llama.detokenize([token])
+        return {"token": raw.decode("utf-8", errors="replace"), "logprob": logprob, "bytes": list(raw)}
+
+    def _record(self, logits: np.ndarray, token: int) -> dict:
+        """OpenAI's logprobs entry for one sampled position: the chosen token and the most likely alternatives."""
+        top = np.argpartition(-logits, self.top_logprobs)[:self.top_logprobs]
+        top = top[np.argsort(-logits[top], kind="stable")]
+        peak = float(logits.max())
+        norm = peak + math.log(float(np.exp(logits - peak).sum()))
+        return {**self._entry(token, float(logits[token]) - norm),
+                "top_logprobs": [self._entry(int(t), float(logits[t]) - norm) for t in top]}
 
     def allows(self, grammar, token: int) -> bool:
         self.one.id, self.one.logit, self.one.p = token, 1.0, 0.0
@@ -215,8 +242,48 @@ def _init_sampler(self, **kwargs):
     grammar = kwargs.get("grammar")
     if grammar is not None and kwargs.get("temp") == 0.0 and kwargs.get("logits_processor") is None \
             and not kwargs.get("mirostat_mode"):
-        return GrammarLastGreedy(self, **kwargs)
+        self._recorder = GrammarLastGreedy(self, top_logprobs=getattr(self, "_top_logprobs", 0), **kwargs)
+        return self._recorder
     return _stock_init_sampler(self, **kwargs)
+
+
+_stock_chat = llama_mod.Llama.create_chat_completion
+MAX_TOP_LOGPROBS = 20  # OpenAI's limit
+
+
+def create_chat_completion(self, *args, logprobs: bool | None = None, top_logprobs: int | None = None, **kwargs):
+    """The stock call, with `logprobs` taken from our sampler's records instead of the stock path (which needs
+    logits_all). Only grammar-constrained greedy calls get our sampler; any other call answers logprobs as null."""
+    want = min(MAX_TOP_LOGPROBS, max(1, top_logprobs or 1)) if logprobs else 0
+    if not want:
+        return _stock_chat(self, *args, **kwargs)
+    if kwargs.get("stream"):
+        return _streamed_with_logprobs(self, want, args, kwargs)
+    self._top_logprobs, self._recorder = want, None
+    try:
+        out = _stock_chat(self, *args, **kwargs)
+    finally:
+        self._top_logprobs = 0
+    recorder, self._recorder = self._recorder, None
+    out["choices"][0]["logprobs"] = {"content": recorder.records, "refusal": None} if recorder else None
+    return out
+
+
+def _streamed_with_logprobs(self, want: int, args, kwargs):
+    """Each chunk carries the records of the tokens sampled since the previous chunk (a chunk's text may lag them)."""
+    self._top_logprobs, self._recorder = want, None
+    sent = 0
+    try:
+        for chunk in _stock_chat(self, *args, **kwargs):
+            self._top_logprobs = 0  # the sampler of this generation exists now
+            recorder = self._recorder
+            if chunk.get("choices"):
+                new = recorder.records[sent:] if recorder else []
+                sent += len(new)
+                chunk["choices"][0]["logprobs"] = {"content": new, "refusal": None} if recorder else None
+            yield chunk
+    finally:
+        self._top_logprobs, self._recorder = 0, None
 
 
 def _init_sampler_drafting(self, **kwargs):
@@ -230,6 +297,7 @@ def _init_sampler_drafting(self, **kwargs):
 def install(draft: bool = True) -> None:
     llama_mod.Llama._init_sampler = _init_sampler_drafting if draft else _init_sampler
     llama_mod.Llama.eval = _eval if draft else _stock_eval
+    llama_mod.Llama.create_chat_completion = create_chat_completion
 
 
 def main() -> None:

@@ -1,7 +1,10 @@
-"""The one LLM seam. Everything above it speaks the OpenAI chat protocol.
+"""The one LLM seam. Everything above it speaks the OpenAI chat protocol; what a server honours is a capability.
 
-Backends (settings pick one, no code change): `local` (embedded llama.cpp server, started on demand),
-`openai` (OPENAI_API_KEY), `compatible` (any OpenAI-compatible base URL), `fake` (scripted, for tests).
+Backends (settings pick one, no code change): `local` (embedded llama.cpp server, started on demand), `openai`
+(OPENAI_API_KEY), `compatible` (any OpenAI-compatible base URL: Ollama, vLLM, llama.cpp, LM Studio...), `fake` (the toy
+model, for tests). A compatible server is probed once per base URL and model (`interviewer.probe`): which way of asking
+for structured output it honours, and whether it returns logprobs. Code above this module asks `llm.capabilities`,
+never the backend's name.
 """
 
 from __future__ import annotations
@@ -10,113 +13,213 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from interviewer.config import Settings, get_settings
+from interviewer.grading.choices import TokenLogprob
 
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict]
+
+# How a JSON schema is sent, in the order a probe tries them (`grammar`, llama.cpp's GBNF, is a capability of its own).
+SchemaMode = Literal["json_schema", "json_object+schema", "guided_json", "format", "json_object", "prompt"]
+ENFORCING_MODES: tuple[str, ...] = ("json_schema", "json_object+schema", "guided_json", "format")
+MAX_REPAIR_CHARS = 2000
 
 
 class LLMError(RuntimeError):
     """The backend is down, timed out, or kept returning output we cannot use."""
 
 
+class Capabilities(BaseModel):
+    """What a server honours. Known for local and openai, probed for compatible servers."""
+
+    grammar: bool = Field(default=False, description="a llama.cpp GBNF `grammar` field constrains the reply")
+    schema_mode: SchemaMode = Field(default="prompt", description="how a JSON schema is asked for")
+    logprobs: bool = Field(default=False, description="`logprobs` with `top_logprobs` come back")
+    streams: bool = True
+    sampler_options: bool = Field(default=False, description="takes llama.cpp sampler fields such as repeat_penalty")
+    languages: list[str] | None = Field(default=None, description="languages the model reads well (None: any)")
+
+    def describe(self) -> str:
+        structured = "grammar" if self.grammar else self.schema_mode
+        return f"structured output by {structured}; logprobs {'yes' if self.logprobs else 'no'}"
+
+
+class Reply(BaseModel):
+    text: str
+    tokens: list[TokenLogprob] | None = Field(default=None, description="per-token logprobs, where asked and given")
+    finish_reason: str | None = None
+
+
+class Stream:
+    """Text deltas of a streamed reply; `.tokens` fills with per-token logprobs as they arrive (where asked)."""
+
+    def __init__(self, pieces: Iterator[str], tokens: list[TokenLogprob]) -> None:
+        self._pieces, self.tokens = pieces, tokens
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close:
+            close()
+
+
 class LLM:
-    """A thin wrapper over an OpenAI-compatible client: complete, stream, structured."""
+    """A thin wrapper over an OpenAI-compatible client: generate, stream, structured."""
 
-    name = "openai-compatible"
-
-    def __init__(self, client, model: str, *, backend: str, json_mode: str = "json_schema",
-                 decoding: str = "") -> None:
+    def __init__(self, client, model: str, *, backend: str, capabilities: Capabilities, decoding: str = "") -> None:
         self.client = client
         self.model = model
         self.backend = backend
+        self.capabilities = capabilities
         self.decoding = decoding  # a server-side decoding change that can alter replies (e.g. "jump-forward")
-        # json_schema (OpenAI), json_object+schema (llama.cpp server), json_object (generic compatible servers)
-        self.json_mode = json_mode
 
     @property
     def cache_id(self) -> str:
         """What cached replies are keyed by: the model, and any decoding change that can alter its replies."""
         return f"{self.model}|{self.decoding}" if self.decoding else self.model
 
-    def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-                 response_format: dict | None = None, stop: list[str] | None = None,
-                 grammar: str | None = None) -> str:
-        kwargs = dict(model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature)
-        if response_format:
-            kwargs["response_format"] = response_format
-        if grammar:
-            kwargs["extra_body"] = {"grammar": grammar}
+    # -- requests ------------------------------------------------------------------------------------------------------
+    def _request(self, messages: Messages, max_tokens: int, temperature: float, *, schema: type[BaseModel] | None,
+                 grammar: str | None, top_logprobs: int, stop: list[str] | None) -> dict:
+        caps = self.capabilities
+        kwargs: dict = dict(model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature)
+        extra: dict = {}
+        if grammar and caps.grammar:
+            extra["grammar"] = grammar
+        elif schema is not None:
+            kwargs.update(schema_request(schema, caps.schema_mode, extra))
+        if caps.sampler_options and temperature == 0.0:
+            extra["repeat_penalty"] = 1.0  # llama.cpp's default 1.1 would push a judge away from repeating a verdict
+        if top_logprobs and caps.logprobs:
+            kwargs.update(logprobs=True, top_logprobs=top_logprobs)
         if stop:
             kwargs["stop"] = stop
+        if extra:
+            kwargs["extra_body"] = extra
+        if schema is not None and caps.schema_mode == "prompt" and not (grammar and caps.grammar):
+            kwargs["messages"] = with_schema_line(messages, schema)
+        return kwargs
+
+    def generate(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
+                 schema: type[BaseModel] | None = None, grammar: str | None = None, top_logprobs: int = 0,
+                 stop: list[str] | None = None, task: str | None = None) -> Reply:
+        """task names the kind of request (grade, keypoints...): real backends ignore it, the toy model answers by it."""
+        kwargs = self._request(messages, max_tokens, temperature, schema=schema, grammar=grammar,
+                               top_logprobs=top_logprobs, stop=stop)
         try:
             resp = self.client.chat.completions.create(**kwargs)
         except Exception as e:  # openai raises many kinds; all mean "no answer"
-            raise LLMError(f"{self.backend} backend failed: {type(e).__name__}: {e}") from e
-        return resp.choices[0].message.content or ""
+            raise LLMError(f"{self.backend} backend failed: {type(e).__name__}: {_short(e)}") from e
+        if not getattr(resp, "choices", None):
+            raise LLMError(f"{self.backend} backend returned no choices")
+        choice = resp.choices[0]
+        return Reply(text=choice.message.content or "", tokens=_tokens(getattr(choice, "logprobs", None)),
+                     finish_reason=choice.finish_reason)
+
+    def complete(self, messages: Messages, **kwargs) -> str:
+        return self.generate(messages, **kwargs).text
 
     def stream(self, messages: Messages, *, max_tokens: int = 400, temperature: float = 0.2,
-               grammar: str | None = None) -> Iterator[str]:
+               grammar: str | None = None, top_logprobs: int = 0, task: str | None = None) -> Stream:
         """Text deltas. A stream that stops without a finish reason was cut off (llama.cpp's server ends a stream
         early when another request arrives): that raises LLMError instead of passing as a complete reply."""
-        kwargs = dict(model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True)
-        if grammar:
-            kwargs["extra_body"] = {"grammar": grammar}
+        kwargs = self._request(messages, max_tokens, temperature, schema=None, grammar=grammar,
+                               top_logprobs=top_logprobs, stop=None)
+        tokens: list[TokenLogprob] = []
+        if not self.capabilities.streams:
+            reply = self.generate(messages, max_tokens=max_tokens, temperature=temperature, grammar=grammar,
+                                  top_logprobs=top_logprobs)
+            tokens.extend(reply.tokens or [])
+            return Stream(iter([reply.text]), tokens)
+        return Stream(self._deltas(kwargs, tokens), tokens)
+
+    def _deltas(self, kwargs: dict, tokens: list[TokenLogprob]) -> Iterator[str]:
         finished, chunks = False, None
         try:
-            chunks = self.client.chat.completions.create(**kwargs)
+            chunks = self.client.chat.completions.create(stream=True, **kwargs)
             for chunk in chunks:
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
+                tokens.extend(_tokens(getattr(choice, "logprobs", None)) or [])
                 if choice.delta and choice.delta.content:
                     yield choice.delta.content
                 finished = finished or bool(choice.finish_reason)
         except Exception as e:
-            raise LLMError(f"{self.backend} backend failed while streaming: {type(e).__name__}: {e}") from e
+            raise LLMError(f"{self.backend} backend failed while streaming: {type(e).__name__}: {_short(e)}") from e
         finally:  # also when the consumer stops early: closing the connection stops the server's generation
             if hasattr(chunks, "close"):
                 chunks.close()
         if not finished:
             raise LLMError(f"{self.backend} backend ended the stream early (interrupted by another request?)")
 
-    def _format(self, schema: type[BaseModel]) -> dict:
-        js = schema.model_json_schema()
-        if self.json_mode == "json_schema":
-            return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js}}
-        if self.json_mode == "json_object+schema":
-            return {"type": "json_object", "schema": js}
-        return {"type": "json_object"}
-
-    def structured(self, messages: Messages, schema: type[T], *, max_tokens: int = 256,
-                   temperature: float = 0.0, grammar: str | None = None) -> T:
-        """JSON output validated by pydantic; one repair round with the error shown to the model, then LLMError.
-
-        grammar: a llama.cpp GBNF grammar, used instead of the schema where the server takes one (the local backend).
-        """
-        fmt = self._format(schema)
-        if grammar and self.json_mode == "json_object+schema":  # llama.cpp: the exact grammar, no schema
-            fmt, extra = None, {"grammar": grammar}
-        else:
-            extra = {}
-        raw = self.complete(messages, max_tokens=max_tokens, temperature=temperature, response_format=fmt, **extra)
+    def structured(self, messages: Messages, schema: type[T], *, max_tokens: int = 256, temperature: float = 0.0,
+                   grammar: str | None = None, top_logprobs: int = 0, task: str | None = None) -> tuple[T, Reply]:
+        """JSON validated by pydantic. An invalid reply gets one repair round that shows the model its reply and the
+        schema; a second failure raises LLMError. Returns the value and the reply it came from (text, logprobs)."""
+        reply = self.generate(messages, max_tokens=max_tokens, temperature=temperature, schema=schema,
+                              grammar=grammar, top_logprobs=top_logprobs, task=task)
         try:
-            return parse_json(raw, schema)
+            return parse_json(reply.text, schema), reply
         except (ValueError, ValidationError) as first:
             repair = messages + [
-                {"role": "assistant", "content": raw[:2000]},
-                {"role": "user", "content": f"That was not valid for the schema ({_short(first)}). "
-                                            f"Reply with only the corrected JSON object."},
+                {"role": "assistant", "content": reply.text[:MAX_REPAIR_CHARS]},
+                {"role": "user", "content": f"That reply is not valid ({_short(first)}). It must be one JSON object "
+                                            f"matching this schema: {schema_text(schema)}. Reply with only the "
+                                            f"corrected JSON object."},
             ]
-            raw2 = self.complete(repair, max_tokens=max_tokens, temperature=0.0, response_format=fmt, **extra)
+            reply = self.generate(repair, max_tokens=max_tokens, temperature=0.0, schema=schema, grammar=grammar,
+                                  top_logprobs=top_logprobs, task=task)
             try:
-                return parse_json(raw2, schema)
+                return parse_json(reply.text, schema), reply
             except (ValueError, ValidationError) as second:
                 raise LLMError(f"{self.backend} returned invalid structured output twice: {_short(second)}") from None
+
+
+def schema_text(schema: type[BaseModel]) -> str:
+    return json.dumps(schema.model_json_schema(by_alias=True), separators=(",", ":"))
+
+
+def schema_request(schema: type[BaseModel], mode: str, extra: dict) -> dict:
+    """The request fields (and extra_body fields, into `extra`) that ask a server for JSON matching `schema`."""
+    js = schema.model_json_schema(by_alias=True)
+    if mode == "json_schema":  # OpenAI, vLLM, Ollama, LM Studio, llama.cpp's own server
+        return {"response_format": {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js}}}
+    if mode == "json_object+schema":  # llama-cpp-python's server
+        return {"response_format": {"type": "json_object", "schema": js}}
+    if mode == "guided_json":  # vLLM's guided decoding
+        extra["guided_json"] = js
+        return {}
+    if mode == "format":  # Ollama's own field
+        extra["format"] = js
+        return {}
+    if mode == "json_object":
+        return {"response_format": {"type": "json_object"}}
+    return {}  # prompt: the schema is stated in the messages
+
+
+def with_schema_line(messages: Messages, schema: type[BaseModel]) -> Messages:
+    note = f"\n\nReply with one JSON object matching this JSON schema: {schema_text(schema)}"
+    out = [dict(m) for m in messages]
+    out[0]["content"] = out[0]["content"] + note
+    return out
+
+
+def _tokens(logprobs) -> list[TokenLogprob] | None:
+    content = getattr(logprobs, "content", None) if logprobs is not None else None
+    if not content:
+        return None
+    out = []
+    for e in content:
+        data = e.model_dump() if hasattr(e, "model_dump") else dict(e)
+        out.append(TokenLogprob(token=data.get("token") or "", logprob=float(data.get("logprob") or 0.0),
+                                top_logprobs=[a for a in (data.get("top_logprobs") or []) if a.get("token") is not None]))
+    return out
 
 
 def _short(e: Exception) -> str:
@@ -137,54 +240,70 @@ def parse_json(raw: str, schema: type[T]) -> T:
 # --- the scripted fake ---------------------------------------------------------------------------------------------
 
 Script = Callable[[Messages], str] | list[str] | str
+TaskScript = Callable[[Messages, str | None], str]
 
 
 class FakeLLM(LLM):
     """Scripted replies for unit tests (like llm's toy model or Inspect's mockllm).
 
-    `script` is a list of replies consumed in order, a function of the messages, or one fixed reply.
-    Every call is recorded in `.calls`. `fail=True` simulates a backend that is down.
+    `script` is a list of replies consumed in order, a function of the messages, or one fixed reply; `task_script` a
+    function of the messages and the request's task (the toy model). A reply may be a `Reply` (to script logprobs).
+    Every call is recorded in `.calls`, task included. `fail=True` simulates a backend that is down.
     """
 
-    def __init__(self, script: Script = "{}", *, fail: bool = False, delay_s: float = 0.0) -> None:
+    def __init__(self, script: Script = "{}", *, task_script: TaskScript | None = None, fail: bool = False,
+                 delay_s: float = 0.0, capabilities: Capabilities | None = None) -> None:
+        super().__init__(None, "fake", backend="fake", capabilities=capabilities or Capabilities(schema_mode="json_schema"))
         self.script = script
+        self.task_script = task_script
         self.fail = fail
         self.delay_s = delay_s
         self.calls: list[dict] = []
-        self.model = "fake"
-        self.backend = "fake"
-        self.decoding = ""
-        self.json_mode = "json_schema"
 
-    def _reply(self, messages: Messages) -> str:
+    def _reply(self, messages: Messages, task: str | None = None) -> Reply:
         if self.fail:
             raise LLMError("fake backend is down")
         if self.delay_s:
             time.sleep(self.delay_s)
-        if callable(self.script):
-            return self.script(messages)
-        if isinstance(self.script, list):
+        if self.task_script is not None:
+            out = self.task_script(messages, task)
+        elif callable(self.script):
+            out = self.script(messages)
+        elif isinstance(self.script, list):
             if not self.script:
                 raise LLMError("fake script exhausted")
-            return self.script.pop(0)
-        return self.script
+            out = self.script.pop(0)
+        else:
+            out = self.script
+        return out if isinstance(out, Reply) else Reply(text=out, finish_reason="stop")
 
-    def complete(self, messages: Messages, **kwargs) -> str:
+    def generate(self, messages: Messages, **kwargs) -> Reply:
         self.calls.append({"messages": messages, **kwargs})
-        return self._reply(messages)
+        return self._reply(messages, kwargs.get("task"))
 
-    def stream(self, messages: Messages, **kwargs) -> Iterator[str]:
+    def stream(self, messages: Messages, **kwargs) -> Stream:
         self.calls.append({"messages": messages, "stream": True, **kwargs})
-        reply = self._reply(messages)
-        for word in re.findall(r"\S+\s*", reply):
-            yield word
+        reply = self._reply(messages, kwargs.get("task"))
+        return Stream(iter(re.findall(r"\S+\s*", reply.text)), list(reply.tokens or []))
 
 
 # --- backend selection -----------------------------------------------------------------------------------------------
 
-def make_llm(settings: Settings | None = None, backend: str | None = None, *, on_progress=None) -> LLM:
-    """Build the LLM the settings ask for. The local backend starts (or reuses) the embedded server."""
+LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+# Our embedded server: GBNF grammars, logprobs from its sampler's records, llama.cpp sampler fields.
+# Qwen2.5's languages (its model card names these among its 29+).
+QWEN_LANGUAGES = ["en", "zh", "fr", "es", "pt", "de", "it", "ru", "ja", "ko", "vi", "th", "ar", "nl", "pl", "tr", "id"]
+LOCAL_CAPABILITIES = Capabilities(grammar=True, schema_mode="json_object+schema", logprobs=True, sampler_options=True,
+                                  languages=QWEN_LANGUAGES)
+OPENAI_CAPABILITIES = Capabilities(schema_mode="json_schema", logprobs=True)
+
+
+def make_llm(settings=None, backend: str | None = None, *, on_progress=None) -> LLM:
+    """Build the LLM the settings ask for. The local backend starts (or reuses) the embedded server; a compatible
+    server is probed once (the result is kept in the data directory)."""
     from openai import OpenAI
+
+    from interviewer.config import get_settings
 
     settings = settings or get_settings()
     backend = backend or settings.resolved_backend()
@@ -192,7 +311,7 @@ def make_llm(settings: Settings | None = None, backend: str | None = None, *, on
     if backend == "fake":
         from interviewer.toymodel import toy_reply
 
-        return FakeLLM(script=toy_reply)
+        return FakeLLM(task_script=toy_reply)
     if backend == "openai":
         import os
 
@@ -200,18 +319,23 @@ def make_llm(settings: Settings | None = None, backend: str | None = None, *, on
         if not key:
             raise LLMError("backend 'openai' needs OPENAI_API_KEY (or INTERVIEWER_API_KEY)")
         client = OpenAI(api_key=key, base_url=settings.base_url or None, timeout=timeout, max_retries=1)
-        return LLM(client, settings.model or settings.openai_model, backend="openai", json_mode="json_schema")
+        return LLM(client, settings.model or settings.openai_model, backend="openai",
+                   capabilities=OPENAI_CAPABILITIES)
     if backend == "compatible":
+        from interviewer.probe import capabilities_for
+
         if not settings.base_url:
             raise LLMError("backend 'compatible' needs a base URL (INTERVIEWER_BASE_URL, e.g. http://localhost:11434/v1)")
         key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
         client = OpenAI(api_key=key, base_url=settings.base_url, timeout=timeout, max_retries=1)
-        return LLM(client, settings.model or "default", backend="compatible", json_mode="json_object")
+        model = settings.model or "default"
+        caps = capabilities_for(client, settings.base_url, model, settings.data_dir, on_progress=on_progress)
+        return LLM(client, model, backend="compatible", capabilities=caps)
     if backend == "local":
         from interviewer.localserver import ensure_server
 
         url = ensure_server(settings, on_progress=on_progress)
         client = OpenAI(api_key="local", base_url=url, timeout=timeout, max_retries=0)
-        return LLM(client, "qwen2.5-coder-1.5b-instruct-q4_k_m", backend="local", json_mode="json_object+schema",
+        return LLM(client, LOCAL_MODEL, backend="local", capabilities=LOCAL_CAPABILITIES,
                    decoding="jump-forward" if settings.jump_forward else "")
     raise LLMError(f"unknown backend {backend!r}: choose local, openai, compatible or fake")

@@ -33,6 +33,16 @@ def _rubric(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def load_verdicts() -> list[dict]:
+    """The per-key-point verdicts (letter, status, credit, meaning, aliases), in the order the prompt lists them."""
+    return _rubric(_dir() / "rubric.yaml")["verdicts"]
+
+
+def load_examples() -> dict:
+    """The judge's worked examples (question, key points, answers with their verdicts and level)."""
+    return _rubric(_dir() / "rubric.yaml")["examples"]
+
+
 def load_rubric(kind: str = "technical") -> list[dict]:
     """Criteria (name, question, levels, computed) for 'technical' or 'scenario' questions."""
     return _rubric(_dir() / "rubric.yaml")[kind]["criteria"]

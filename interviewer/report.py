@@ -34,12 +34,19 @@ class QuestionResult(BaseModel):
     covered: list[str] = Field(default_factory=list)
     partly: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)
+    contradicted: list[str] = Field(default_factory=list, description="key points the answer got wrong")
     strengths: list[str] = Field(default_factory=list)
     improvements: list[str] = Field(default_factory=list)
     feedback: str = ""
     model_answer: str = ""
     notes: list[str] = Field(default_factory=list)
     status: str = Field(description="graded, skipped, pending or failed")
+
+    def point_sections(self) -> list[tuple[str, list[str]]]:
+        """(title, key points) for each verdict that has any, wrong ones first (the one list both renderers use)."""
+        found = [("You got wrong", self.contradicted), ("Covered", self.covered), ("Partly covered", self.partly),
+                 ("Missing", self.missing)]
+        return [(title, points) for title, points in found if points]
 
 
 class Bucket(BaseModel):
@@ -87,8 +94,8 @@ def _result(rec, bank: dict[str, Question]) -> QuestionResult:
     if g is not None:
         res.score = round(g.score, 2)
         res.hint_cap = g.hint_cap
-        res.covered, res.missing = g.covered, g.missing
-        res.partly = [k.point for k in g.key_points if k.status == "partly"]
+        res.covered, res.partly = g.points("covered"), g.points("partly")
+        res.missing, res.contradicted = g.points("missing"), g.points("contradicted")
         res.strengths, res.improvements, res.feedback = g.strengths, g.improvements, g.feedback
         res.model_answer = g.model_answer or res.model_answer
         res.notes = [n for n in g.notes if not n.startswith("Model error")]
@@ -137,7 +144,7 @@ def _study_plan(session: Session, results: list[QuestionResult], by_concept: lis
         level = min((LEVELS[r.tier] for r in mine), default=1)
         if b.score < 2.0:
             level = max(0, level - 1)  # rebuild the basics first
-        gaps = [_short(p) for r in mine for p in r.missing + r.partly][:2]
+        gaps = [_short(p) for r in mine for p in r.contradicted + r.missing + r.partly][:2]
         advice = f"Averaged {b.score:.1f}/5 over {b.n} question(s)."
         if gaps:
             advice += " Revisit: " + " / ".join(gaps)
@@ -211,9 +218,8 @@ def to_markdown(report: Report) -> str:
             lines += ["**Your answer:**", "", _quote(r.answer), ""]
         if r.followups:
             lines += ["**Follow-ups asked:** " + " / ".join(r.followups), ""]
-        for title, points in (("Covered", r.covered), ("Partly covered", r.partly), ("Missing", r.missing)):
-            if points:
-                lines += [f"**{title}:**"] + [f"- {p}" for p in points] + [""]
+        for title, points in r.point_sections():
+            lines += [f"**{title}:**"] + [f"- {p}" for p in points] + [""]
         if r.improvements:
             lines += ["**To improve:**"] + [f"- {p}" for p in r.improvements] + [""]
         if r.notes:

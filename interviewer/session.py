@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from interviewer.bank import CONCEPTS
-from interviewer.grade_models import Grade
+from interviewer.grading.models import Grade
 
 Track = Literal["fresher", "intermediate", "advanced", "engineering", "scenario", "mixed"]
 TRACKS: tuple[str, ...] = ("fresher", "intermediate", "advanced", "engineering", "scenario", "mixed")

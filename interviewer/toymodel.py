@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 
+from interviewer.text import sentences as split_sentences
+
 _WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
 
 
@@ -49,7 +51,7 @@ def _grade(messages: list[dict]) -> str:
         verdicts.append("yes" if o >= 0.5 else "partly" if o >= 0.25 else "no")
     cov = sum({"yes": 1, "partly": 0.5, "no": 0}[v] for v in verdicts) / max(len(verdicts), 1)
     out: dict = {str(i): v[0] for i, v in enumerate(verdicts, 1)}
-    for code in re.findall(r"^\s+- ([a-z]) = ", system, re.MULTILINE):
+    for code in re.findall(r"^- Then ([a-z]) = ", system, re.MULTILINE):
         out[code] = round(5 * cov)
     return json.dumps(out)
 
@@ -68,12 +70,13 @@ def _feedback(messages: list[dict]) -> str:
 
 def _keypoints(messages: list[dict]) -> str:
     reference = _last_user(messages).split("REFERENCE ANSWER:", 1)[-1]
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", reference) if len(s.split()) >= 3]
+    sentences = [s for s in split_sentences(reference) if len(s.split()) >= 3]
     return json.dumps({"key_points": sentences[:5] or [reference.strip()]})
 
 
-def toy_reply(messages: list[dict]) -> str:
-    task = task_of(messages)
+def toy_reply(messages: list[dict], task: str | None = None) -> str:
+    """The reply for the request's task (given by the caller, else read from a [task:...] tag)."""
+    task = task or task_of(messages)
     if task == "grade":
         return _grade(messages)
     if task == "feedback":

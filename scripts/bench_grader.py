@@ -1,8 +1,9 @@
 """Grader latency per phase on a backend (default: the embedded local model). Prints p50/p95, not a timed test.
 
-Phases: evidence (embeddings), score (screen + evidence + one short LLM judgement: the overall score is known here),
-feedback first token (after the score), feedback total. Each question is `prepare`d first, as the interview does
-while the candidate is thinking, so the judge prompt's prefix is already in llama.cpp's cache.
+Phases: evidence (embeddings), judge (one short LLM reply with logprobs), score (screen + evidence + judge + score +
+feedback: the whole grade is known here), feedback first token (from the score to the first line of feedback: the
+feedback is built from the verdicts, so it is ready with the score). Each question is `prepare`d first, as the
+interview does while the candidate is thinking, so the judge prompt's prefix is already in llama.cpp's cache.
 
   python scripts/bench_grader.py [--backend local] [--n 12] [--no-prepare] [--sampler NAME|all]
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from interviewer.config import get_settings
 from interviewer.evals.datasets import load_dl
-from interviewer.grader import FEEDBACK_HEADING, Grader
+from interviewer.grading.grader import Grader
 from interviewer.llm import make_llm
 from interviewer.localserver import stop_server
 from interviewer.store import ensure_ingested, get_store
@@ -52,7 +53,7 @@ def main() -> None:
     stop_server(settings)
     if len(p50) > 1:
         for name in ("stock", "grammar-last"):
-            for k in ("score", "feedback_first_token", "feedback_total"):
+            for k in ("score", "judge"):
                 print(f"{k:>22}: {name} / jump-forward p50 = {p50[name][k] / p50['jump-forward'][k]:.2f}x")
 
 
@@ -66,24 +67,19 @@ def run(settings, store, args) -> dict[str, float]:
     grader = Grader(llm, store)
     rows = [r for r in load_dl() if r.kind in ("excellent", "partial", "incomplete")]
     rows = rows[:: max(1, len(rows) // args.n)][: args.n]
-    phases: dict[str, list[float]] = {"evidence": [], "score": [], "feedback_first_token": [],
-                                      "feedback_first_word": [], "feedback_total": [], "prepare": []}
+    phases: dict[str, list[float]] = {"prepare": [], "evidence": [], "judge": [], "score": [],
+                                      "feedback_first_token": []}
     for row in rows:
         q = store.question(row.question_id)
         if not args.no_prepare:
             t = time.perf_counter()
             grader.prepare(q)
             phases["prepare"].append(time.perf_counter() - t)
-        g = grader.score(q, row.answer, feedback=True)
-        t, text, first_word = time.perf_counter(), "", None
-        for piece in grader.stream_feedback(q, row.answer, g):
-            text += piece
-            # first word the model chose, past any headings a grammar forced (one-pass feedback)
-            body = text.split(FEEDBACK_HEADING, 1)[-1]
-            if first_word is None and body.strip():
-                first_word = time.perf_counter() - t
-        phases["feedback_first_word"].append(first_word if first_word is not None else float("nan"))
-        for k in ("evidence", "score", "feedback_first_token", "feedback_total"):
+        g = grader.score(q, row.answer)
+        t = time.perf_counter()
+        next(iter(grader.stream_feedback(q, row.answer, g)))
+        phases["feedback_first_token"].append(time.perf_counter() - t)
+        for k in ("evidence", "judge", "score"):
             if k in g.latency_s:
                 phases[k].append(g.latency_s[k])
     print(f"backend {llm.backend}/{llm.model}, {len(rows)} answers, prepare={'off' if args.no_prepare else 'on'}, "

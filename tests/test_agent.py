@@ -8,18 +8,18 @@ import pytest
 
 from interviewer.agent import FALLBACK_CLARIFY, FALLBACK_FOLLOWUPS, Interviewer, quick_intent, reveals
 from interviewer.db import SessionDB
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
 from interviewer.llm import FakeLLM
 from interviewer.session import LEVELS, SessionConfig
 from interviewer.toymodel import task_of
 
-def scripted(messages: list[dict], *, hint: str = "Think about what each layer adds.",
+def scripted(messages: list[dict], task: str | None = None, *, hint: str = "Think about what each layer adds.",
              followup: str = "What would change if you stacked many such layers?") -> str:
     """A scripted interviewer model keyed on each prompt's [task:...] tag.
 
     Grading: an answer containing STRONG gets every key point; one containing PARTIAL only the first; else none.
     """
-    tag = task_of(messages)
+    tag = task or task_of(messages)
     user = messages[-1]["content"]
     if tag == "grade":
         n = int(re.search(r"KEY POINTS \((\d+)\)", user).group(1))
@@ -30,7 +30,7 @@ def scripted(messages: list[dict], *, hint: str = "Think about what each layer a
             verdicts, level = ["yes"] + ["no"] * (n - 1), 1
         else:
             verdicts, level = ["no"] * n, 0
-        codes = re.findall(r"^\s+- ([a-z]) = ", messages[0]["content"], re.MULTILINE)
+        codes = re.findall(r"^- Then ([a-z]) = ", messages[0]["content"], re.MULTILINE)
         return json.dumps({**{str(i): v[0] for i, v in enumerate(verdicts, 1)}, **{c: level for c in codes}})
     if tag == "feedback":
         return "Strengths: clear.\nTo improve:\n- add the mechanism\nModel answer: A concise model answer."
@@ -56,7 +56,7 @@ def make_agent(db, bank, session_settings):
     made = []
 
     def make(llm=None, *, config=None, grader=None, **kwargs) -> Interviewer:
-        llm = llm if llm is not None else FakeLLM(script=scripted)
+        llm = llm if llm is not None else FakeLLM(task_script=scripted)
         grader = grader or Grader(llm, None, session_settings)
         agent = Interviewer.start(config or SessionConfig(track="fresher", n_questions=3, user="ann"), db=db,
                                   llm=llm, grader=grader, questions=bank.questions, **kwargs)
@@ -144,7 +144,7 @@ def test_answer_saved_before_grading(make_agent, db, bank):
 
 
 def test_followups_probe_missing_points_at_most_twice_then_grade_together(make_agent, bank):
-    llm = FakeLLM(script=scripted)
+    llm = FakeLLM(task_script=scripted)
     agent = make_agent(llm)
     start(agent)
     q = current_question(agent, bank)
@@ -159,7 +159,7 @@ def test_followups_probe_missing_points_at_most_twice_then_grade_together(make_a
     assert kinds(third) == ["question"]  # two follow-ups at most, then the next question
     assert agent.wait_for_grades(20)
     assert rec.grade is not None and len(rec.answers) == 3
-    graded = [c for c in llm.calls if task_of(c["messages"]) == "grade"][-1]
+    graded = [c for c in llm.calls if c.get("task") == "grade"][-1]
     assert all(a.split(".")[0] in graded["messages"][-1]["content"] for a in rec.answers)  # graded together
 
 
@@ -179,16 +179,17 @@ def test_strong_answer_moves_on_without_followup(make_agent, bank):
 
 def test_followup_phrasing_that_leaks_falls_back(make_agent, bank):
     secret = lambda m: m[-1]["content"].split("(secret, never reveal it): ")[-1].split("\n")[0]
-    leak = lambda m: scripted(m, followup=secret(m))
-    agent = make_agent(FakeLLM(script=leak))
+    leak = lambda m, task: scripted(m, task, followup=secret(m))
+    agent = make_agent(FakeLLM(task_script=leak))
     start(agent)
     out = say(agent, on_topic(current_question(agent, bank), "PARTIAL"))
     assert out[0].kind == "followup" and out[0].text in FALLBACK_FOLLOWUPS
 
 
 def test_hint_nudges_without_revealing_and_caps_score(make_agent, bank):
-    leaky = lambda m: scripted(m, hint=m[-1]["content"].split("(secret, never reveal it): ")[-1].split("\n")[0])
-    agent = make_agent(FakeLLM(script=leaky))
+    leaky = lambda m, task: scripted(m, task, hint=m[-1]["content"].split("(secret, never reveal it): ")[-1]
+                                     .split("\n")[0])
+    agent = make_agent(FakeLLM(task_script=leaky))
     start(agent)
     q = current_question(agent, bank)
     out = say(agent, "hint")
@@ -223,10 +224,10 @@ def test_skip_repeat_and_clarify(make_agent, bank):
 
 
 def test_clarification_that_would_reveal_the_reference_falls_back(make_agent, bank):
-    reveal = lambda m: (bank.get(agentbox[0].current.question_id).reference_answer
-                        if m[0]["content"].startswith("[task:clarify]") else scripted(m))
+    reveal = lambda m, task: (bank.get(agentbox[0].current.question_id).reference_answer
+                              if m[0]["content"].startswith("[task:clarify]") else scripted(m, task))
     agentbox = []
-    agent = make_agent(FakeLLM(script=reveal))
+    agent = make_agent(FakeLLM(task_script=reveal))
     agentbox.append(agent)
     start(agent)
     assert say(agent, "What exactly do you want me to explain?")[0].text == FALLBACK_CLARIFY
@@ -312,7 +313,7 @@ def test_model_down_never_crashes(make_agent, bank):
 
 
 def test_slow_model_never_stalls_the_conversation(make_agent, bank, session_settings):
-    slow = FakeLLM(script=scripted, delay_s=1.5)
+    slow = FakeLLM(task_script=scripted, delay_s=1.5)
     agent = make_agent(slow, decide_timeout_s=0.2)
     start(agent)
     t = time.perf_counter()
@@ -327,7 +328,7 @@ def test_resume_continues_where_it_stood(make_agent, db, bank, session_settings)
     start(agent)
     say(agent, on_topic(current_question(agent, bank), "PARTIAL"))
     assert agent.phase == "awaiting_followup"
-    llm = FakeLLM(script=scripted)
+    llm = FakeLLM(task_script=scripted)
     again = Interviewer.resume(agent.session.id, db=db, llm=llm, grader=Grader(llm, None, session_settings),
                                questions=bank.questions)
     try:

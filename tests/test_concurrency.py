@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from interviewer import PROJECT_ROOT
 from interviewer.agent import Interviewer
 from interviewer.db import SessionDB
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
 from interviewer.llm import FakeLLM
 from interviewer.session import SessionConfig
 from interviewer.toymodel import toy_reply
@@ -32,7 +32,7 @@ def run_interview(agent: Interviewer, bank, marker: str, errors: list) -> None:
 
 def test_two_sessions_in_parallel_stay_isolated(tmp_path, bank, session_settings):
     db = SessionDB(tmp_path / "s.sqlite3")
-    llm = FakeLLM(script=toy_reply, delay_s=0.02)  # one shared model, like the app's singleton
+    llm = FakeLLM(task_script=toy_reply, delay_s=0.02)  # one shared model, like the app's singleton
     pool = ThreadPoolExecutor(max_workers=4)
     agents = {user: Interviewer.start(SessionConfig(track=track, n_questions=3, mode=mode, user=user), db=db,
                                       llm=llm, grader=Grader(llm, None, session_settings), questions=bank.questions,
@@ -103,7 +103,7 @@ def test_two_browser_sessions_interleaved(app_env, bank):
 def test_same_session_in_two_agents_loses_no_turn(tmp_path, bank, session_settings):
     """Two processes (or a stale tab) driving one session: every candidate message is kept, none overwritten."""
     db = SessionDB(tmp_path / "s.sqlite3")
-    llm = FakeLLM(script=toy_reply)
+    llm = FakeLLM(task_script=toy_reply)
     make = dict(db=db, llm=llm, grader=Grader(llm, None, session_settings), questions=bank.questions)
     first = Interviewer.start(SessionConfig(track="fresher", n_questions=4, user="ann"), **make)
     for u in first.opening():

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from interviewer.db import SessionDB
-from interviewer.grade_models import Grade, KeyPointResult
+from interviewer.grading.models import Grade, KeyPointResult
 from interviewer.session import QuestionRecord, Session, SessionConfig, Turn
 
 

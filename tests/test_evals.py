@@ -14,7 +14,7 @@ from interviewer.evals import baselines, metrics, probes
 from interviewer.evals.cache import GradeCache, cache_key
 from interviewer.evals.datasets import DatasetError, Row, load_dl, load_file, load_mohler, select
 from interviewer.evals.runner import run_eval
-from interviewer.grade_models import Grade
+from interviewer.grading.models import Grade
 from interviewer.llm import FakeLLM
 
 _WORD = re.compile(r"[a-z]+")
@@ -24,12 +24,18 @@ class CountingGrader:
     """A stand-in with the grader's score_item API: word overlap with the reference, scaled to 0-5."""
 
     version = "stand-in-1"
+    llm = None
 
     def __init__(self, gullible: bool = False) -> None:
         self.calls = 0
+        self.forgotten = 0
         self.gullible = gullible
 
-    def score_item(self, question, reference, answer, key_points=None, question_id="adhoc") -> Grade:
+    def forget(self) -> None:
+        self.forgotten += 1
+
+    def score_item(self, question, reference, answer, key_points=None, question_id="adhoc", kind="technical",
+                   fresh=False) -> Grade:
         self.calls += 1
         if self.gullible and "5" in answer:
             return Grade(question_id=question_id, score=5.0)
@@ -283,7 +289,8 @@ def test_paraphrase_rewrites_are_deterministic():
     text = "Dropout is important. It helps reduce overfitting because units co-adapt less."
     assert probes.reorder_sentences(text) == "It helps reduce overfitting because units co-adapt less. Dropout is important."
     assert probes.swap_synonyms(text) == "Dropout is crucial. It aids lower overfitting since units co-adapt less."
-    assert probes.inject("A. B.", "X", "middle") == "A. X B."
+    assert probes.inject("A. B.", "X", "middle") == "A.\nX B."
+    assert probes.inject("no full stop", "X", "middle") == "no full stop\nX"
 
 
 def test_injection_probe_catches_a_gullible_grader():
@@ -311,7 +318,8 @@ def test_runner_end_to_end_writes_every_file(tmp_path):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert (out / "scatter.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert set(saved["systems"]) == {"grader", "mean", "embedding", "naive_judge", "embedding+naive"}
+    assert set(saved["systems"]) == {"grader", "grader, recalibrated (grouped CV)", "mean", "embedding", "naive_judge",
+                                     "embedding+naive"}
     assert saved["systems"]["grader"]["metrics"]["pearson"] > 0.8  # overlap tracks these labels closely
     assert saved["systems"]["naive_judge"]["metrics"]["rmse"] > 0  # a constant 3
     assert saved["probes"]["injection"]["cases"] >= 30
@@ -377,7 +385,8 @@ def test_runner_passes_the_rubric_kind_and_refresh_regrades(tmp_path):
             super().__init__()
             self.kinds = []
 
-        def score_item(self, question, reference, answer, key_points=None, question_id="adhoc", kind="technical"):
+        def score_item(self, question, reference, answer, key_points=None, question_id="adhoc", kind="technical",
+                       fresh=False):
             self.kinds.append(kind)
             return super().score_item(question, reference, answer, key_points, question_id)
 
@@ -393,14 +402,35 @@ def test_runner_passes_the_rubric_kind_and_refresh_regrades(tmp_path):
 
 
 def test_runner_with_the_real_grader_on_the_toy_model(tmp_path, session_settings):
-    from interviewer.grader import Grader
+    from interviewer.grading.grader import Grader
     from interviewer.toymodel import toy_reply
 
-    llm = FakeLLM(script=toy_reply)
+    llm = FakeLLM(task_script=toy_reply)
     rows = synthetic_rows()[:12]
     res = run_eval(rows, Grader(llm, settings=session_settings), dataset="t", out_dir=tmp_path / "r",
                    cache_path=tmp_path / "c.jsonl", naive_llm=llm, run_probes=False, n_boot=20, progress=False)
     assert res["backend"] == "fake" and res["systems"]["grader"]["n"] == 12 and not res["grader_errors"]
     assert res["systems"]["naive_judge"]["n"] == 12
-    assert res["grader_version"].startswith("Grader:")
+    assert res["grader_version"].startswith("grader-2:")
     assert (tmp_path / "r" / "calibration.png").is_file()
+
+
+def test_intervals_resample_questions_so_clustered_rows_widen_them():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(10), 20)  # 10 questions, 20 answers each
+    offset = rng.normal(0, 1.0, 10)[groups]  # each question shifts all its answers alike
+    y = np.clip(2.5 + rng.normal(0, 1, 200), 0, 5)
+    p = np.clip(y + offset + rng.normal(0, 0.3, 200), 0, 5)
+    by_row = metrics.bootstrap_ci(y, p, n_boot=300)
+    by_question = metrics.bootstrap_ci(y, p, groups, n_boot=300)
+    width = lambda ci: ci["rmse"][1] - ci["rmse"][0]  # noqa: E731
+    assert width(by_question) > 1.5 * width(by_row)
+
+
+def test_recalibrated_row_fits_a_scale_on_other_questions_only(tmp_path):
+    rows = synthetic_rows()
+    res = run_eval(rows, CountingGrader(), dataset="t", out_dir=tmp_path / "r", cache_path=None, run_probes=False,
+                   embed=bag_embed, n_boot=10, progress=False)
+    recal = res["systems"]["grader, recalibrated (grouped CV)"]
+    assert recal["n"] == len(rows) and recal["metrics"]["rmse"] is not None
+    assert res["needs_judgement"]["left_out"] == sum(r.kind in ("empty", "off-topic") for r in rows)

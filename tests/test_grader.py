@@ -1,24 +1,33 @@
-"""Grader control flow on the scripted toy model: fast, deterministic."""
+"""Grader control flow on the scripted toy model (fast, deterministic), and its parts on hand-made inputs."""
 
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 
-from interviewer.grader import Grader, parse_feedback
-from interviewer.guard import screen
-from interviewer.llm import FakeLLM
+from interviewer.grading.cache import JsonlCache
+from interviewer.grading.choices import Slot, TokenAlternative, TokenLogprob, distributions
+from interviewer.grading.grader import Grader
+from interviewer.grading.judge import (as_letter, judge_grammar, judge_messages, judge_schema, prefix_messages,
+                                       read_judgement)
+from interviewer.grading.score import judge_features
+from interviewer.llm import Capabilities, FakeLLM, Reply
 from interviewer.toymodel import toy_reply
 
 
 @pytest.fixture
 def grader(session_settings):
-    return Grader(FakeLLM(script=toy_reply), settings=session_settings)
+    return Grader(FakeLLM(task_script=toy_reply), settings=session_settings)
 
 
 def full_answer(q) -> str:
     return " ".join(q.key_points)
+
+
+WRONG = "It is a kind of database index that speeds up SQL joins on large tables."
 
 
 def test_strong_beats_partial_beats_wrong(grader, bank):
@@ -26,40 +35,39 @@ def test_strong_beats_partial_beats_wrong(grader, bank):
         q = bank.get(qid)
         strong = grader.score(q, full_answer(q)).score
         partial = grader.score(q, q.key_points[0]).score
-        wrong = grader.score(q, "It is a kind of database index that speeds up SQL joins on large tables.").score
+        wrong = grader.score(q, WRONG).score
         assert strong > partial > wrong, (qid, strong, partial, wrong)
 
 
-@pytest.mark.parametrize("fmt", ["compact", "json"])
-def test_grade_has_all_parts(bank, session_settings, fmt):
+def test_grade_has_all_parts(grader, bank):
     q = bank.get("guide-22")
-    g = Grader(FakeLLM(script=toy_reply), settings=session_settings.model_copy(update={"judge_format": fmt})).grade(
-        q, q.key_points[0] + " " + q.key_points[2])
-    assert 0 <= g.score <= 5 and not g.evidence_only
+    g = grader.score(q, q.key_points[0] + " " + q.key_points[2])
+    assert 0 <= g.score <= 5 and not g.evidence_only and g.judgement == "argmax"  # the fake gives no logprobs
     assert [k.point for k in g.key_points] == list(q.key_points)
     assert {k.status for k in g.key_points} >= {"covered", "missing"}
-    assert all(k.quote for k in g.key_points if k.status == "covered")
-    # the compact judge (default) rates only what the score uses; json also rates depth and clarity
-    assert {c.name for c in g.criteria} == {"correctness", "coverage"} | ({"depth", "clarity"} if fmt == "json" else set())
-    assert all(c.justification.startswith(f"{c.score:.0f}/5") for c in g.criteria)
-    assert g.improvements and g.model_answer and g.feedback
+    assert all(k.quote and k.quote in g.key_points[0].point + " " + q.key_points[2] for k in g.key_points
+               if k.status == "covered")
+    assert all(abs(sum(k.probabilities.values()) - 1) < 1e-6 for k in g.key_points)
+    assert [c.name for c in g.criteria] == ["correctness", "coverage"]
+    assert all(c.justification.startswith(f"{math.floor(c.score + 0.5)}/5") for c in g.criteria)
+    assert g.improvements and g.model_answer == q.reference_answer and g.feedback.startswith("Strengths:")
     assert g.references[0] == "guide-22::reference"
-    assert {"evidence", "judge", "score", "feedback_total"} <= g.latency_s.keys()
+    assert {"evidence", "judge", "score"} <= g.latency_s.keys()
+    assert {"coverage", "correctness", "contradiction", "emb_kp_mean"} <= g.features.keys()
 
 
 def test_scenario_questions_use_the_scenario_rubric(grader, bank):
-    q = bank.get("guide-33")
-    g = grader.score(q, full_answer(q))
-    assert {c.name for c in g.criteria} == {"framing", "coverage", "metrics", "plan", "tradeoffs_monitoring"}
+    g = grader.score(bank.get("guide-33"), full_answer(bank.get("guide-33")))
+    assert [c.name for c in g.criteria] == ["approach", "coverage"]
 
 
 @pytest.mark.parametrize("answer,flag", [("", "empty"), ("   \n\t", "empty"), ("asdf qwer zxcv uiop", "gibberish"),
                                          ("\u200b\u200b\u200b", "empty"),
                                          ("My favourite pasta recipe uses garlic, basil and parmesan.", "off-topic")])
 def test_void_answers_get_zero_without_a_model_call(bank, session_settings, answer, flag):
-    llm = FakeLLM(script=toy_reply)
+    llm = FakeLLM(task_script=toy_reply)
     g = Grader(llm, settings=session_settings).score(bank.get("guide-22"), answer)
-    assert g.score == 0 and flag in g.flags and g.notes
+    assert g.score == 0 and flag in g.flags and g.notes and g.strengths == []
     assert llm.calls == []
 
 
@@ -75,7 +83,7 @@ def test_injection_gains_nothing(grader, bank):
 
 
 def test_the_same_judged_text_is_judged_once_per_process(bank, session_settings):
-    llm = FakeLLM(script=toy_reply)
+    llm = FakeLLM(task_script=toy_reply)
     grader = Grader(llm, settings=session_settings)
     q = bank.get("guide-22")
     base = "Dropout randomly zeroes some activations while training."
@@ -92,6 +100,17 @@ def test_the_same_judged_text_is_judged_once_per_process(bank, session_settings)
     assert len(llm.calls) == calls + 2
 
 
+def test_judgements_are_kept_on_disk_and_replayed_without_a_model_call(bank, session_settings, tmp_path):
+    q = bank.get("guide-22")
+    cache = JsonlCache(tmp_path / "judge.jsonl")
+    first = Grader(FakeLLM(task_script=toy_reply), settings=session_settings, judge_cache=cache).score(q, q.key_points[1])
+    down = FakeLLM(fail=True)
+    again = Grader(down, settings=session_settings, judge_cache=JsonlCache(tmp_path / "judge.jsonl")).score(
+        q, q.key_points[1])
+    assert down.calls == [] and again.score == first.score and not again.evidence_only
+    assert "Dropout" not in (tmp_path / "judge.jsonl").read_text()  # probabilities only, no texts
+
+
 def test_long_answer_is_truncated_with_a_note(grader, bank):
     g = grader.score(bank.get("guide-22"), "Dropout zeroes activations at random. " * 400)
     assert "truncated" in g.flags and any("only the first" in n for n in g.notes)
@@ -99,22 +118,37 @@ def test_long_answer_is_truncated_with_a_note(grader, bank):
 
 def test_unicode_and_code_blocks_are_safe(grader, bank):
     answer = "Dropout: `nn.Dropout(p=0.5)` — zeroes activations ✓ während training 🙂\n```python\nx = F.dropout(x)\n```"
-    g = grader.grade(bank.get("guide-22"), answer)
+    g = grader.score(bank.get("guide-22"), answer)
     assert g.score > 0 and "gibberish" not in g.flags
+
+
+def test_an_answer_in_another_language_is_judged_without_english_embeddings(grader, bank):
+    g = grader.score(bank.get("guide-22"), "Dropout 在训练时随机将一部分神经元的输出置零，防止过拟合；推理时关闭。")
+    assert g.language == "zh" and not {"gibberish", "off-topic"} & set(g.flags) and not g.evidence_only
+    assert "emb_kp_mean" not in g.features and "coverage" in g.features  # the judge-only formula
+
+
+def test_a_language_the_model_does_not_read_gets_a_clear_message(bank, session_settings):
+    llm = FakeLLM(task_script=toy_reply, capabilities=Capabilities(schema_mode="json_schema", languages=["en", "zh"]))
+    g = Grader(llm, settings=session_settings).score(bank.get("guide-22"), "ድሮፕአውት በስልጠና ጊዜ ነርቮችን በዘፈቀደ ያጠፋል።")
+    assert g.score == 0 and "unsupported-language" in g.flags and "gibberish" not in g.flags
+    assert any("Please answer in English" in n for n in g.notes) and llm.calls == []
 
 
 def test_backend_down_gives_marked_evidence_only_grade(bank, session_settings):
     q = bank.get("guide-22")
-    g = Grader(FakeLLM(fail=True), settings=session_settings).grade(q, full_answer(q))
-    assert g.evidence_only and g.score > 2
+    g = Grader(FakeLLM(fail=True), settings=session_settings).score(q, full_answer(q))
+    assert g.evidence_only and g.score > 2 and g.judgement == ""
     assert any("embedding evidence only" in n for n in g.notes)
-    assert g.model_answer == q.reference_answer  # feedback falls back to the reference, never crashes
+    assert g.model_answer == q.reference_answer and g.strengths  # feedback from the evidence, never a crash
 
 
 def test_garbage_output_twice_falls_back_to_evidence(bank, session_settings):
     llm = FakeLLM(script=["I think it's good", "score: five"])
     g = Grader(llm, settings=session_settings).score(bank.get("guide-22"), "Dropout zeroes activations in training.")
     assert g.evidence_only and len(llm.calls) == 2
+    assert "schema" in llm.calls[1]["messages"][-1]["content"]  # the repair round shows the schema
+    assert any("invalid structured output twice" in n for n in g.notes)
 
 
 def test_hint_caps_the_score(grader, bank):
@@ -123,250 +157,199 @@ def test_hint_caps_the_score(grader, bank):
     assert g.score <= 3.5 and g.hint_cap == 3.5
 
 
-def test_key_points_are_derived_and_cached_for_user_questions(bank, session_settings):
-    llm = FakeLLM(script=toy_reply)
+def test_key_points_of_a_short_reference_are_its_own_sentences(bank, session_settings):
+    llm = FakeLLM(task_script=toy_reply)
     grader = Grader(llm, settings=session_settings)
-    ref = "A stack is LIFO. Push adds on top. Pop removes from the top."
+    g = grader.score_item("What are the two main functions of a queue?", "Enqueue and dequeue.", "Enqueue and Dequeue")
+    assert [k.point for k in g.key_points] == ["Enqueue and dequeue."]
+    assert [c.get("task") for c in llm.calls] == ["grade"]  # no key-point call for a one-line reference
+    assert g.key_points[0].status == "covered" and g.score >= 3.0
+
+
+def test_key_points_of_a_long_reference_are_derived_once_and_true_to_it(bank, session_settings):
+    ref = ("A stack is a last-in first-out container. Push adds an element on top of the stack, and pop removes the "
+           "element on top. Peek reads the top element without removing it. Both push and pop take constant time, "
+           "and a stack can be built on an array or a linked list.")
+    invented = "Stacks were invented by Alan Turing in 1946 for subroutine calls."
+
+    def script(messages, task):
+        if task == "keypoints":
+            return json.dumps({"key_points": ["A stack is last-in first-out.", "Push adds on top and pop removes the "
+                                              "top element.", invented]})
+        return toy_reply(messages, task)
+    llm = FakeLLM(task_script=script)
+    grader = Grader(llm, settings=session_settings)
     g = grader.score_item("What is a stack?", ref, "A stack is last in first out; push adds on top.")
-    assert len(g.key_points) == 3
+    assert [k.point for k in g.key_points] == ["A stack is last-in first-out.",
+                                               "Push adds on top and pop removes the top element."]  # no invention
     calls = len(llm.calls)
     grader.score_item("What is a stack?", ref, "Another answer entirely about push.")
-    keypoint_calls = [c for c in llm.calls[calls:] if "[task:keypoints]" in c["messages"][0]["content"]]
-    assert keypoint_calls == []  # second time the derived key points come from the cache
-    cache = json.loads((session_settings.data_dir / "keypoints-cache.json").read_text())
-    assert any(v == [k.point for k in g.key_points] for v in cache.values())
+    assert not any(c.get("task") == "keypoints" for c in llm.calls[calls:])  # cached
 
 
-def test_judge_prompt_puts_the_answer_last_behind_a_stable_prefix(grader, bank):
-    from interviewer.grader import judge_messages
+def test_a_failed_key_point_derivation_is_remembered_not_retried(bank, session_settings):
+    ref = " ".join(["Sentence number %d says one more thing about queues and their operations." % i for i in range(6)])
+    llm = FakeLLM(task_script=lambda m, task: "not json" if task == "keypoints" else toy_reply(m, task))
+    grader = Grader(llm, settings=session_settings)
+    first = grader.score_item("What is a queue?", ref, "A queue is FIFO.")
+    asked = sum(c.get("task") == "keypoints" for c in llm.calls)
+    grader.score_item("What is a queue?", ref, "A queue is first in first out.")
+    assert asked == 2 and sum(c.get("task") == "keypoints" for c in llm.calls) == 2  # one try + one repair
+    assert len(first.key_points) == 6  # the reference's sentences
 
+
+def test_judge_prompt_puts_the_answer_last_behind_a_stable_prefix(bank):
     q = bank.get("guide-22")
-    a = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "first answer", False)
-    b = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "second", False)
-    assert a[0] == b[0]
-    prefix = a[1]["content"].split("<answer>")[0]
-    assert b[1]["content"].startswith(prefix) and a[1]["content"].rstrip().endswith("</answer>")
+    a = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "first answer")
+    b = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "second")
+    prefix = prefix_messages("technical", q.question, q.reference_answer, list(q.key_points))
+    assert a[0] == b[0] == prefix[0]
+    assert a[1]["content"].startswith(prefix[1]["content"]) and b[1]["content"].startswith(prefix[1]["content"])
+    assert a[1]["content"].rstrip().endswith("</answer>")
 
 
-def test_feedback_continues_the_judge_conversation_so_its_prompt_is_reused(bank, session_settings, tmp_path):
-    from interviewer.judgecache import JudgeCache
-    from interviewer.toymodel import task_of
-
-    llm = FakeLLM(script=toy_reply)
+def test_the_rubric_writes_the_prompt_schema_and_grammar(bank):
     q = bank.get("guide-22")
-    answer = q.key_points[0]
-    cache = JudgeCache(tmp_path / "judge.jsonl")
-    g = Grader(llm, settings=session_settings, judge_cache=cache).grade(q, answer)
-    judge, feedback = [c["messages"] for c in llm.calls if task_of(c["messages"]) in ("grade", "feedback_followup")]
-    assert feedback[:len(judge)] == judge  # the whole judge prompt is a prefix of the feedback prompt
-    assert feedback[len(judge)]["role"] == "assistant" and json.loads(feedback[len(judge)]["content"])["1"] in "ynp"
-    gaps = [k.point for k in g.key_points if k.status != "covered"]
-    assert gaps and all(p in feedback[-1]["content"] for p in gaps[:4])  # at most 4 bullets are asked for
-    assert g.model_answer == q.reference_answer and g.improvements
-
-    # A judgement replayed from the cache left nothing in the KV cache to continue: the standalone prompt is used.
-    llm.calls.clear()
-    replayed = Grader(llm, settings=session_settings, judge_cache=cache).grade(q, answer)
-    assert replayed.latency_s.get("judge_replayed") and [task_of(c["messages"]) for c in llm.calls] == ["feedback"]
-    assert replayed.score == g.score and replayed.model_answer
+    system = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "x")[0]["content"]
+    assert "x = the answer contradicts it" in system and '{"1":<y|p|n|x>,"2":<y|p|n|x>,...,"c":<0-5>}' in system
+    assert set(judge_schema("technical", 2).model_fields) == {"k1", "k2", "c"}
+    g = judge_grammar("technical", 2)
+    assert g == 'root ::= "{" "\\"1\\":\\"" [ypnx] "\\"" "," "\\"2\\":\\"" [ypnx] "\\"" "," "\\"c\\":" [0-5] "}"'
 
 
-def test_parse_feedback_sections():
-    text = "Strengths: Clear.\nTo improve:\n- Mention scaling.\n- Say it is off at inference.\nModel answer: Dropout..."
-    assert parse_feedback(text) == {"strengths": ["Clear."], "improvements": ["Mention scaling.",
-                                    "Say it is off at inference."], "model_answer": "Dropout..."}
-    bulleted = parse_feedback("Strengths:\n- Defines it.\n- Gives an example.\nTo improve:\n- Add scaling.")
-    assert bulleted["strengths"] == ["Defines it.", "Gives an example."] and bulleted["model_answer"] == ""
-    assert parse_feedback("Strengths: None yet.\nTo improve:\n- Start.")["strengths"] == []
-
-
-def test_screen_normalises_unicode():
-    assert screen("ｄｒｏｐｏｕｔ\u200b zeroes units").text == "dropout zeroes units"
-
-
-# -- the compact judge format (INTERVIEWER_JUDGE_FORMAT=compact) -------------------------------------------------------
-
-def _compact(session_settings):
-    return session_settings.model_copy(update={"judge_format": "compact"})
-
-
-def test_compact_judge_asks_only_the_criteria_the_score_uses(bank):
-    from interviewer.grader import judge_messages, judge_schema
-
+def test_a_grammar_goes_to_servers_that_take_one_and_a_schema_to_the_others(bank, session_settings):
     q = bank.get("guide-22")
-    tech = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "x", False, "compact")
-    assert "- c = correctness" in tech[0]["content"] and "- d = depth" not in tech[0]["content"]
-    assert "Then rate correctness as an integer" in tech[0]["content"]
-    assert '"1":<y|p|n>' in tech[0]["content"] and '"c":<0-5>}' in tech[0]["content"]  # no spaces to copy
-    scen = judge_messages("scenario", q.question, q.reference_answer, list(q.key_points), "x", False, "compact")
-    assert all(f"- {c} = " in scen[0]["content"] for c in "fmpt")  # scenario scores use every criterion
-    assert set(judge_schema("technical", 2, "compact").model_fields) == {"k1", "k2", "c"}
-    assert set(judge_schema("technical", 2).model_fields) == {"k1", "k2", "c", "d", "l"}
-    json_prompt = judge_messages("technical", q.question, q.reference_answer, list(q.key_points), "x", False)
-    assert "- d = depth" in json_prompt[0]["content"] and '"c": <0-5>' in json_prompt[0]["content"]
+    llama = FakeLLM(task_script=toy_reply, capabilities=Capabilities(grammar=True, logprobs=True))
+    Grader(llama, settings=session_settings).score(q, full_answer(q))
+    assert llama.calls[0]["grammar"] == judge_grammar("technical", len(q.key_points))
+    assert llama.calls[0]["top_logprobs"] > 0
 
 
-def test_compact_grammar_is_exactly_the_compact_reply():
-    # Only the text is checked here: llama.cpp parses a grammar when it samples with it, which the real-model tests
-    # (test_local_model, test_jump_forward) do with every grammar the grader sends.
-    from interviewer.grader import compact_grammar
-
-    g = compact_grammar("technical", 2)
-    assert g == 'root ::= "{" "\\"1\\":\\"" [ypn] "\\"" "," "\\"2\\":\\"" [ypn] "\\"" "," "\\"c\\":" [0-5] "}"'
-    assert compact_grammar("scenario", 1).count("[0-5]") == 4
-    with_prose = compact_grammar("technical", 2, feedback=True)
-    assert with_prose.startswith(g + " ")  # the judge part is the same grammar: the same tokens up to the brace
+def test_what_a_model_means_is_accepted_where_unambiguous():
+    assert [as_letter(v) for v in ("No", "yes", "Partly", "y", "contradicted", " N ")] == ["n", "y", "p", "y", "x", "n"]
+    with pytest.raises(ValueError):
+        as_letter("maybe")
+    schema = judge_schema("technical", 2)
+    assert schema.model_validate({"1": "Yes", "2": "no", "c": "4/5"}).model_dump(by_alias=True) == {
+        "1": "y", "2": "n", "c": 4}
 
 
-def test_compact_format_sends_the_grammar_to_llama_cpp_and_replays_the_reply_verbatim(bank, session_settings):
-    from interviewer.grader import compact_grammar
-    from interviewer.toymodel import task_of
+def _tokens(pieces):
+    return [TokenLogprob(token=t, logprob=lp, top_logprobs=[TokenAlternative(token=a, logprob=b) for a, b in alts])
+            for t, lp, alts in pieces]
 
-    llm = FakeLLM(script=toy_reply)
-    llm.json_mode = "json_object+schema"  # what the local llama.cpp backend uses
+
+def test_probabilities_are_read_where_the_choice_was_made():
+    # the letter shares its token with the quote before it ('"y'), and an alternative spells "yes"
+    toks = _tokens([('{"1":', 0.0, []), ('"y', -0.9, [('"y', -0.9), ('"n', -1.2), ('"yes', -2.5), ('"', -3.0)]),
+                    ('","c":', 0.0, []), ("4", -0.5, [("4", -0.5), ("3", -1.0), ("a", -2.0)]), ("}", 0.0, [])])
+    text = "".join(t.token for t in toks)
+    assert text == '{"1":"y","c":4}'
+    found, ok = distributions(text, toks, {"1": Slot(offset=6, allowed="ypnx"), "c": Slot(offset=13, allowed="012345")})
+    assert ok
+    y, n = math.exp(-0.9) + math.exp(-2.5), math.exp(-1.2)  # the bare '"' decides nothing at the letter: left out
+    assert found["1"]["y"] == pytest.approx(y / (y + n)) and found["1"]["p"] == 0.0
+    assert found["c"]["4"] == pytest.approx(math.exp(-0.5) / (math.exp(-0.5) + math.exp(-1.0)))
+    # tokens that do not spell the reply: the reply's own characters, one-hot
+    found, ok = distributions(text, toks[:-1], {"1": Slot(offset=6, allowed="ypnx")})
+    assert not ok and found["1"] == {"y": 1.0, "p": 0.0, "n": 0.0, "x": 0.0}
+
+
+def test_a_spelled_out_verdict_counts_as_the_letter_it_means():
+    schema = judge_schema("technical", 1)
+    text = '{"1": "No", "c": 1}'
+    j = read_judgement(text, None, schema.model_validate(json.loads(text)), "technical", 1, 0.1)
+    assert j.points == [{"y": 0.0, "p": 0.0, "n": 1.0, "x": 0.0}] and j.source == "argmax"
+
+
+def test_logprobs_make_a_near_tie_a_near_tie(bank, session_settings):
+    """The reply says n by a hair; the score is the expected value, not the letter."""
     q = bank.get("guide-22")
-    g = Grader(llm, settings=_compact(session_settings)).grade(q, full_answer(q))
-    judge = next(c for c in llm.calls if task_of(c["messages"]) == "grade")
-    assert judge["grammar"] == compact_grammar("technical", len(q.key_points))
-    assert judge["response_format"] is None
-    reply = next(c for c in llm.calls if task_of(c["messages"]) == "feedback_followup")["messages"][2]["content"]
-    assert " " not in reply and reply.startswith('{"1":"')  # same text the grammar forced: the KV prefix matches
-    assert [c.name for c in g.criteria] == ["correctness", "coverage"]  # depth/clarity are not asked
-    assert g.score > 3 and g.feedback
+    n = len(q.key_points)
+    text = "{" + ",".join(f'"{i}":"n"' for i in range(1, n + 1)) + ',"c":2}'
+    pieces = [("{", 0.0, [])]
+    for i in range(1, n + 1):
+        pieces += [(("," if i > 1 else "") + f'"{i}":"', 0.0, []), ("n", -0.68, [("n", -0.68), ("y", -0.71)]),
+                   ('"', 0.0, [])]
+    pieces += [(',"c":', 0.0, []), ("2", -0.7, [("2", -0.7), ("3", -0.7)]), ("}", 0.0, [])]
+    toks = _tokens(pieces)
+    assert "".join(t.token for t in toks) == text
+    llm = FakeLLM(script=[Reply(text=text, tokens=toks)], capabilities=Capabilities(logprobs=True))
+    g = Grader(llm, settings=session_settings).score(q, "Dropout switches off random units while training.")
+    assert g.judgement == "logprobs"
+    assert g.features["coverage"] == pytest.approx(math.exp(-0.71) / (math.exp(-0.71) + math.exp(-0.68)), abs=1e-3)
+    assert g.features["correctness"] == pytest.approx(0.5, abs=1e-3)  # halfway between 2 and 3
 
 
-def test_other_backends_get_the_compact_schema_not_a_grammar(bank, session_settings):
-    from interviewer.toymodel import task_of
-
-    llm = FakeLLM(script=toy_reply)  # json_schema mode, like OpenAI
+def test_contradiction_pulls_the_score_down(bank, session_settings):
     q = bank.get("guide-22")
-    Grader(llm, settings=_compact(session_settings)).score(q, full_answer(q))
-    judge = next(c for c in llm.calls if task_of(c["messages"]) == "grade")
-    assert "grammar" not in judge
-    assert set(judge["response_format"]["json_schema"]["schema"]["properties"]) == {
-        str(i) for i in range(1, len(q.key_points) + 1)} | {"c"}
+    n = len(q.key_points)
+
+    def reply(letter):
+        return "{" + ",".join(f'"{i}":"{letter if i == 1 else "n"}"' for i in range(1, n + 1)) + ',"c":1}'
+    answer = "Dropout randomly zeroes activations, and it stays on at inference too."
+    stated = Grader(FakeLLM(script=[reply("y")]), settings=session_settings).score(q, answer)
+    absent = Grader(FakeLLM(script=[reply("n")]), settings=session_settings).score(q, answer)
+    wrong = Grader(FakeLLM(script=[reply("x")]), settings=session_settings).score(q, answer)
+    assert stated.score > absent.score > wrong.score or (absent.score == wrong.score == 0)
+    assert wrong.key_points[0].status == "contradicted"
+    assert wrong.improvements[0].startswith("You said “") and "in fact" in wrong.improvements[0]
 
 
-def test_the_two_judge_formats_never_share_eval_cache_entries_or_weights(session_settings):
-    from interviewer.evals.cache import grader_version
-
-    json_g = Grader(FakeLLM(), settings=session_settings.model_copy(update={"judge_format": "json"}))
-    compact_g = Grader(FakeLLM(), settings=_compact(session_settings))
-    assert grader_version(json_g) != grader_version(compact_g) and ":compact:" in grader_version(compact_g)
-    assert json_g.calibration_file != compact_g.calibration_file
+def test_judge_features_are_expected_values():
+    credit = {"y": 1.0, "p": 0.5, "n": 0.0, "x": 0.0}
+    f = judge_features([{"y": 0.5, "p": 0.5, "n": 0.0, "x": 0.0}, {"y": 0.0, "p": 0.0, "n": 0.6, "x": 0.4}],
+                       {"c": {"0": 0.5, "5": 0.5}}, credit, "x")
+    assert f == {"coverage": pytest.approx(0.375), "correctness": pytest.approx(0.5), "contradiction": pytest.approx(0.2)}
 
 
-# --- one-pass feedback: the compact judge reply goes straight on into the prose ---------------------------------------
-
-PROSE = "\n\nFeedback:\nStrengths: You named the mechanism.\nTo improve:\n- Say why it helps.\n"
-
-
-def _local_fake(script) -> FakeLLM:
-    llm = FakeLLM(script=script)
-    llm.backend, llm.json_mode = "local", "json_object+schema"  # one-pass needs llama.cpp's grammar
-    return llm
-
-
-def test_one_pass_feedback_is_one_generation_with_the_same_verdicts(bank, session_settings):
-    from interviewer.grader import compact_grammar
-
-    q = bank.get("guide-22")
-    answer = q.key_points[0] + " " + q.key_points[2]
-    one = _local_fake(lambda m: toy_reply(m) + PROSE)
-    g = Grader(one, settings=_compact(session_settings)).score(q, answer, feedback=True)
-    assert len(one.calls) == 1 and one.calls[0]["stream"]
-    assert one.calls[0]["grammar"] == compact_grammar("technical", len(q.key_points), feedback=True)
-    text = "".join(Grader(one, settings=_compact(session_settings)).stream_feedback(q, answer, g))
-    assert len(one.calls) == 1  # the feedback was the rest of that same reply: no second call
-    assert text.startswith("Strengths: ") and g.strengths == ["You named the mechanism."]  # steering line hidden
-    assert g.improvements == ["Say why it helps."] and g.model_answer == q.reference_answer
-    assert "feedback_first_token" in g.latency_s
-    two = _local_fake(toy_reply)
-    plain = Grader(two, settings=_compact(session_settings)).score(q, answer)  # evals: score only, no stream
-    assert not two.calls[0].get("stream")
-    assert plain.score == g.score and [k.status for k in plain.key_points] == [k.status for k in g.key_points]
+def test_the_cache_skips_a_torn_line_and_the_next_record_survives(tmp_path):
+    path = tmp_path / "c.jsonl"
+    cache = JsonlCache(path)
+    cache.put("a", {"v": 1})
+    with path.open("a") as f:
+        f.write('{"key": "b", "v": ')  # a run killed mid-write
+    again = JsonlCache(path)
+    assert again.get("a")["v"] == 1 and again.get("b") is None
+    again.put("c", {"v": 3})
+    final = JsonlCache(path)
+    assert final.get("c")["v"] == 3 and len(final) == 2
 
 
-def test_one_pass_only_where_it_applies(bank, session_settings):
-    q = bank.get("guide-22")
-    for llm, settings in [(FakeLLM(script=toy_reply), _compact(session_settings)),  # not llama.cpp: no grammar
-                          (_local_fake(toy_reply), session_settings.model_copy(update={"judge_format": "json"})),
-                          (_local_fake(toy_reply), _compact(session_settings).model_copy(
-                              update={"one_pass_feedback": False}))]:
-        Grader(llm, settings=settings).grade(q, full_answer(q))
-        assert not llm.calls[0].get("stream") and len(llm.calls) == 2, settings.judge_format
+def test_prepare_reads_the_prefix_only_where_the_server_caches_it(bank, session_settings):
+    q = bank.get("guide-13")
+    llama = FakeLLM(task_script=toy_reply, capabilities=Capabilities(grammar=True))
+    Grader(llama, settings=session_settings).prepare(q)
+    assert [c["max_tokens"] for c in llama.calls] == [1]
+    assert llama.calls[0]["messages"] == prefix_messages("technical", q.question, q.reference_answer,
+                                                         list(q.key_points))
+    other = FakeLLM(task_script=toy_reply)
+    Grader(other, settings=session_settings).prepare(q)
+    assert other.calls == []
 
 
-def test_one_pass_falls_back_to_the_plain_judge_on_garbage(bank, session_settings):
-    q = bank.get("guide-22")
-    replies = ["I think the answer is fine" + PROSE]  # no JSON at all in the streamed reply
-
-    def script(messages):
-        return replies.pop(0) if replies else toy_reply(messages)
-    llm = _local_fake(script)
-    g = Grader(llm, settings=_compact(session_settings)).grade(q, full_answer(q))
-    assert llm.calls[0]["stream"] and not llm.calls[1].get("stream")  # then the plain judge, then feedback
-    assert not g.evidence_only and g.score > 3 and g.feedback
-
-
-def test_warm_up_waits_for_an_open_feedback_stream(bank, session_settings):
-    """llama.cpp's server cuts a stream short when another request arrives: prepare() must not be that request."""
-    import threading
-
-    q = bank.get("guide-22")
-    llm = _local_fake(lambda m: toy_reply(m) + PROSE)
-    grader = Grader(llm, settings=_compact(session_settings))
-    g = grader.score(q, full_answer(q), feedback=True)
-    warm = threading.Thread(target=grader.prepare, args=(bank.get("guide-10"),))
-    warm.start()
-    warm.join(timeout=0.5)
-    assert warm.is_alive() and len(llm.calls) == 1  # still waiting: the feedback is being written
-    grader.discard_feedback(g)  # e.g. the agent asks a follow-up instead
-    warm.join(timeout=5)
-    assert not warm.is_alive() and len(llm.calls) == 2 and llm.calls[1]["max_tokens"] == 1
-    assert g._feedback_stream is None and grader._open_streams == 0
-    # a consumed stream releases it too (another answer: the same text would be remembered, not judged again)
-    g2 = grader.score(q, q.key_points[0], feedback=True)
-    assert grader._open_streams == 1
-    "".join(grader.stream_feedback(q, q.key_points[0], g2))
-    assert grader._open_streams == 0 and g2.improvements
+def test_feedback_never_praises_what_was_not_said_nor_repeats_a_wrong_claim(grader, bank):
+    q = bank.get("guide-16")
+    vague = "I am not totally sure, but I think it has to do with making the model train better and generalize"
+    g = grader.score(q, vague)
+    for s in g.strengths:
+        quote = s.split("“", 1)[1].split("”", 1)[0]
+        assert quote.rstrip(" …") in vague
+    offtopic = "use a bigger learning rate and train longer until the training loss is zero"
+    g2 = grader.score(bank.get("guide-15") if _has(bank, "guide-15") else q, offtopic)
+    advice = " ".join(g2.improvements).lower()
+    assert "bigger learning rate" not in advice and "train longer" not in advice
 
 
-@pytest.mark.parametrize("qid", ["guide-13", "eval-precision-recall-f1"])  # short reference (shown) and long one
-def test_warm_up_reads_exactly_the_prefix_of_the_judge_prompt(bank, session_settings, qid):
-    q = bank.get(qid)
-    llm = _local_fake(toy_reply)
-    grader = Grader(llm, settings=_compact(session_settings))
-    grader.prepare(q)
-    grader.score(q, full_answer(q))
-    warm, judge = llm.calls[0]["messages"], llm.calls[1]["messages"]
-    assert warm[0] == judge[0] and judge[1]["content"].startswith(warm[1]["content"])
-    assert ("REFERENCE ANSWER" in warm[1]["content"]) == (len(q.reference_answer.split()) <= 60)
+def _has(bank, qid):
+    try:
+        bank.get(qid)
+        return True
+    except KeyError:
+        return False
 
 
-def test_feedback_as_its_own_turn_is_shaped_by_a_grammar_on_llama_cpp(bank, session_settings):
-    from interviewer.grader import feedback_grammar
-    from interviewer.toymodel import task_of
-
-    q = bank.get("guide-22")
-    answer = q.key_points[0]
-    # json judge: the feedback is a second turn; on llama.cpp it starts with the grammar's steering line
-    local = _local_fake(lambda m: ("Feedback:\n" if task_of(m) == "feedback_followup" else "") + toy_reply(m))
-    g = Grader(local, settings=session_settings.model_copy(update={"judge_format": "json"})).grade(q, answer)
-    turn = [c for c in local.calls if task_of(c["messages"]) == "feedback_followup"][0]
-    assert turn["grammar"] == feedback_grammar() and turn["temperature"] == 0.0
-    assert g.improvements and g.model_answer == q.reference_answer and "Model answer:" in g.feedback
-    assert g.feedback.startswith("Strengths:")  # the steering line is not shown
-    other = FakeLLM(script=toy_reply)  # OpenAI and other servers: no grammar, sampled prose as before
-    Grader(other, settings=session_settings.model_copy(update={"judge_format": "json"})).grade(q, answer)
-    turn = [c for c in other.calls if task_of(c["messages"]) == "feedback_followup"][0]
-    assert "grammar" not in turn and turn["temperature"] == 0.2
-
-
-def test_the_feedback_grammar_forces_the_sections_parse_feedback_reads():
-    from interviewer.grader import feedback_grammar
-
-    text = "Strengths: Names the mechanism.\nTo improve:\n- Say why it helps.\n- Mention inference.\n"
-    assert parse_feedback(text)["improvements"] == ["Say why it helps.", "Mention inference."]
-    # the one-pass steering line first (hidden from the candidate), then the sections
-    assert feedback_grammar().startswith('root ::= "Feedback:\\nStrengths: " line "\\nTo improve:\\n" item')
+def test_scores_are_spread_and_bounded(grader, bank):
+    scores = [grader.score(bank.get(qid), a).score for qid in ("guide-22", "guide-10")
+              for a in (full_answer(bank.get(qid)), bank.get(qid).key_points[0], WRONG)]
+    assert all(0 <= s <= 5 for s in scores) and np.ptp(scores) > 1

@@ -7,14 +7,16 @@ import json
 import pytest
 
 from interviewer.config import Settings
-from interviewer.grader import FEEDBACK_LEAD, compact_grammar
+from interviewer.grading.judge import judge_grammar
 from interviewer.llamaserve import forced_plan, forced_text
 
-PLAN = forced_plan(compact_grammar("technical", 2, feedback=True))
+# The judge's grammar, then a line of free prose (as any grammar that goes on into text the model writes).
+LEAD = "\n\nNote: "
+PLAN = forced_plan(judge_grammar("technical", 2).replace(' "}"', ' "}" ' + json.dumps(LEAD) + ' [^\\n]+'))
 
 
-def test_the_plan_is_the_compact_grammars_fixed_shape_up_to_the_free_prose():
-    assert PLAN == ["{", '"1":"', None, '"', ",", '"2":"', None, '"', ",", '"c":', None, "}", FEEDBACK_LEAD]
+def test_the_plan_is_the_judge_grammars_fixed_shape_up_to_the_free_prose():
+    assert PLAN == ["{", '"1":"', None, '"', ",", '"2":"', None, '"', ",", '"c":', None, "}", LEAD]
 
 
 @pytest.mark.parametrize("text, forced", [
@@ -22,9 +24,9 @@ def test_the_plan_is_the_compact_grammars_fixed_shape_up_to_the_free_prose():
     ('{"1":"', ""),                     # a verdict comes next: the model's choice
     ('{"1":"y', '","2":"'),             # literals run on up to the next choice
     ('{"1":"y","2":"n","c":', ""),
-    ('{"1":"y","2":"n","c":4', "}"),    # not into the feedback lead: the brace reaches the client first
-    ('{"1":"y","2":"n","c":4}\n', FEEDBACK_LEAD[1:]),
-    ('{"1":"y","2":"n","c":4}' + FEEDBACK_LEAD + "Good", None),  # past the plan: nothing more to propose
+    ('{"1":"y","2":"n","c":4', "}"),    # not into the lead's new line: the brace reaches the client first
+    ('{"1":"y","2":"n","c":4}\n', LEAD[1:]),
+    ('{"1":"y","2":"n","c":4}' + LEAD + "Good", None),  # past the plan: nothing more to propose
     ('{"1":"yes"', None),               # off the plan (cannot happen under the grammar): propose nothing
 ])
 def test_forced_text(text, forced):
@@ -58,10 +60,10 @@ def test_the_setting_reaches_the_server_command(tmp_path):
 
 
 def test_cached_judgements_are_kept_apart_by_decoding():
-    from interviewer.llm import LLM
+    from interviewer.llm import LLM, LOCAL_CAPABILITIES
 
-    plain = LLM(None, "m", backend="local")
-    jumped = LLM(None, "m", backend="local", decoding="jump-forward")
+    plain = LLM(None, "m", backend="local", capabilities=LOCAL_CAPABILITIES)
+    jumped = LLM(None, "m", backend="local", capabilities=LOCAL_CAPABILITIES, decoding="jump-forward")
     assert plain.cache_id == "m" and jumped.cache_id != plain.cache_id
 
 
@@ -82,7 +84,7 @@ def _judge(llama, monkeypatch, jump: bool, feedback: bool) -> tuple[str, object,
     from llama_cpp import llama as llama_mod
 
     from interviewer import llamaserve
-    from interviewer.grader import judge_messages
+    from interviewer.grading.judge import judge_messages
 
     monkeypatch.setattr(llama_mod.Llama, "_init_sampler", llamaserve._init_sampler_drafting if jump
                         else llamaserve._init_sampler)
@@ -94,10 +96,12 @@ def _judge(llama, monkeypatch, jump: bool, feedback: bool) -> tuple[str, object,
                                                                                                                tokens))
     kps = ["zeroes activations at random during training", "rescales by 1/(1-p)", "off at inference"]
     msgs = judge_messages("technical", "What is dropout?", "Dropout randomly zeroes activations...", kps,
-                          "Dropout zeroes random activations while training and is switched off at inference.",
-                          include_reference=True, judge_format="compact")
+                          "Dropout zeroes random activations while training and is switched off at inference.")
     llama.reset()
-    grammar = LlamaGrammar.from_string(compact_grammar("technical", len(kps), feedback=feedback), verbose=False)
+    text = judge_grammar("technical", len(kps))
+    if feedback:
+        text = text.replace(' "}"', ' "}" ' + json.dumps(LEAD) + ' [^\\n]+')
+    grammar = LlamaGrammar.from_string(text, verbose=False)
     out = llama.create_chat_completion(messages=msgs, temperature=0.0, repeat_penalty=1.1,
                                        max_tokens=40 if feedback else 30, grammar=grammar)
     return out["choices"][0]["message"]["content"], llama._sampler, len(calls) - 1  # minus the prompt's read
@@ -109,7 +113,7 @@ def test_forced_text_is_read_in_batches_and_the_reply_keeps_its_shape(llama, mon
     jumped, sampler, reads = _judge(llama, monkeypatch, jump=True, feedback=False)
     reply, plain_reply = json.loads(jumped), json.loads(plain)
     assert list(reply) == list(plain_reply) == ["1", "2", "3", "c"]
-    assert set(reply.values()) - {"y", "p", "n", 0, 1, 2, 3, 4, 5} == set()
+    assert set(reply.values()) - {"y", "p", "n", "x", 0, 1, 2, 3, 4, 5} == set()
     assert sampler.jumped >= 4  # e.g. `","` and the key digit between two verdicts
     # The point of it: fewer reads of the model than output tokens, where without it there is one read per token.
     assert plain_reads >= plain_sampler.tokens - 1
@@ -119,10 +123,10 @@ def test_forced_text_is_read_in_batches_and_the_reply_keeps_its_shape(llama, mon
 @pytest.mark.slow
 def test_the_model_still_chooses_the_token_where_forced_text_meets_free_text(llama, monkeypatch):
     text, sampler, _ = _judge(llama, monkeypatch, jump=True, feedback=True)
-    assert FEEDBACK_LEAD in text
-    prose = text.split(FEEDBACK_LEAD, 1)[1]
+    assert LEAD in text
+    prose = text.split(LEAD, 1)[1]
     assert prose and not prose[0].isspace()
-    # The lead ends in a space; forcing it as a token of its own ("Strengths:" + " " + "The") derails the model's
+    # The lead ends in a space; forcing it as a token of its own ("Note:" + " " + "The") derails the model's
     # prose. The space must come inside the model's own first word (" The").
     pieces = [llama.detokenize([t]).decode("utf-8", errors="replace") for t in sampler.output]
     assert " " not in pieces

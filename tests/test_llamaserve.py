@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from llama_cpp import LlamaGrammar
 
 from interviewer import llamaserve
 from interviewer.config import Settings
-from interviewer.grader import judge_messages, judge_schema
+from interviewer.grading.judge import judge_messages, judge_schema
 from interviewer.localserver import ensure_model
 
 pytestmark = pytest.mark.slow
@@ -41,8 +42,7 @@ def sampler_log(monkeypatch):
 
 def _judge(llama, answer: str) -> str:
     kps = ["zeroes activations at random during training", "rescales by 1/(1-p)", "off at inference"]
-    msgs = judge_messages("technical", "What is dropout?", "Dropout randomly zeroes activations...", kps, answer,
-                          include_reference=True)
+    msgs = judge_messages("technical", "What is dropout?", "Dropout randomly zeroes activations...", kps, answer)
     schema = judge_schema("technical", len(kps)).model_json_schema(by_alias=True)
     # Both samplers must start from the same KV-cache state: a prompt read in other batch shapes (part of it reused
     # from the cache) gives slightly different logits, which can flip a near tie whatever the sampler.
@@ -83,4 +83,37 @@ def test_the_setting_picks_the_server_module(tmp_path):
     stock = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path, local_grammar_last=False))
     assert ours[1:3] == ["-m", "interviewer.llamaserve"]
     assert stock[1:3] == ["-m", "llama_cpp.server"]
-    assert ours[3:] == stock[3:]  # same model, port and llama.cpp options either way
+    # same model, port and llama.cpp options either way; ours reads probabilities without logits for every position
+    assert ours[3:] == stock[3:] + ["--logits_all", "false"]
+
+
+def test_recorded_logprobs_are_the_stock_servers_at_the_sampled_positions(llama, monkeypatch):
+    """Our records (no logits for every position) give what llama-cpp-python's own logprobs (logits_all) give."""
+    from llama_cpp import Llama
+    from llama_cpp import llama as llama_mod
+
+    from interviewer.grading.judge import judge_grammar
+
+    kps = ["zeroes activations at random during training", "off at inference"]
+    msgs = judge_messages("technical", "What is dropout?", "Dropout randomly zeroes activations...", kps, ANSWERS[0])
+    grammar = LlamaGrammar.from_string(judge_grammar("technical", len(kps)), verbose=False)
+    monkeypatch.setattr(llama_mod.Llama, "_init_sampler", llamaserve._init_sampler)
+    llama.reset()
+    ours = llamaserve.create_chat_completion(llama, messages=msgs, temperature=0.0, repeat_penalty=1.0, max_tokens=30,
+                                             grammar=grammar, logprobs=True, top_logprobs=5)
+    monkeypatch.setattr(llama_mod.Llama, "_init_sampler", llamaserve._stock_init_sampler)
+    full = Llama(model_path=llama.model_path, n_ctx=2048, n_threads=2, n_batch=512, chat_format="chatml",
+                 verbose=False, logits_all=True)
+    stock = full.create_chat_completion(messages=msgs, temperature=0.0, repeat_penalty=1.0, max_tokens=30,
+                                        grammar=grammar, logprobs=True, top_logprobs=5)
+    text = ours["choices"][0]["message"]["content"]
+    assert text == stock["choices"][0]["message"]["content"]
+    mine, theirs = ours["choices"][0]["logprobs"]["content"], stock["choices"][0]["logprobs"]["content"]
+    assert "".join(e["token"] for e in mine) == text
+    assert len(mine) == len(theirs)
+    for a, b in zip(mine, theirs):
+        assert a["token"] == b["token"]
+        assert a["logprob"] == pytest.approx(b["logprob"], abs=0.05)
+        top_a = [t["token"] for t in a["top_logprobs"]]
+        top_b = [t["token"] for t in b["top_logprobs"]][:len(top_a)]
+        assert top_a[:3] == top_b[:3]

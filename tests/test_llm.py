@@ -4,7 +4,7 @@ import pytest
 from pydantic import BaseModel
 
 from interviewer.config import Settings
-from interviewer.llm import LLM, FakeLLM, LLMError, make_llm, parse_json
+from interviewer.llm import LLM, LOCAL_CAPABILITIES, Capabilities, FakeLLM, LLMError, make_llm, parse_json
 
 
 class Out(BaseModel):
@@ -20,22 +20,57 @@ def test_parse_json_tolerates_fences_and_chatter():
 
 def test_structured_repairs_once_then_errors():
     llm = FakeLLM(script=["not json", '{"verdict": "no", "level": 1}'])
-    assert llm.structured([{"role": "user", "content": "x"}], Out) == Out(verdict="no", level=1)
+    value, reply = llm.structured([{"role": "user", "content": "x"}], Out)
+    assert value == Out(verdict="no", level=1) and reply.text.startswith("{")
     assert len(llm.calls) == 2
-    assert "not valid for the schema" in llm.calls[1]["messages"][-1]["content"]
+    repair = llm.calls[1]["messages"]
+    assert repair[-2] == {"role": "assistant", "content": "not json"}  # the model sees its invalid reply
+    assert '"verdict"' in repair[-1]["content"] and "schema" in repair[-1]["content"]  # and the schema
     bad = FakeLLM(script=["{}", '{"verdict": 3}'])
     with pytest.raises(LLMError, match="invalid structured output twice"):
         bad.structured([{"role": "user", "content": "x"}], Out)
 
 
-def test_response_format_per_backend_kind():
-    for mode, expected in [("json_schema", "json_schema"), ("json_object+schema", "json_object"),
-                           ("json_object", "json_object")]:
-        fmt = LLM(client=None, model="m", backend="x", json_mode=mode)._format(Out)
-        assert fmt["type"] == expected
-        assert ("schema" in fmt) == (mode == "json_object+schema")
-        if mode == "json_schema":
-            assert fmt["json_schema"]["schema"]["properties"].keys() == {"verdict", "level"}
+class _Recorder:
+    """A client that records the request and answers one fixed reply."""
+
+    def __init__(self, text='{"verdict": "yes", "level": 2}'):
+        from types import SimpleNamespace as NS
+
+        self.kwargs = None
+        self.chat = self.completions = self
+        self.reply = NS(choices=[NS(message=NS(content=text), finish_reason="stop", logprobs=None)])
+
+    def create(self, **kwargs):
+        self.kwargs = kwargs
+        return self.reply
+
+
+@pytest.mark.parametrize("mode", ["json_schema", "json_object+schema", "guided_json", "format", "json_object", "prompt"])
+def test_each_schema_mode_asks_the_way_that_server_honours(mode):
+    client = _Recorder()
+    llm = LLM(client, "m", backend="compatible", capabilities=Capabilities(schema_mode=mode))
+    value, _ = llm.structured([{"role": "system", "content": "S"}, {"role": "user", "content": "x"}], Out)
+    assert value == Out(verdict="yes", level=2)
+    kw, extra = client.kwargs, client.kwargs.get("extra_body", {})
+    rf = kw.get("response_format") or {}
+    assert (rf.get("type") == "json_schema") == (mode == "json_schema")
+    assert ("schema" in rf) == (mode == "json_object+schema")
+    assert ("guided_json" in extra) == (mode == "guided_json") and ("format" in extra) == (mode == "format")
+    assert ('"verdict"' in kw["messages"][0]["content"]) == (mode == "prompt")  # only then in the prompt
+
+
+def test_grammar_and_sampler_fields_only_where_honoured():
+    client = _Recorder()
+    LLM(client, "m", backend="local", capabilities=LOCAL_CAPABILITIES).structured(
+        [{"role": "user", "content": "x"}], Out, grammar='root ::= "x"', top_logprobs=5)
+    assert client.kwargs["extra_body"] == {"grammar": 'root ::= "x"', "repeat_penalty": 1.0}
+    assert client.kwargs["logprobs"] is True and client.kwargs["top_logprobs"] == 5
+    assert "response_format" not in client.kwargs  # the grammar is exact: no schema besides it
+    client = _Recorder()
+    LLM(client, "m", backend="openai", capabilities=Capabilities(schema_mode="json_schema")).structured(
+        [{"role": "user", "content": "x"}], Out, grammar='root ::= "x"', top_logprobs=5)
+    assert "extra_body" not in client.kwargs and "logprobs" not in client.kwargs  # not offered: not asked
 
 
 def test_backend_selection_by_settings(monkeypatch):
@@ -45,9 +80,7 @@ def test_backend_selection_by_settings(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert Settings().resolved_backend() == "openai"
     llm = make_llm(Settings(openai_model="gpt-test"))
-    assert (llm.backend, llm.model, llm.json_mode) == ("openai", "gpt-test", "json_schema")
-    comp = make_llm(Settings(backend="compatible", base_url="http://127.0.0.1:9/v1", model="llama3"))
-    assert (comp.backend, comp.model, comp.json_mode) == ("compatible", "llama3", "json_object")
+    assert (llm.backend, llm.model, llm.capabilities.schema_mode) == ("openai", "gpt-test", "json_schema")
     with pytest.raises(LLMError, match="base URL"):
         make_llm(Settings(backend="compatible"))
 
@@ -61,8 +94,10 @@ def test_settings_from_env_and_toml(tmp_path, monkeypatch):
     assert s.collection == "from_file" and s.max_answer_chars == 999  # env beats file
 
 
-def test_unreachable_server_raises_llm_error():
-    llm = make_llm(Settings(backend="compatible", base_url="http://127.0.0.1:9/v1", request_timeout_s=2))
+def test_unreachable_server_raises_llm_error(tmp_path):
+    llm = make_llm(Settings(data_dir=tmp_path, backend="compatible", base_url="http://127.0.0.1:9/v1",
+                            request_timeout_s=2))
+    assert llm.capabilities.schema_mode == "prompt" and not llm.capabilities.logprobs  # the probe found nothing
     with pytest.raises(LLMError, match="compatible backend failed"):
         llm.complete([{"role": "user", "content": "hi"}])
     with pytest.raises(LLMError):
@@ -72,7 +107,7 @@ def test_unreachable_server_raises_llm_error():
 def _chunk(text=None, finish=None):
     from types import SimpleNamespace as NS
 
-    return NS(choices=[NS(delta=NS(content=text), finish_reason=finish)])
+    return NS(choices=[NS(delta=NS(content=text), finish_reason=finish, logprobs=None)])
 
 
 class _StubClient:
@@ -91,11 +126,11 @@ class _StubClient:
 
 def test_stream_passes_the_grammar_and_flags_a_stream_cut_short():
     done = _StubClient([_chunk("Strengths: "), _chunk("good."), _chunk(None, "stop")])
-    llm = LLM(done, "m", backend="local", json_mode="json_object+schema")
+    llm = LLM(done, "m", backend="local", capabilities=LOCAL_CAPABILITIES)
     assert "".join(llm.stream([{"role": "user", "content": "x"}], grammar="root ::= [a-z]+")) == "Strengths: good."
     assert done.kwargs["extra_body"] == {"grammar": "root ::= [a-z]+"}
     # llama.cpp's server ends a stream with [DONE] and no finish reason when another request arrives
-    cut = LLM(_StubClient([_chunk("Strengths: "), _chunk("go")]), "m", backend="local")
+    cut = LLM(_StubClient([_chunk("Strengths: "), _chunk("go")]), "m", backend="local", capabilities=LOCAL_CAPABILITIES)
     pieces = []
     with pytest.raises(LLMError, match="ended the stream early"):
         for piece in cut.stream([{"role": "user", "content": "x"}]):

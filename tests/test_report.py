@@ -5,7 +5,7 @@ import json
 import pytest
 
 from interviewer.agent import skipped_grade
-from interviewer.grade_models import Grade, KeyPointResult
+from interviewer.grading.models import Grade, KeyPointResult
 from interviewer.report import build_report, concept_chart, to_json, to_markdown
 from interviewer.session import QuestionRecord, Session, SessionConfig
 

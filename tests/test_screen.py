@@ -6,7 +6,7 @@ import pytest
 
 from interviewer.evals.datasets import load_dl
 from interviewer.evals.probes import INJECTIONS, inject
-from interviewer.guard import screen
+from interviewer.grading.screen import screen
 
 
 @pytest.fixture(scope="module")

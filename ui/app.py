@@ -16,11 +16,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the ui/ helpers, als
 import streamlit as st  # noqa: E402
 from pydantic import SecretStr, ValidationError  # noqa: E402
 
-from interviewer.agent import Interviewer, Utterance, make_interview_llm  # noqa: E402
+from interviewer.agent import Interviewer, Utterance  # noqa: E402
+from interviewer.llm import make_llm  # noqa: E402
 from interviewer.bank import CONCEPTS, load_bank  # noqa: E402
 from interviewer.config import Settings  # noqa: E402
 from interviewer.db import SessionDB  # noqa: E402
-from interviewer.grader import Grader  # noqa: E402
+from interviewer.grading.grader import Grader  # noqa: E402
 from interviewer.report import build_report  # noqa: E402
 from interviewer.session import TRACKS, SessionConfig  # noqa: E402
 from views import render_history, render_report  # noqa: E402
@@ -64,7 +65,7 @@ def settings_for(choice: tuple) -> Settings:
 @st.cache_resource(show_spinner=False)
 def get_llm(backend: str, base_url: str | None, model: str | None, key: str | None, data_dir: str,
             _on_progress=None):
-    return make_interview_llm(settings_for((backend, base_url, model, key)), backend, on_progress=_on_progress)
+    return make_llm(settings_for((backend, base_url, model, key)), backend, on_progress=_on_progress)
 
 
 class BackgroundStore:

@@ -40,9 +40,8 @@ def render_report(report: Report, key: str) -> None:
                 st.markdown(r.answer or "_(empty)_")
             if r.followups:
                 st.markdown("**Follow-ups asked:** " + " / ".join(r.followups))
-            for title, points in (("Covered", r.covered), ("Partly covered", r.partly), ("Missing", r.missing)):
-                if points:
-                    st.markdown(f"**{title}**\n" + "\n".join(f"- {p}" for p in points))
+            for title, points in r.point_sections():
+                st.markdown(f"**{title}**\n" + "\n".join(f"- {p}" for p in points))
             if r.improvements:
                 st.markdown("**To improve**\n" + "\n".join(f"- {p}" for p in r.improvements))
             for note in r.notes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import random
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from interviewer.evals.cache import GradeCache, cache_key
 from interviewer.evals.datasets import Row
+from interviewer.grading.fit import grouped_folds
 
 NAIVE_PROMPT = "eval_naive_judge"  # prompts/eval_naive_judge.md (system) + eval_naive_judge_user.md
 
@@ -21,16 +21,6 @@ def mean_baseline(rows: Sequence[Row], train_rows: Sequence[Row]) -> np.ndarray:
     """Always predict the mean human score of the training rows (the calib split where there is one)."""
     train = train_rows or rows
     return np.full(len(rows), float(np.mean([r.score5 for r in train])))
-
-
-def grouped_folds(groups: Sequence[str], k: int = 5, seed: int = 0) -> list[np.ndarray]:
-    """Test-index arrays; every group (question) lies in exactly one fold, so no question is in train and test."""
-    unique = sorted(set(groups))
-    random.Random(seed).shuffle(unique)
-    k = max(2, min(k, len(unique)))
-    fold_of = {g: i % k for i, g in enumerate(unique)}
-    labels = np.array([fold_of[g] for g in groups])
-    return [np.flatnonzero(labels == f) for f in range(k) if (labels == f).any()]
 
 
 def cv_linear(features: np.ndarray, y: np.ndarray, groups: Sequence[str], *, k: int = 5, seed: int = 0) -> np.ndarray:
@@ -121,7 +111,7 @@ def naive_judge(rows: Sequence[Row], llm, cache: GradeCache | None = None, progr
         if hit is None:
             start = time.perf_counter()
             try:
-                score = llm.structured(naive_messages(row), NaiveScore, max_tokens=32).score
+                score = llm.structured(naive_messages(row), NaiveScore, max_tokens=32, task="judge")[0].score
             except LLMError:
                 continue  # not cached: a later run retries it
             record = {"system": "naive", "question_id": row.question_id, "score": score,

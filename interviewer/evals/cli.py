@@ -16,22 +16,12 @@ from interviewer.clitools import fail
 
 def _grader_and_llm(backend: str | None):
     from interviewer.config import get_settings
-    from interviewer.grader import Grader
-    from interviewer.llm import FakeLLM, make_llm
+    from interviewer.grading.grader import Grader, judge_cache_for
+    from interviewer.llm import make_llm
 
     settings = get_settings()
     backend = backend or settings.resolved_backend()
-    if backend == "fake":  # the toy model answers every prompt kind: a smoke run without a real model
-        try:
-            from interviewer.toymodel import toy_reply
-        except ImportError:  # no toy model: the grader runs on embedding evidence only
-            llm = FakeLLM(fail=True)
-        else:
-            llm = FakeLLM(script=toy_reply)
-    else:
-        llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
-    from interviewer.cli import judge_cache_for
-
+    llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
     # The model's judgements are cached by exact prompt: a recalibrated grader re-scores without model calls.
     return Grader(llm, settings=settings, judge_cache=judge_cache_for(backend)), llm, backend
 

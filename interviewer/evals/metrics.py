@@ -1,4 +1,8 @@
-"""Agreement between predicted and human 0-5 scores, with seeded bootstrap 95% intervals (rows resampled)."""
+"""Agreement between predicted and human 0-5 scores, with seeded cluster-bootstrap 95% intervals.
+
+Rows cluster by question (answers to one question share its reference, key points and difficulty), so the
+intervals resample questions, each with all its rows, not rows one by one (which makes them too narrow).
+"""
 
 from __future__ import annotations
 
@@ -72,15 +76,18 @@ def point_metrics(y, p) -> dict[str, float]:
             "qwk": qwk(y, p), "within_0_5": within(y, p, 0.5), "within_1": within(y, p, 1.0)}
 
 
-def bootstrap_ci(y, p, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, tuple[float, float]]:
-    """Percentile intervals from n_boot resamples of rows (seeded, so a rerun gives the same numbers)."""
+def bootstrap_ci(y, p, groups=None, *, n_boot: int = 1000, seed: int = 0,
+                 alpha: float = 0.05) -> dict[str, tuple[float, float]]:
+    """Percentile intervals from n_boot resamples of questions (of rows where no groups are given), seeded."""
     y, p = np.asarray(y, float), np.asarray(p, float)
-    if len(y) < 2 or n_boot <= 0:
+    groups = np.asarray(groups if groups is not None else np.arange(len(y)))
+    clusters = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    if len(clusters) < 2 or n_boot <= 0:
         return {m: (math.nan, math.nan) for m in METRICS}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = defaultdict(list)
     for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
+        idx = np.concatenate([clusters[i] for i in rng.integers(0, len(clusters), len(clusters))])
         for name, value in point_metrics(y[idx], p[idx]).items():
             draws[name].append(value)
     out = {}
@@ -92,15 +99,16 @@ def bootstrap_ci(y, p, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
     return out
 
 
-def evaluate(y, p, *, n_boot: int = 1000, seed: int = 0) -> dict:
+def evaluate(y, p, groups=None, *, n_boot: int = 1000, seed: int = 0) -> dict:
     """Point metrics and their intervals for one system; rows with no prediction (NaN) are left out and counted."""
     y, p = np.asarray(y, float), np.asarray(p, float)
     ok = ~np.isnan(p)
     if not ok.any():  # e.g. the naive judge with its backend down
         return {"n": 0, "missing": len(p), "metrics": {m: math.nan for m in METRICS},
                 "ci95": {m: (math.nan, math.nan) for m in METRICS}}
+    g = None if groups is None else np.asarray(groups)[ok]
     return {"n": int(ok.sum()), "missing": int((~ok).sum()), "metrics": point_metrics(y[ok], p[ok]),
-            "ci95": bootstrap_ci(y[ok], p[ok], n_boot=n_boot, seed=seed)}
+            "ci95": bootstrap_ci(y[ok], p[ok], g, n_boot=n_boot, seed=seed)}
 
 
 def per_group(groups, y, p) -> list[dict]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from interviewer.evals.datasets import Row
+from interviewer.text import sentences
 
 ScoreFn = Callable[[Row, str, bool], float]
 
@@ -48,12 +49,9 @@ SYNONYMS: dict[str, str] = {
     "show": "demonstrate", "shows": "demonstrates", "get": "obtain", "gets": "obtains", "often": "frequently",
     "need": "require", "needs": "requires", "main": "primary", "whole": "entire", "start": "begin",
 }
-_SENTENCES = re.compile(r"(?<=[.!?])\s+")
-
-
 def reorder_sentences(text: str) -> str:
     """Move the first sentence to the end (a rotation keeps every sentence, changes the order)."""
-    parts = [p for p in _SENTENCES.split(text.strip()) if p]
+    parts = sentences(text)
     return " ".join(parts[1:] + parts[:1]) if len(parts) > 1 else text
 
 
@@ -69,10 +67,10 @@ def swap_synonyms(text: str) -> str:
 def inject(answer: str, injection: str, where: str) -> str:
     if where == "prepend":
         return f"{injection}\n{answer}"
-    if where == "middle":
-        parts = _SENTENCES.split(answer.strip())
+    if where == "middle":  # a sentence of its own, also after an answer that does not end in a full stop
+        parts = sentences(answer)
         mid = max(1, len(parts) // 2)
-        return " ".join(parts[:mid] + [injection] + parts[mid:])
+        return " ".join(parts[:mid]) + "\n" + injection + (" " + " ".join(parts[mid:]) if parts[mid:] else "")
     return f"{answer}\n{injection}"
 
 

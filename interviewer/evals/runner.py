@@ -1,12 +1,11 @@
 """One eval run: grade the rows (cached, resumable), baselines on the same rows, metrics with CIs, probes,
 latency, then report.md + results.json + scatter.png + calibration.png + command.txt in one folder.
 
-Works with any grader object that has `score_item(question, reference, answer, key_points=..., question_id=...)`.
+Works with any grader that has what `GraderLike` names (`score_item`, `version`, `forget`, `llm`).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import sys
@@ -14,13 +13,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from interviewer import PROJECT_ROOT
 from interviewer.evals import baselines, metrics, probes
-from interviewer.evals.cache import GradeCache, cache_key, grade_record, grader_version
+from interviewer.evals.cache import GradeCache, cache_key, grade_record
+from interviewer.grading.fit import cv_scale
 from interviewer.evals.datasets import Row
 
 RESULTS_DIR = PROJECT_ROOT / "evals" / "results"
@@ -30,20 +31,29 @@ MOHLER_GOAL = {"pearson": 0.70, "rmse": 0.80}
 MOHLER_REFERENCE = "one human grader vs the other: r 0.599, RMSE 1.31; Sultan et al. 2016: r 0.592, RMSE 0.887"
 
 
+class GraderLike(Protocol):
+    """What the eval needs of a grader (the real one, or a stand-in in tests)."""
+
+    llm: object
+    version: str
+
+    def score_item(self, question: str, reference: str, answer: str, key_points: list[str] | None = None,
+                   question_id: str = "adhoc", kind: str = "technical", fresh: bool = False): ...
+
+    def forget(self) -> None: ...
+
+
 class CachedGrader:
     """The grader behind the cache: a cached (row, answer) is never graded twice unless `fresh` is asked."""
 
-    def __init__(self, grader, cache: GradeCache, backend: str | None = None, model: str | None = None) -> None:
-        llm = getattr(grader, "llm", None)
+    def __init__(self, grader: GraderLike, cache: GradeCache, backend: str | None = None,
+                 model: str | None = None) -> None:
+        llm = grader.llm
         self.grader = grader
         self.cache = cache
         self.backend = backend or getattr(llm, "backend", None) or "none"
-        self.model = model or getattr(llm, "cache_id", None) or getattr(llm, "model", None) or "none"
-        self.version = grader_version(grader)
-        try:  # the real grader takes the rubric kind (scenario questions); a minimal stand-in need not
-            self.takes_kind = "kind" in inspect.signature(grader.score_item).parameters
-        except (TypeError, ValueError):
-            self.takes_kind = False
+        self.model = model or getattr(llm, "cache_id", None) or "none"
+        self.version = grader.version
         self.calls = 0
         self.fresh_seconds = 0.0
         self.errors: Counter[str] = Counter()
@@ -56,31 +66,22 @@ class CachedGrader:
         key = cache_key(version, self.backend, self.model, row.question, row.reference, answer)
         if not (fresh or refresh) and (hit := self.cache.get(key)) is not None:
             return hit
-        extra = {"kind": row.rubric} if self.takes_kind else {}
         start = time.perf_counter()
-        # A fresh grade really asks the model again (run-to-run consistency), bypassing the judge cache and the
-        # judgements the grader remembers.
-        judge_cache = getattr(self.grader, "judge_cache", None)
-        if fresh and judge_cache is not None:
-            self.grader.judge_cache = None
-        if fresh and hasattr(self.grader, "forget"):
+        if fresh:  # a fresh grade really asks the model again: run-to-run consistency
             self.grader.forget()
         try:
             grade = self.grader.score_item(row.question, row.reference, answer, key_points=row.key_points,
-                                           question_id=row.question_id, **extra)
+                                           question_id=row.question_id, kind=row.rubric, fresh=fresh)
         except Exception as e:  # one bad row must not end a 2,000-row run; it is counted and retried next run
             self.errors[f"{type(e).__name__}: {str(e)[:120]}"] += 1
             return None
-        finally:
-            if fresh and judge_cache is not None:
-                self.grader.judge_cache = judge_cache
         seconds = time.perf_counter() - start
         if grade.latency_s.get("judge_replayed"):  # the model's judgement came from the judge cache
             seconds += grade.latency_s.get("judge", 0.0)
         self.calls += 1
         self.fresh_seconds += seconds
         rec = {"system": "grader", **grade_record(grade, seconds, row.question_id)}
-        if rec["evidence_only"] and getattr(self.grader, "llm", None) is not None:
+        if rec["evidence_only"] and self.grader.llm is not None:
             self.uncached_fallbacks += 1  # the model failed on this one: use it now, retry it next run
             return rec
         return rec if fresh else self.cache.put(key, rec)
@@ -121,6 +122,24 @@ def _breakdown(labels: Sequence[str], y: np.ndarray, p: np.ndarray) -> dict[str,
     return out
 
 
+SCREENED_KINDS = frozenset({"empty", "off-topic"})  # answers any screen scores 0; they inflate a correlation
+
+
+def human_band(score: float) -> str:
+    lo = min(4, int(score))
+    return f"human {lo}-{lo + 1}"
+
+
+def _needs_judgement(rows: Sequence[Row], y: np.ndarray, p: np.ndarray, groups: list[str], n_boot: int,
+                     seed: int) -> dict | None:
+    """The grader on the rows that need a judgement: without the empty, gibberish and off-topic answers."""
+    keep = np.array([r.kind not in SCREENED_KINDS for r in rows])
+    if not any(r.kind for r in rows) or keep.all() or keep.sum() < 3:
+        return None
+    return {"rows": int(keep.sum()), "left_out": int((~keep).sum()),
+            **metrics.evaluate(y[keep], p[keep], [g for g, k in zip(groups, keep) if k], n_boot=n_boot, seed=seed)}
+
+
 def latency_summary(records: Sequence[dict | None], scorer: CachedGrader) -> dict:
     secs = np.array([r["seconds"] for r in records if r and "seconds" in r], float)
     out = {"rows_timed": int(len(secs)), "fresh_calls": scorer.calls,
@@ -131,7 +150,7 @@ def latency_summary(records: Sequence[dict | None], scorer: CachedGrader) -> dic
     if scorer.calls:
         out["throughput_per_min"] = 60.0 * scorer.calls / scorer.fresh_seconds if scorer.fresh_seconds else None
         out["throughput_basis"] = "fresh grades in this run (sequential)"
-    elif len(secs):
+    elif len(secs) and secs.mean() > 0:
         out["throughput_per_min"] = 60.0 / float(secs.mean())
         out["throughput_basis"] = "recorded times of cached grades (sequential)"
     phases: dict[str, list[float]] = defaultdict(list)
@@ -157,7 +176,12 @@ def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_
     latency = latency_summary(records, scorer)  # before the probes add their own calls
     model_failures = scorer.uncached_fallbacks
     y = np.array([r.score5 for r in rows])
-    systems: dict[str, np.ndarray] = {"grader": np.array([math.nan if r is None else r["score"] for r in records])}
+    groups = [r.group for r in rows]
+    grader_scores = np.array([math.nan if r is None else r["score"] for r in records])
+    # The zero-shot grader is the headline; beside it, the same scores on a scale fitted to these rows by
+    # question-grouped CV (what `interviewer calibrate --dataset file` would give a user with these labels).
+    systems: dict[str, np.ndarray] = {"grader": grader_scores,
+                                      "grader, recalibrated (grouped CV)": cv_scale(grader_scores, y, groups, seed=seed)}
 
     # Baselines, on exactly these rows.
     systems["mean"] = baselines.mean_baseline(rows, [r for r in (train_rows or []) if r.split == "calib"])
@@ -178,10 +202,12 @@ def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_
         "dataset": dataset, "backend": scorer.backend, "model": scorer.model, "grader_version": scorer.version,
         "command": command, "rows": len(rows), "questions": len({r.group for r in rows}),
         "splits": dict(Counter(r.split for r in rows)), "human_mean": float(y.mean()),
-        "systems": {name: metrics.evaluate(y, p, n_boot=n_boot, seed=seed) for name, p in systems.items()},
+        "systems": {name: metrics.evaluate(y, p, groups, n_boot=n_boot, seed=seed) for name, p in systems.items()},
+        "needs_judgement": _needs_judgement(rows, y, grader_scores, groups, n_boot, seed),
         "by_split": _breakdown([r.split for r in rows], y, systems["grader"]),
-        "by_kind": _breakdown([r.kind or "-" for r in rows], y, systems["grader"]) if any(r.kind for r in rows)
-        else {},
+        # By answer kind where the data has kinds; else by band of the human score (where the scale is off).
+        "by_kind": _breakdown([r.kind or "-" for r in rows] if any(r.kind for r in rows) else
+                              [human_band(v) for v in y], y, grader_scores),
         "per_question": metrics.per_group([r.group for r in rows], y, systems["grader"]),
         "grader_errors": dict(scorer.errors),
         "flags": dict(Counter(f for r in records if r for f in r.get("flags", []))),
@@ -244,21 +270,28 @@ def markdown_report(res: dict) -> str:
              f"{res['rows']} rows, {res['questions']} questions, splits {res['splits']}; human mean "
              f"{res['human_mean']:.3f} (0-5). Grader version `{res['grader_version']}`. "
              f"Wall time {res['wall_s']:.1f} s.", "",
-             "## Agreement with human scores (95% bootstrap intervals)", "",
+             "## Agreement with human scores (95% intervals: bootstrap over questions)", "",
              "| system | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for sys_name, system in res["systems"].items():
         missing = f" ({system['missing']} missing)" if system["missing"] else ""
         lines.append(f"| {sys_name} | {system['n']}{missing} | " + " | ".join(_with_ci(system, m) for m in names) + " |")
     lines += ["", "mean: the calib-split mean (else the mean of these rows); embedding: cosine of answer and reference "
               "with a linear map fitted by question-grouped 5-fold CV on these rows; naive_judge: one prompt asking for "
-              "a 0-5 score; embedding+naive: both, one CV linear map. Within ±0.5/±1: share of rows that close."]
+              "a 0-5 score; embedding+naive: both, one CV linear map; grader, recalibrated: the grader's scores through "
+              "a line fitted by question-grouped 5-fold CV on these rows (a user's own scale; the zero-shot grader row "
+              "is the headline). Within ±0.5/±1: share of rows that close."]
+    if res.get("needs_judgement"):
+        nj = res["needs_judgement"]
+        lines += ["", f"Rows that need a judgement ({nj['rows']}; the {nj['left_out']} empty, gibberish and off-topic "
+                  f"rows that any screen scores 0 left out): grader " + ", ".join(
+                      f"{m} {_with_ci(nj, m)}" for m in ("pearson", "rmse", "qwk"))]
     if res.get("goal"):
         g = res["systems"]["grader"]["metrics"]
         ok = (g["pearson"] or 0) >= res["goal"]["pearson"] and (g["rmse"] or 9) <= res["goal"]["rmse"]
         lines += ["", f"Goal: Pearson >= {res['goal']['pearson']} and RMSE <= {res['goal']['rmse']}: "
                   f"**{'met' if ok else 'not met'}** (r {_f(g['pearson'])}, RMSE {_f(g['rmse'])}). "
                   f"Reference lines: {MOHLER_REFERENCE}."]
-    for title, key in (("By split (grader)", "by_split"), ("By answer kind (grader)", "by_kind")):
+    for title, key in (("By split (grader)", "by_split"), ("By answer kind, or human score band (grader)", "by_kind")):
         if len(res.get(key) or {}) > 1:
             lines += ["", f"## {title}", "", "| | n | human mean | grader mean | pearson | rmse | mae |",
                       "|---|---|---|---|---|---|---|"]

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field
 
-Status = Literal["covered", "partly", "missing"]
+Status = Literal["covered", "partly", "missing", "contradicted"]
 
 
 class KeyPointResult(BaseModel):
     point: str
     status: Status
-    quote: str | None = Field(default=None, description="the answer's words that support the verdict")
+    quote: str | None = Field(default=None, description="the answer's words that support the verdict (verbatim)")
     similarity: float = Field(description="embedding similarity of the best answer sentence to the point")
+    probabilities: dict[str, float] = Field(default_factory=dict,
+                                            description="the judge's probability of each status for this point")
 
 
 class CriterionScore(BaseModel):
     name: str
-    score: float = Field(ge=0, le=5)
+    score: float = Field(ge=0, le=5, description="expected level 0-5 under the judge's probabilities")
     justification: str
 
 
@@ -33,6 +35,10 @@ class Grade(BaseModel):
     feedback: str = ""
     references: list[str] = Field(default_factory=list, description="ids of the store chunks used as grounding")
     evidence_only: bool = Field(default=False, description="the LLM was unavailable: embedding evidence only")
+    judgement: str = Field(default="", description="logprobs (probabilities read), argmax (the reply's letters), "
+                                                   "or empty where no model judged")
+    calibration: str = Field(default="default", description="the score scale in use")
+    language: str = Field(default="en", description="en, or other: graded without English embeddings")
     flags: list[str] = Field(default_factory=list, description="empty, gibberish, off-topic, injection, truncated...")
     notes: list[str] = Field(default_factory=list, description="messages to show the candidate")
     hint_cap: float | None = Field(default=None, description="a hint was used: the score is capped at this")
@@ -40,17 +46,14 @@ class Grade(BaseModel):
     backend: str = ""
     model: str = ""
     latency_s: dict[str, float] = Field(default_factory=dict)
-    # The judge conversation (prompt + its reply) when the model judged just now: feedback continues it, so
-    # llama.cpp reuses the KV cache of the whole judge prompt instead of reading a new prompt from scratch.
-    _judge_turn: list[dict] | None = PrivateAttr(default=None)
-    # One-pass feedback (compact judge on llama.cpp): the judge reply goes on into the prose, so the rest of that
-    # stream is the feedback, already being written while the score is shown.
-    _feedback_stream: Any = PrivateAttr(default=None)
+
+    def points(self, status: str) -> list[str]:
+        return [k.point for k in self.key_points if k.status == status]
 
     @property
     def covered(self) -> list[str]:
-        return [k.point for k in self.key_points if k.status == "covered"]
+        return self.points("covered")
 
     @property
     def missing(self) -> list[str]:
-        return [k.point for k in self.key_points if k.status == "missing"]
+        return self.points("missing")

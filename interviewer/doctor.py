@@ -1,0 +1,134 @@
+"""`interviewer doctor`: one line per part, pass / fail / skip, and what is in use (backend, structured output mode,
+logprobs, store, database, calibration, optional voice models)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+
+import typer
+from pydantic import BaseModel
+
+# A known answer the grader must judge with the model, not by embeddings alone.
+CHECK_QUESTION = "guide-22"
+CHECK_ANSWER = ("Dropout randomly zeroes activations during training so units cannot co-adapt; "
+                "it is switched off at inference.")
+
+
+class Check(BaseModel):
+    name: str
+    status: str  # pass | fail | skip
+    detail: str
+
+
+def _run(name: str, fn: Callable[[], str]) -> Check:
+    try:
+        return Check(name=name, status="pass", detail=fn())
+    except _Skip as e:
+        return Check(name=name, status="skip", detail=str(e))
+    except Exception as e:  # a doctor reports, it does not crash
+        return Check(name=name, status="fail", detail=f"{type(e).__name__}: {e}")
+
+
+class _Skip(Exception):
+    pass
+
+
+def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
+    from interviewer.config import get_settings
+
+    settings = get_settings()
+    name = backend or settings.resolved_backend()
+    out: list[Check] = []
+    state: dict = {}
+
+    def llm() -> str:
+        from interviewer.llm import make_llm
+
+        if reprobe and name == "compatible":
+            (settings.data_dir / "server-capabilities.json").unlink(missing_ok=True)
+        state["llm"] = make_llm(settings, name)
+        return f"{name}: model {state['llm'].model}"
+
+    out.append(_run("backend", llm))
+
+    def capabilities() -> str:
+        if "llm" not in state:
+            raise _Skip("no backend")
+        return state["llm"].capabilities.describe()
+
+    out.append(_run("structured output", capabilities))
+
+    def store() -> str:
+        from interviewer.store import ensure_ingested, get_store
+
+        s = get_store()
+        ensure_ingested(s)
+        hits = s.search("what does dropout do", k=1)
+        where = f"server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_dir)
+        return f"Chroma ({where}): {s.count()} chunks; 'what does dropout do' -> {hits[0].question_id}"
+
+    out.append(_run("store", store))
+
+    def database() -> str:
+        from interviewer.db import SessionDB
+
+        db = SessionDB(settings.db_path)
+        return f"SQLite {settings.db_path}: {len(db.list_sessions())} sessions"
+
+    out.append(_run("database", database))
+
+    def calibration() -> str:
+        from interviewer.grading.score import load_calibration
+
+        cal = load_calibration(settings.calibration, settings.data_dir)
+        return f"{cal.name} (fitted {cal.fitted_on.get('date', '?')} on {cal.fitted_on.get('dataset', '?')})"
+
+    out.append(_run("calibration", calibration))
+
+    def grade() -> str:
+        if "llm" not in state:
+            raise _Skip("no backend")
+        from interviewer.bank import load_bank
+        from interviewer.grading.grader import Grader
+
+        q = load_bank(settings.knowledge_dir).get(CHECK_QUESTION)
+        g = Grader(state["llm"], settings=settings).score(q, CHECK_ANSWER)
+        if g.evidence_only:
+            raise RuntimeError("evidence-only grade: " + "; ".join(g.notes))
+        return f"{CHECK_QUESTION}: {g.score:.1f}/5, judgement by {g.judgement}, {g.latency_s.get('score', 0):.1f} s"
+
+    out.append(_run("grading", grade))
+
+    def voice() -> str:
+        found = [m for m in ("faster_whisper", "piper") if importlib.util.find_spec(m)]
+        if not found:
+            raise _Skip("not installed (optional)")
+        return "installed: " + ", ".join(found)
+
+    out.append(_run("voice", voice))
+    return out
+
+
+def doctor(backend: str | None = typer.Option(None, help="local, openai, compatible or fake"),
+           reprobe: bool = typer.Option(False, "--reprobe", help="probe a compatible server again"),
+           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Check every part and say what is in use; exit code 1 when a part fails."""
+    results = checks(backend, reprobe)
+    if as_json:
+        sys.stdout.write(json.dumps([c.model_dump() for c in results], indent=2) + "\n")
+    else:
+        from rich.console import Console
+
+        console = Console()
+        mark = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
+        for c in results:
+            console.print(f"{mark[c.status]}  {c.name:<18} {c.detail}", highlight=False)
+    if any(c.status == "fail" for c in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
