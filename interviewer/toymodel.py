@@ -1,7 +1,7 @@
 """A deterministic toy model for FakeLLM: answers every prompt kind of the project plausibly, with no weights.
 
 Use `FakeLLM(script=toy_reply)`. It reads the newest `[task:NAME]` tag (system or user line) and answers by word overlap,
-so control flow (grading, follow-ups, hints, feedback) can be tested quickly and repeatably.
+so control flow (grading, follow-ups, hints) can be tested quickly and repeatably.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ _WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
 
 
 def task_of(messages: list[dict]) -> str:
-    """The newest `[task:NAME]` tag: a follow-up turn (feedback after the judgement) names its own task."""
+    """The newest `[task:NAME]` tag (prompts not yet routed by the caller's explicit task argument carry one)."""
     for m in reversed(messages):
         if m.get("role") in ("system", "user"):
             found = re.match(r"\s*\[task:([a-z_\-]+)\]", m.get("content", ""))
@@ -56,18 +56,6 @@ def _grade(messages: list[dict]) -> str:
     return json.dumps(out)
 
 
-def _strengths_and_gaps(user: str) -> list[str]:
-    gaps = re.findall(r"^- \[(?:missing|partly)\] (.*)$", user, re.MULTILINE)
-    lines = ["Strengths: You addressed the question directly.", "To improve:"]
-    return lines + ([f"- Mention that {p[0].lower() + p[1:]}" for p in gaps[:4]] or ["- Add a concrete example."])
-
-
-def _feedback(messages: list[dict]) -> str:
-    user = _last_user(messages)
-    reference = _between(user, "REFERENCE ANSWER:", "KEY POINTS")
-    return "\n".join(_strengths_and_gaps(user) + ["Model answer: " + " ".join(reference.split()[:60])])
-
-
 def _keypoints(messages: list[dict]) -> str:
     reference = _last_user(messages).split("REFERENCE ANSWER:", 1)[-1]
     sentences = [s for s in split_sentences(reference) if len(s.split()) >= 3]
@@ -79,10 +67,6 @@ def toy_reply(messages: list[dict], task: str | None = None) -> str:
     task = task or task_of(messages)
     if task == "grade":
         return _grade(messages)
-    if task == "feedback":
-        return _feedback(messages)
-    if task == "feedback_followup":
-        return "\n".join(_strengths_and_gaps(_last_user(messages)))
     if task == "keypoints":
         return _keypoints(messages)
     if task == "judge":

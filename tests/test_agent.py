@@ -32,10 +32,6 @@ def scripted(messages: list[dict], task: str | None = None, *, hint: str = "Thin
             verdicts, level = ["no"] * n, 0
         codes = re.findall(r"^- Then ([a-z]) = ", messages[0]["content"], re.MULTILINE)
         return json.dumps({**{str(i): v[0] for i, v in enumerate(verdicts, 1)}, **{c: level for c in codes}})
-    if tag == "feedback":
-        return "Strengths: clear.\nTo improve:\n- add the mechanism\nModel answer: A concise model answer."
-    if tag == "feedback_followup":  # feedback continues the judge conversation; the model answer is the reference
-        return "Strengths: clear.\nTo improve:\n- add the mechanism"
     return {"greet": "Welcome! Let's begin.", "followup": followup, "hint": hint,
             "clarify": "Focus on the general idea; no particular framework is assumed.",
             "intent": "answer"}.get(tag, "ok")

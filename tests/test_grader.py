@@ -123,9 +123,11 @@ def test_unicode_and_code_blocks_are_safe(grader, bank):
 
 
 def test_an_answer_in_another_language_is_judged_without_english_embeddings(grader, bank):
-    g = grader.score(bank.get("guide-22"), "Dropout 在训练时随机将一部分神经元的输出置零，防止过拟合；推理时关闭。")
+    answer = "Dropout 在训练时随机将一部分神经元的输出置零，防止过拟合；推理时关闭。"
+    g = grader.score(bank.get("guide-22"), answer)
     assert g.language == "zh" and not {"gibberish", "off-topic"} & set(g.flags) and not g.evidence_only
     assert "emb_kp_mean" not in g.features and "coverage" in g.features  # the judge-only formula
+    assert all(s.split("“", 1)[1].split("”", 1)[0].rstrip(" …") in answer for s in g.strengths)  # quotes the answer
 
 
 def test_a_language_the_model_does_not_read_gets_a_clear_message(bank, session_settings):

@@ -17,11 +17,11 @@ import streamlit as st  # noqa: E402
 from pydantic import SecretStr, ValidationError  # noqa: E402
 
 from interviewer.agent import Interviewer, Utterance  # noqa: E402
-from interviewer.llm import make_llm  # noqa: E402
 from interviewer.bank import CONCEPTS, load_bank  # noqa: E402
 from interviewer.config import Settings  # noqa: E402
 from interviewer.db import SessionDB  # noqa: E402
 from interviewer.grading.grader import Grader  # noqa: E402
+from interviewer.llm import make_llm  # noqa: E402
 from interviewer.report import build_report  # noqa: E402
 from interviewer.session import TRACKS, SessionConfig  # noqa: E402
 from views import render_history, render_report  # noqa: E402

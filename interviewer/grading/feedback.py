@@ -46,8 +46,7 @@ def _point(text: str) -> str:
 
 
 def strength(k: KeyPointResult) -> str:
-    return f"You said {_quote(k.quote)}: that covers the point that {_point(k.point)}." if k.quote else \
-        f"You covered the point that {_point(k.point)}."
+    return f"You said {_quote(k.quote)}: that covers the point that {_point(k.point)}."
 
 
 def improvement(k: KeyPointResult) -> str:
@@ -63,12 +62,17 @@ def improvement(k: KeyPointResult) -> str:
 ORDER = {"contradicted": 0, "missing": 1, "partly": 2}
 
 
-def write(grade: Grade, reference: str) -> Feedback:
-    """The feedback for a grade whose key points carry verdicts and quotes."""
+def write(grade: Grade, reference: str, answer: str = "") -> Feedback:
+    """The feedback for a grade whose key points carry verdicts and quotes. A stated point with no quote of its own
+    (no English embeddings to find one: another language) quotes the answer itself, where the judgement came from."""
     if {"empty", "gibberish", "off-topic", "unsupported-language"} & set(grade.flags):
         return Feedback(improvements=[VOID_ADVICE], model_answer=reference)
-    strengths = [strength(k) for k in grade.key_points if k.status == "covered"][:MAX_STRENGTHS]
-    todo = sorted((k for k in grade.key_points if k.status in ORDER),
+    points = [k if k.quote or k.status == "missing" or not answer else k.model_copy(update={"quote": answer})
+              for k in grade.key_points]
+    # A strength is said only with the candidate's words to show for it: a point judged stated with no sentence of the
+    # answer like it is left unpraised (and not advised either: the judge thought it was said).
+    strengths = [strength(k) for k in points if k.status == "covered" and k.quote][:MAX_STRENGTHS]
+    todo = sorted((k for k in points if k.status in ORDER),
                   key=lambda k: ORDER[k.status])  # stable: key points keep their order (most important first)
     improvements = [improvement(k) for k in todo][:MAX_IMPROVEMENTS]
     if not improvements:

@@ -31,7 +31,7 @@ def fit_signed(X: np.ndarray, y: np.ndarray, names: Sequence[str], signs: dict[s
     A = np.column_stack([np.ones(len(y)), -np.ones(len(y)), X * s])
     coef, _ = nnls(A, y)
     return LinearScore(intercept=round(float(coef[0] - coef[1]), 4),
-                       weights={n: round(float(sign * c), 4) for n, sign, c in zip(names, s, coef[2:])})
+                       weights={n: round(float(sign * c), 4) + 0.0 for n, sign, c in zip(names, s, coef[2:])})
 
 
 def fit_scale(raw: np.ndarray, y: np.ndarray) -> Scale:

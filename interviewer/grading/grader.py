@@ -29,7 +29,7 @@ from interviewer.grading.keypoints import derive
 from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
 from interviewer.grading.choices import expected
 from interviewer.grading.score import CALIBRATION_FILE, grounded_coverage, judge_features, load_calibration
-from interviewer.grading.screen import screen
+from interviewer.grading.screen import normalise, screen
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_rubric, load_verdicts
 
@@ -87,7 +87,6 @@ class Grader:
         grade.references = [f"{question.id}::reference"] + self._related(question)
         return grade
 
-    grade = score
 
     def score_item(self, question: str, reference: str, answer: str, key_points: list[str] | None = None,
                    question_id: str = "adhoc", kind: str = "technical", fresh: bool = False) -> Grade:
@@ -155,7 +154,7 @@ class Grader:
                 grade.notes.append("Without the model, an answer in another language cannot be graded yet.")
                 return self._finish(grade, key_points, reference, kind, [None] * len(key_points), None, 0.0, t0)
             return self._finish(grade, key_points, reference, kind, self._evidence_points(evidence), evidence,
-                                self.calibration.score(grade.features, "evidence"), t0)
+                                self.calibration.score(grade.features, "evidence"), t0, written=answer)
         feats = self._judge_features(judgement)
         if evidence is not None:
             feats["grounded_coverage"] = grounded_coverage(judgement.points, evidence.kp_sims, _credit())
@@ -168,7 +167,8 @@ class Grader:
             grade.hint_cap = HINT_CAP
             grade.notes.append(f"A hint was used, so the score is capped at {HINT_CAP:g}.")
             score = min(score, HINT_CAP)
-        return self._finish(grade, key_points, reference, kind, judgement.points, evidence, score, t0, judgement)
+        return self._finish(grade, key_points, reference, kind, judgement.points, evidence, score, t0, judgement,
+                            answer=s.text, written=answer)
 
     def _judge_features(self, judgement: Judgement) -> dict[str, float]:
         return judge_features(judgement.points, judgement.levels, _credit(), _contradicted())
@@ -210,14 +210,19 @@ class Grader:
         return out
 
     def _finish(self, grade: Grade, key_points: list[str], reference: str, kind: str, points, evidence, score: float,
-                t0: float, judgement: Judgement | None = None) -> Grade:
+                t0: float, judgement: Judgement | None = None, answer: str = "", written: str = "") -> Grade:
+        """`answer` is the screened text the judge read; `written` what the candidate wrote. A quote is kept only
+        where it is the candidate's own words (the screen may have cut an instruction out of the middle of a
+        sentence, which would join words they never wrote side by side)."""
         status_of = _status_of()
+        said = " ".join(normalise(written).split())
         results = []
         for i, point in enumerate(key_points):
             dist = points[i]
             status = status_of[max(dist, key=dist.get)] if dist else "missing"
             sim = evidence.kp_sims[i] if evidence is not None else 0.0
             quote = evidence.quotes[i] if evidence is not None and status != "missing" else None
+            quote = quote if quote and " ".join(quote.split()) in said else None
             results.append(KeyPointResult(point=point, status=status, similarity=sim, quote=quote,
                                           probabilities={status_of[c]: round(p, 4) for c, p in (dist or {}).items()}))
         grade.key_points = results
@@ -225,7 +230,8 @@ class Grader:
         coverage = float(np.mean([expected(d, credit) if d else 0.0 for d in points])) if points else 0.0
         grade.criteria = self._criteria(kind, judgement, coverage)
         grade.score = round(float(score), 2)
-        feedback = fb.write(grade, reference)
+        whole = answer if answer and evidence is None and " ".join(answer.split()) in said else ""
+        feedback = fb.write(grade, reference, whole)
         grade.strengths, grade.improvements = feedback.strengths, feedback.improvements
         grade.model_answer, grade.feedback = feedback.model_answer, feedback.text()
         grade.latency_s["score"] = round(time.perf_counter() - t0, 3)
@@ -235,7 +241,7 @@ class Grader:
         out = []
         for c in load_rubric(kind):
             if c.get("computed"):
-                value = 5 * coverage
+                value = 5 * max(0.0, coverage)
             elif judgement is not None and c["code"] in judgement.levels:
                 value = sum(int(k) * p for k, p in judgement.levels[c["code"]].items())
             else:

@@ -1,8 +1,8 @@
 """The score: a short, signed linear formula over the judgement, with embedding similarity as a second signal.
 
 Features, each in [0, 1]:
-- coverage: the expected credit of the key points under the judge's probabilities (stated 1, partly 0.5, absent or
-  contradicted 0), averaged over the key points;
+- coverage: the expected credit of the key points under the judge's probabilities (the rubric's credits: stated 1,
+  partly 0.5, absent 0, contradicted -0.5), averaged over the key points;
 - correctness: the judge's expected 0-5 "correct and complete" level, over 5;
 - contradiction: the mean probability that a key point is contradicted (a confident wrong claim costs, it does not
   merely fail to add);
