@@ -4,9 +4,10 @@ counts; asserts nothing.
   python scripts/check_feedback.py [--split heldout] [--backend local]
 
 - Strengths: every bullet must carry a quote (between “ and ”) that occurs in the answer, verbatim.
-- To improve: outside its quotes, no bullet may repeat the answer's own words (a run of RUN words) for an answer that
-  is wrong (kinds misconception, padded-wrong, off-topic) or about a key point judged contradicted: that would be a
-  wrong claim handed back as advice.
+- To improve: outside its quotes, no bullet may repeat the answer's own words (a run of RUN words that the reference
+  does not also contain) for an answer that is wrong (kinds misconception, padded-wrong, off-topic) or about a key
+  point judged contradicted: that would be a wrong claim handed back as advice. Runs the answer shares with the
+  reference are counted apart: a wrong answer that borrows the reference's wording is not a wrong claim repeated.
 Judgements come from the committed judge cache where the eval already made them (no model call for those).
 """
 
@@ -66,13 +67,17 @@ def main() -> None:
             if not about_wrong:
                 continue
             c["improvements on wrong answers or contradicted points"] += 1
-            if runs(_QUOTED.sub(" ", i)) & runs(answer):
-                c["of those, repeating the answer's words as advice"] += 1
+            shared = runs(_QUOTED.sub(" ", i)) & runs(answer)
+            if shared:
+                c["of those, sharing words with the answer"] += 1
+            # Words the answer shares with the reference are the reference's claim, not the answer's.
+            if shared - runs(" ".join([row.reference, *(row.key_points or [])])):
+                c["of those, repeating the answer's own words as advice"] += 1
                 bad.append(f"advice repeats the answer ({row.question_id}, {row.kind}): {i}")
     print(f"{len(rows)} answers ({args.split}), backend {llm.backend}")
     for k in ("strengths", "strengths quoted verbatim", "improvements",
               "improvements on wrong answers or contradicted points",
-              "of those, repeating the answer's words as advice"):
+              "of those, sharing words with the answer", "of those, repeating the answer's own words as advice"):
         print(f"{k:>55}: {c[k]}")
     for line in bad[:20]:
         print("  -", line)
