@@ -88,8 +88,8 @@ class GrammarLastGreedy:
             self.full_passes += 1
             C.llama_sampler_apply(self.grammar, ctypes.byref(cur))
             token = int(self.view["id"][int(np.argmax(self.view["logit"]))])  # first maximum, as greedy does
-        if self.top_logprobs:
-            self.records.append(self._record(logits, token))
+        if self.top_logprobs and not C.llama_vocab_is_eog(self.llama._model.vocab, token):
+            self.records.append(self._record(logits, token))  # end of generation is no token of the text (as stock)
         return self._accept(token)
 
     def _entry(self, token: int, logprob: float) -> dict:
