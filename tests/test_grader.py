@@ -52,6 +52,8 @@ def test_grade_has_all_parts(grader, bank):
     assert all(c.justification.startswith(f"{math.floor(c.score + 0.5)}/5") for c in g.criteria)
     assert g.improvements and g.model_answer == q.reference_answer and g.feedback.startswith("Strengths:")
     assert g.references[0] == "guide-22::reference"
+    # rendered as Markdown: each section after a list starts a paragraph of its own, not the last bullet's tail
+    assert "\n\nTo improve:\n- " in g.feedback and "\n\nModel answer: " in g.feedback
     assert {"evidence", "judge", "score"} <= g.latency_s.keys()
     assert {"coverage", "correctness", "contradiction", "emb_kp_mean"} <= g.features.keys()
 

@@ -26,9 +26,11 @@ class Feedback(BaseModel):
     model_answer: str = ""
 
     def text(self) -> str:
-        lines = ["Strengths:"] + ([f"- {s}" for s in self.strengths] or ["- None yet."])
-        lines += ["To improve:"] + [f"- {s}" for s in self.improvements]
-        return "\n".join(lines + [f"Model answer: {self.model_answer}"])
+        """Markdown: a blank line ends each list, or the next heading would read as part of its last bullet."""
+        sections = [["Strengths:", *([f"- {s}" for s in self.strengths] or ["- None yet."])],
+                    ["To improve:", *[f"- {s}" for s in self.improvements]],
+                    [f"Model answer: {self.model_answer}"]]
+        return "\n\n".join("\n".join(lines) for lines in sections)
 
 
 def _quote(text: str | None) -> str:
