@@ -25,6 +25,7 @@ from interviewer.grading.screen import screen
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_prompt
 from interviewer.session import LEVELS, MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
+from interviewer.text import content_words
 
 FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up
 MAX_FOLLOWUPS = 2
@@ -128,14 +129,6 @@ def quick_intent(message: str) -> str | None:
 
 # --- not giving the answer away ------------------------------------------------------------------------------------
 
-_STOP = set("the a an of to in and or is are be for on with by as that this it its from at which can into than then "
-            "their they them how what why when does do you your about more each also not but".split())
-
-
-def _content_words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOP]
-
-
 def _ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
     toks = re.findall(r"[a-z0-9]+", text.lower())
     return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
@@ -143,10 +136,10 @@ def _ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 def reveals(text: str, secrets: list[str], question: str) -> bool:
     """True when text restates a secret: most of its own content words (beyond the question's), or a 5-word run."""
-    said = set(_content_words(text))
-    asked = set(_content_words(question))
+    said = set(content_words(text))
+    asked = set(content_words(question))
     for secret in secrets:
-        own = set(_content_words(secret)) - asked
+        own = set(content_words(secret)) - asked
         if len(own) >= 3 and len(own & said) / len(own) >= 0.6:
             return True
         if _ngrams(text) & (_ngrams(secret) - _ngrams(question)):
@@ -425,7 +418,7 @@ class Interviewer:
             point = self._next_target(rec, q) or q.key_points[0]
             if point not in rec.probed:
                 rec.probed.append(point)
-        keyword = max((w for w in _content_words(point) if w not in set(_content_words(q.question))),
+        keyword = max((w for w in content_words(point) if w not in set(content_words(q.question))),
                       key=len, default="the underlying mechanism")
         text = self._phrase("interview_hint", {"question": q.question, "point": point}, secrets=[point],
                             question=q.question, fallback=f"Think about the role of {keyword}.", max_tokens=60)

@@ -19,8 +19,8 @@ from tqdm import tqdm
 from interviewer.evals import metrics
 from interviewer.grading.fit import cv_scale, cv_signed, fit_scale, fit_signed
 from interviewer.grading.score import FORMULA_FEATURES, SIGNS, Calibration
+from interviewer.grading.screen import ZEROED_FLAGS
 
-VOID = frozenset({"empty", "gibberish", "off-topic", "unsupported-language"})
 
 
 def collect(grader, rows, progress: bool = True) -> list[dict]:
@@ -29,7 +29,7 @@ def collect(grader, rows, progress: bool = True) -> list[dict]:
         g = grader.score_item(row.question, row.reference, row.answer, key_points=row.key_points,
                               question_id=row.question_id, kind=row.rubric)
         out.append({"group": row.group, "y": row.score5, "features": g.features, "score": g.score,
-                    "void": bool(VOID & set(g.flags)), "evidence_only": g.evidence_only})
+                    "void": bool(ZEROED_FLAGS & set(g.flags)), "evidence_only": g.evidence_only})
     return out
 
 

@@ -46,9 +46,10 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
 
     def llm() -> str:
         from interviewer.llm import make_llm
+        from interviewer.probe import PROBE_FILE
 
         if reprobe and name == "compatible":
-            (settings.data_dir / "server-capabilities.json").unlink(missing_ok=True)
+            (settings.data_dir / PROBE_FILE).unlink(missing_ok=True)
         state["llm"] = make_llm(settings, name)
         return f"{name}: model {state['llm'].model}"
 

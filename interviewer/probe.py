@@ -87,13 +87,13 @@ def _read(path: Path) -> dict:
         return {}
 
 
-def capabilities_for(client, base_url: str, model: str, data_dir: Path, *, reprobe: bool = False,
+def capabilities_for(client, base_url: str, model: str, data_dir: Path, *,
                      on_progress: Callable[[str], None] | None = None) -> Capabilities:
     path = Path(data_dir) / PROBE_FILE
     key = _key(base_url, model)
     with _lock:
         known = _read(path).get(key)
-        if known and not reprobe:
+        if known:
             return Capabilities.model_validate(known["capabilities"])
     if on_progress:
         on_progress(f"probing {base_url} ({model}) for structured output and logprobs")

@@ -17,11 +17,9 @@ import argparse
 import re
 from collections import Counter
 
-from interviewer.config import get_settings
+from interviewer.evals.cli import grader_and_llm
 from interviewer.evals.datasets import load_dl, select
-from interviewer.grading.grader import Grader, judge_cache_for
 from interviewer.grading.screen import normalise
-from interviewer.llm import make_llm
 
 RUN = 4
 WRONG_KINDS = {"misconception", "padded-wrong", "off-topic"}
@@ -42,9 +40,7 @@ def main() -> None:
     ap.add_argument("--split", default="heldout")
     ap.add_argument("--backend", default=None)
     args = ap.parse_args()
-    settings = get_settings()
-    llm = make_llm(settings, args.backend)
-    grader = Grader(llm, settings=settings, judge_cache=judge_cache_for(llm.backend))
+    grader, llm, _ = grader_and_llm(args.backend)
     rows = select(load_dl(), split=args.split)
     c: Counter[str] = Counter()
     bad: list[str] = []

@@ -23,15 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.calibrate import VOID
-from interviewer.config import Settings
 from interviewer.evals import metrics
+from interviewer.evals.cli import grader_and_llm
 from interviewer.evals.datasets import load_dataset, select
+from interviewer.grading.choices import expected, one_hot
 from interviewer.grading.fit import cv_signed
-from interviewer.grading.grader import Grader, judge_cache_for
-from interviewer.grading.score import FORMULA_FEATURES, SIGNS, load_calibration
+from interviewer.grading.score import FORMULA_FEATURES, SIGNS, grounded_coverage, load_calibration
+from interviewer.grading.screen import ZEROED_FLAGS
 from interviewer.prompts import load_verdicts
-from interviewer.llm import make_llm
 
 
 def argmax_features(grade, credit: dict[str, float]) -> dict[str, float]:
@@ -39,9 +38,9 @@ def argmax_features(grade, credit: dict[str, float]) -> dict[str, float]:
     points = [k for k in grade.key_points if k.probabilities]
     if not points:
         return {}
-    hard = [credit[max(k.probabilities, key=k.probabilities.get)] for k in points]
-    return {"coverage": float(np.mean(hard)),
-            "grounded_coverage": float(np.mean([c * max(0.0, k.similarity) for c, k in zip(hard, points)]))}
+    hard = [one_hot(max(k.probabilities, key=k.probabilities.get), list(k.probabilities)) for k in points]
+    return {"coverage": float(np.mean([expected(d, credit) for d in hard])),
+            "grounded_coverage": grounded_coverage(hard, [k.similarity for k in points], credit)}
 
 
 def main() -> None:
@@ -55,9 +54,7 @@ def main() -> None:
     rows = load_dataset(args.dataset, args.path)
     if args.dataset == "dl":
         rows = select(rows, split=args.split)
-    settings = Settings()
-    llm = make_llm(settings, args.backend)
-    grader = Grader(llm, settings=settings, judge_cache=judge_cache_for(llm.backend))
+    grader, llm, _ = grader_and_llm(args.backend)
     cal = load_calibration()
     credit = {v["status"]: float(v["credit"]) for v in load_verdicts()}
     y, groups, cols, void = [], [], {}, []
@@ -68,7 +65,7 @@ def main() -> None:
                               question_id=row.question_id, kind=row.rubric)
         y.append(row.score5)
         groups.append(row.group)
-        is_void = bool(VOID & set(g.flags)) or g.evidence_only or "grounded_coverage" not in g.features
+        is_void = bool(ZEROED_FLAGS & set(g.flags)) or g.evidence_only or "grounded_coverage" not in g.features
         void.append(is_void)
         f = g.features
         hard = {**f, **argmax_features(g, credit)} if not is_void else f

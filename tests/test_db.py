@@ -59,7 +59,7 @@ def test_grade_column_survives_record_updates(db):
     rec.closed = True
     db.save_question(s.id, rec)  # the record, saved later without a grade, keeps the stored grade
     back = db.load(s.id).questions[0]
-    assert back.closed and back.grade.score == 3.5 and back.grade.covered == ["p"]
+    assert back.closed and back.grade.score == 3.5 and back.grade.points("covered") == ["p"]
 
 
 def test_history_lists_scores_per_session(db):

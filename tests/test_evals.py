@@ -357,7 +357,7 @@ def test_cli_eval_on_a_user_file(tmp_path, monkeypatch):
                                         "answer": r.answer, "score": r.score * 2, "max_score": 10}) + "\n"
                             for r in synthetic_rows()), encoding="utf-8")
     grader = CountingGrader()
-    monkeypatch.setattr(cli, "_grader_and_llm", lambda backend: (grader, None, backend or "stand-in"))
+    monkeypatch.setattr(cli, "grader_and_llm", lambda backend: (grader, None, backend or "stand-in"))
     original = baselines.embedding_cosines
     monkeypatch.setattr(baselines, "embedding_cosines", lambda rows, embed=None, cache=None: original(rows, bag_embed, cache))
     app = typer.Typer()

@@ -14,7 +14,8 @@ import typer
 from interviewer.clitools import fail
 
 
-def _grader_and_llm(backend: str | None):
+def grader_and_llm(backend: str | None):
+    """The grader an eval uses: the backend's model, with the committed judge cache."""
     from interviewer.config import get_settings
     from interviewer.grading.grader import Grader, judge_cache_for
     from interviewer.llm import make_llm
@@ -58,7 +59,7 @@ def eval_command(
         rows = select(all_rows, split=split, limit=limit, sample=sample, seed=seed)
         if not rows:
             raise DatasetError(f"no rows in split {split!r}")
-        grader, llm, backend = _grader_and_llm(backend)
+        grader, llm, backend = grader_and_llm(backend)
     except (DatasetError, LLMError) as e:
         fail(str(e))
     label = dataset if dataset != "file" else "file-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).stem)

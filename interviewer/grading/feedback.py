@@ -13,6 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from interviewer.grading.models import Grade, KeyPointResult
+from interviewer.grading.screen import ZEROED_FLAGS
 
 MAX_STRENGTHS = 3
 MAX_IMPROVEMENTS = 4
@@ -67,7 +68,7 @@ ORDER = {"contradicted": 0, "missing": 1, "partly": 2}
 def write(grade: Grade, reference: str, answer: str = "") -> Feedback:
     """The feedback for a grade whose key points carry verdicts and quotes. A stated point with no quote of its own
     (no English embeddings to find one: another language) quotes the answer itself, where the judgement came from."""
-    if {"empty", "gibberish", "off-topic", "unsupported-language"} & set(grade.flags):
+    if ZEROED_FLAGS & set(grade.flags):
         return Feedback(improvements=[VOID_ADVICE], model_answer=reference)
     points = [k if k.quote or k.status == "missing" or not answer else k.model_copy(update={"quote": answer})
               for k in grade.key_points]

@@ -23,12 +23,12 @@ from interviewer.config import Settings, get_settings
 from interviewer.grading import evidence as ev
 from interviewer.grading import feedback as fb
 from interviewer.grading.cache import JsonlCache, text_key
-from interviewer.grading.judge import (Judgement, asked_criteria, judge, judge_messages, prefix_messages,
-                                       rubric_kind, verdict_letters)
+from interviewer.grading.judge import (DIGITS, Judgement, judge, judge_messages, prefix_messages, rubric_kind,
+                                       verdict_letters)
 from interviewer.grading.keypoints import derive
 from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
-from interviewer.grading.choices import expected
-from interviewer.grading.score import CALIBRATION_FILE, grounded_coverage, judge_features, load_calibration
+from interviewer.grading.choices import expected, one_hot
+from interviewer.grading.score import grounded_coverage, judge_features, load_calibration
 from interviewer.grading.screen import normalise, screen
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_rubric, load_verdicts
@@ -202,11 +202,11 @@ class Grader:
         return judgement
 
     def _evidence_points(self, evidence: ev.Evidence) -> list[dict[str, float]]:
-        letters = {s: v["letter"] for v in load_verdicts() for s in [v["status"]]}
+        letters = {v["status"]: v["letter"] for v in load_verdicts()}
         out = []
         for sim in evidence.kp_sims:
             status = "covered" if sim >= EVIDENCE_STATED else "partly" if sim >= EVIDENCE_PARTLY else "missing"
-            out.append({c: float(c == letters[status]) for c in verdict_letters()})
+            out.append(one_hot(letters[status], verdict_letters()))
         return out
 
     def _finish(self, grade: Grade, key_points: list[str], reference: str, kind: str, points, evidence, score: float,
@@ -243,7 +243,7 @@ class Grader:
             if c.get("computed"):
                 value = 5 * max(0.0, coverage)
             elif judgement is not None and c["code"] in judgement.levels:
-                value = sum(int(k) * p for k, p in judgement.levels[c["code"]].items())
+                value = expected(judgement.levels[c["code"]], {d: int(d) for d in DIGITS})
             else:
                 continue  # no model rated it, and we do not invent it
             level = int(np.floor(value + 0.5))
@@ -262,4 +262,4 @@ def judge_cache_for(backend: str) -> JsonlCache | None:
     return JsonlCache(PROJECT_ROOT / "evals" / "cache" / f"judge-{backend}.jsonl")
 
 
-__all__ = ["Grader", "judge_cache_for", "CALIBRATION_FILE", "asked_criteria"]
+__all__ = ["Grader", "judge_cache_for"]

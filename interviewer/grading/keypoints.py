@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pydantic import BaseModel, Field, create_model
 
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_prompt
-from interviewer.text import sentences
+from interviewer.text import content_words, sentences
 
 SHORT_REFERENCE_WORDS = 40  # up to this, the reference's own sentences are the key points
 WORDS_PER_POINT = 15
@@ -27,8 +26,6 @@ MAX_POINTS = 6
 MIN_POINT_WORDS = 3
 SUPPORT = 0.6  # share of a derived point's content words that must occur in the reference
 CACHE_FILE = "keypoints-cache.json"
-_STOP = frozenset("the a an of to in and or is are be for on with by as that this it its from at which can into "
-                  "than then their they them how what why when does do you your about more each also not but".split())
 _lock = threading.Lock()
 
 
@@ -37,13 +34,9 @@ class DerivedPoints(BaseModel):
     source: str = Field(description="reference sentences, or model")
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOP}
-
-
 def supported(point: str, reference: str) -> bool:
-    own = content_words(point)
-    return bool(own) and len(own & content_words(reference)) / len(own) >= SUPPORT
+    own = set(content_words(point))
+    return bool(own) and len(own & set(content_words(reference))) / len(own) >= SUPPORT
 
 
 def sentence_points(reference: str) -> list[str]:

@@ -49,11 +49,3 @@ class Grade(BaseModel):
 
     def points(self, status: str) -> list[str]:
         return [k.point for k in self.key_points if k.status == status]
-
-    @property
-    def covered(self) -> list[str]:
-        return self.points("covered")
-
-    @property
-    def missing(self) -> list[str]:
-        return self.points("missing")

@@ -59,6 +59,8 @@ LANGUAGE_NAMES = {"zh": "Chinese", "ja": "Japanese", "ko": "Korean", "fr": "Fren
                   "th": "Thai", "ar": "Arabic", "nl": "Dutch", "pl": "Polish", "tr": "Turkish", "id": "Indonesian",
                   "uk": "Ukrainian", "cs": "Czech", "sv": "Swedish", "am": "Amharic", "hi": "Hindi"}
 VOID_FLAGS = frozenset({"empty", "gibberish", "unsupported-language"})
+# What a grade scores 0 by rule: the screen's voids, and an answer the evidence finds off the question.
+ZEROED_FLAGS = VOID_FLAGS | {"off-topic"}
 
 
 class Screened(BaseModel):
