@@ -4,7 +4,9 @@
 interviewer says next, as `Utterance`s the caller prints or streams in order. Every candidate message is saved before
 anything else happens. Grading runs on a thread pool: a quick `Grader.score` steers follow-ups and difficulty (waited
 for at most `decide_timeout_s`), the prose feedback runs in the background (interview mode) or is streamed right away
-(practice mode). Model failures never reach the caller: every model-phrased line has a templated fallback.
+(practice mode) as a background utterance that the caller shows beside the next question, never before it. Model
+failures never reach the caller: every model-phrased line has a templated fallback, and every line that could give
+the answer away passes the leak check of `interviewer.conversation` first.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from interviewer import conversation as conv
 from interviewer.bank import Question
 from interviewer.db import SessionDB
 from interviewer.grading.models import Grade, KeyPointResult
@@ -25,35 +28,43 @@ from interviewer.grading.screen import screen
 from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_prompt
 from interviewer.session import LEVELS, MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
-from interviewer.text import content_words
 
 FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up
+STRONG_ANSWER = 4.0   # at or above this, no follow-up unless a key point was contradicted
 MAX_FOLLOWUPS = 2
 IMPORTANT_POINTS = 3  # the first key points of a question are its essentials
-MAX_HINTS = 2
+MAX_HINTS = len(conv.HINT_LEVELS)
 LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level...
 LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
 NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
 
-# Short templates used when the model is down or its phrasing would give the answer away.
-FALLBACK_FOLLOWUPS = (
-    "Let's go one level deeper: is there an important aspect of this you haven't covered yet?",
-    "How would that play out in practice? Walk me through a concrete example.",
+MOVES = {
+    "probe": "ask about the area of the secret point, building on what the candidate said, so that they can find the "
+             "point themselves",
+    "challenge": "the quoted claim is wrong: ask a question that makes the candidate test it (what would follow from "
+                 "it, or what they would observe), without saying what is right",
+    "step-down": "the candidate is unsure: ask a simpler, more basic question that is a first step towards the secret "
+                 "point",
+}
+HINT_STRENGTHS = (
+    "a gentle nudge: name the area to think about, at most 15 words, nothing more",
+    "a stronger hint: a leading question, at most 25 words, pointing at the mechanism behind the point; you may name "
+    "one key term, but never state the point itself",
 )
-FALLBACK_CLARIFY = ("Good question. Answer with the interpretation you find most sensible and state your assumptions; "
-                    "that is part of what I'd like to hear.")
 
 
 class Utterance:
     """One interviewer message. Its text is ready, or produced by iterating (streamed model output).
 
     The turn is saved when the text is complete, under a sequence number reserved when the utterance was created,
-    so the stored transcript keeps the order the candidate saw.
+    so the stored transcript keeps the order the candidate saw. A `background` utterance (an answer's feedback) may
+    take a while: the caller shows a placeholder in its place and the utterances after it at once, then fills it in.
     """
 
     def __init__(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
-                 on_done: Callable[[Utterance], None] | None = None) -> None:
+                 on_done: Callable[[Utterance], None] | None = None, background: bool = False) -> None:
         self.kind = kind
+        self.background = background
         self.text = text
         self._chunks = chunks
         self._on_done = on_done
@@ -127,25 +138,7 @@ def quick_intent(message: str) -> str | None:
     return "answer"
 
 
-# --- not giving the answer away ------------------------------------------------------------------------------------
-
-def _ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
-    toks = re.findall(r"[a-z0-9]+", text.lower())
-    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
-
-
-def reveals(text: str, secrets: list[str], question: str) -> bool:
-    """True when text restates a secret: most of its own content words (beyond the question's), or a 5-word run."""
-    said = set(content_words(text))
-    asked = set(content_words(question))
-    for secret in secrets:
-        own = set(content_words(secret)) - asked
-        if len(own) >= 3 and len(own & said) / len(own) >= 0.6:
-            return True
-        if _ngrams(text) & (_ngrams(secret) - _ngrams(question)):
-            return True
-    return False
-
+# --- the model's phrasing -----------------------------------------------------------------------------------------
 
 def _clean(text: str, max_chars: int = 320) -> str:
     text = re.sub(r"^\s*(follow-?up( question)?|hint|clarification|interviewer)\s*:\s*", "", text.strip(), flags=re.I)
@@ -222,8 +215,10 @@ def _one_turn_at_a_time(method):
 
 class Interviewer:
     def __init__(self, session: Session, *, llm: LLM | None, grader, questions: list[Question], db: SessionDB,
-                 executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0) -> None:
+                 executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0,
+                 leak_check: conv.LeakCheck | None = None) -> None:
         self.session = session
+        self.leak_check = leak_check or conv.LeakCheck()
         self.llm = llm
         self.grader = grader
         self.bank = {q.id: q for q in questions}
@@ -235,7 +230,7 @@ class Interviewer:
         # One candidate turn at a time, even when the session is open in two tabs (the UI shares one agent per
         # session). Pool threads never take it, so waiting on a score future under it cannot deadlock.
         self._turn_lock = threading.RLock()
-        self._scores: dict[int, tuple[str, bool, Future]] = {}  # question index -> (answer, hint_used, score future)
+        self._scores: dict[int, tuple[str, int, Future]] = {}  # question index -> (answer, hints, score future)
         self.jobs: dict[int, Future] = {}  # background grading per question index
         self.recent = db.recent_question_ids(session.user)
         self.rng = random.Random(session.id)
@@ -285,7 +280,7 @@ class Interviewer:
                                         key=lambda t: t.seq)
 
     def _say(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
-             index: int | None = None) -> Utterance:
+             index: int | None = None, background: bool = False) -> Utterance:
         seq = self._next_seq()
         if index is None and self.current is not None:
             index = self.current.index
@@ -293,25 +288,32 @@ class Interviewer:
         def done(u: Utterance) -> None:
             self._record(Turn(seq=seq, role="interviewer", kind=u.kind, text=u.text, question_index=index))
 
-        u = Utterance(kind, text, chunks, on_done=done)
+        u = Utterance(kind, text, chunks, on_done=done, background=background)
         if chunks is None:
             done(u)
         return u
 
     # -- model phrasing with fallbacks -------------------------------------------------------------------------------
-    def _phrase(self, prompt: str, variables: dict, *, secrets: list[str], question: str, fallback: str,
-                max_tokens: int = 80) -> str:
-        if self.llm is None:
-            return fallback
-        msgs = [{"role": "system", "content": load_prompt(prompt)},
-                {"role": "user", "content": load_prompt(f"{prompt}_user", **variables)}]
-        try:
-            text = _clean(self.llm.complete(msgs, max_tokens=max_tokens, temperature=0.3))
-        except LLMError:
-            return fallback
-        if len(text) < 8 or reveals(text, secrets, question):
-            return fallback
-        return text
+    def _phrase(self, prompt: str, variables: dict, *, task: str, secrets: list[str], question: str,
+                fallbacks: Iterable[str], said: str = "", max_tokens: int = 80,
+                usable: Callable[[str], bool] | None = None) -> str:
+        """The model's line when it is usable and gives nothing away, else the first fallback that gives nothing away
+        (a fallback built from a key point's words is checked too); the last fallback is safe by construction."""
+        candidates: list[str] = []
+        if self.llm is not None:
+            msgs = [{"role": "system", "content": load_prompt(prompt)},
+                    {"role": "user", "content": load_prompt(f"{prompt}_user", **variables)}]
+            try:
+                text = _clean(self.llm.complete(msgs, max_tokens=max_tokens, temperature=0.3, task=task))
+            except LLMError:
+                text = ""
+            if len(text) >= 8 and (usable is None or usable(text)):
+                candidates.append(text)
+        fallbacks = list(fallbacks)
+        for text in [*candidates, *fallbacks]:
+            if not self.leak_check.leaks(text, secrets, question, said):
+                return text
+        return fallbacks[-1]
 
     def _greeting_chunks(self) -> Iterator[str]:
         cfg = self.session.config
@@ -327,7 +329,7 @@ class Interviewer:
                                                         mode_line=mode_line)}]
         sent = False
         try:
-            for piece in self.llm.stream(msgs, max_tokens=90, temperature=0.5):
+            for piece in self.llm.stream(msgs, max_tokens=90, temperature=0.5, task="greet"):
                 sent = True
                 yield piece
         except LLMError:
@@ -390,41 +392,55 @@ class Interviewer:
                 {"role": "user", "content": load_prompt("interview_intent_user", question=rec.question,
                                                         message=message)}]
         try:
-            label = re.search(r"answer|clarif", self.llm.complete(msgs, max_tokens=8, temperature=0.0).lower())
+            reply = self.llm.complete(msgs, max_tokens=8, temperature=0.0, task="intent")
+            label = re.search(r"answer|clarif", reply.lower())
         except LLMError:
             return "clarify"
         return "answer" if label and label.group(0) == "answer" else "clarify"
 
     def _on_repeat(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
         if self.session.phase == "awaiting_followup" and rec.followups:
-            return [self._say("repeat", f"Sure. {rec.followups[-1]}")]
+            return [self._say("repeat", f"Sure. {rec.followups[-1]}\n\nThat follows up on the question: "
+                                        f"{self.question_text(rec)}")]
         return [self._say("repeat", f"Sure, here it is again. {self.question_text(rec)}")]
 
+    def _secrets(self, q: Question) -> list[str]:
+        return conv.secrets_of(q.reference_answer, q.key_points)
+
     def _on_clarify(self, rec: QuestionRecord, message: str) -> list[Utterance]:
+        """The question restated from its own words; the model adds a sentence on a specific clarifying question
+        (which case, which setting), kept only when it gives nothing away."""
         q = self.question(rec)
-        text = self._phrase("interview_clarify", {"question": q.question, "message": message},
-                            secrets=[q.reference_answer, *q.key_points], question=q.question,
-                            fallback=FALLBACK_CLARIFY, max_tokens=90)
-        return [self._say("clarify", text)]
+        restated = conv.rephrase(q.question, q.tier)
+        if conv.generic_clarification(message, q.question) or conv.asks_depth(message):
+            return [self._say("clarify", restated)]
+        scope = self._phrase("interview_clarify", {"question": q.question, "message": message}, task="clarify",
+                             secrets=self._secrets(q), question=q.question, fallbacks=[""], max_tokens=60,
+                             usable=lambda t: len(t.split()) <= 40)
+        return [self._say("clarify", f"{scope} {restated}".strip())]
 
     def _on_hint(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
-        if len(rec.hints) >= MAX_HINTS:
+        level = len(rec.hints)
+        if level >= MAX_HINTS:
             return [self._say("hint", "That's all the hints I can give for this one. Give it your best shot, "
                                       "or type \"skip\" to move on.")]
         q = self.question(rec)
         if self.session.phase == "awaiting_followup" and rec.probed:
             point = rec.probed[-1]  # nudge towards what the follow-up is after
         else:
-            point = self._next_target(rec, q) or q.key_points[0]
+            point = (rec.probed[-1] if level and rec.probed else None) or self._next_target(rec, q) or q.key_points[0]
             if point not in rec.probed:
                 rec.probed.append(point)
-        keyword = max((w for w in content_words(point) if w not in set(content_words(q.question))),
-                      key=len, default="the underlying mechanism")
-        text = self._phrase("interview_hint", {"question": q.question, "point": point}, secrets=[point],
-                            question=q.question, fallback=f"Think about the role of {keyword}.", max_tokens=60)
+        previous = f"PREVIOUS HINT (say more than this): {rec.hints[-1]}\n" if rec.hints else ""
+        text = self._phrase("interview_hint", {"question": q.question, "point": point,
+                                               "strength": HINT_STRENGTHS[level], "previous": previous},
+                            task="hint", secrets=self._secrets(q), question=q.question,
+                            fallbacks=conv.fallback_hints(level, point, q.question, q.concepts),
+                            max_tokens=60, said=rec.combined_answer())
         rec.hints.append(text)
         self.db.save_question(self.session.id, rec)
-        note = " (Using a hint caps the score for this question.)" if len(rec.hints) == 1 else ""
+        cap = self.grader.hint_cap(len(rec.hints))
+        note = f" (Hint {len(rec.hints)} of {MAX_HINTS}: the score for this question is now capped at {cap:g}.)"
         return [self._say("hint", f"Hint: {text}{note}")]
 
     def _on_skip(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
@@ -451,23 +467,49 @@ class Interviewer:
                                        "two? You can also type \"hint\" or \"skip\".")]
         rec.answers.append(message)
         self.db.save_question(self.session.id, rec)
+        if len(rec.followups) >= MAX_FOLLOWUPS:  # nothing left to decide: move on without waiting for the score
+            self._score_future(rec, q)
+            return self._close_question(rec)
         grade = self._quick_score(rec, q)
-        if grade is not None:
-            rec.decision_score = grade.score
-            target = self._followup_target(rec, q, grade)
-            if target:
-                answer = rec.combined_answer()
-                text = self._phrase("interview_followup", {"question": q.question, "missing": target,
-                                                           "answer": answer[-1500:]},
-                                    secrets=[target], question=q.question,
-                                    fallback=FALLBACK_FOLLOWUPS[len(rec.followups) % len(FALLBACK_FOLLOWUPS)])
-                rec.followups.append(text)
-                rec.probed.append(target)
-                self.session.phase = "awaiting_followup"
-                self.db.save_question(self.session.id, rec)
-                self.db.save_state(self.session)
-                return [self._say("followup", text)]
-        return self._close_question(rec)
+        if grade is None:
+            return self._close_question(rec)
+        rec.decision_score = grade.score
+        plan = self._followup_plan(rec, grade, message)
+        if plan is None:
+            return self._close_question(rec)
+        text = self._followup_text(rec, q, plan, message)
+        rec.followups.append(text)
+        rec.probed.append(plan.target)
+        self.session.phase = "awaiting_followup"
+        self.db.save_question(self.session.id, rec)
+        self.db.save_state(self.session)
+        return [self._say("followup", text)]
+
+    def _followup_plan(self, rec: QuestionRecord, grade: Grade, message: str) -> conv.FollowupPlan | None:
+        if NO_FOLLOWUP_FLAGS & set(grade.flags):
+            return None
+        plan = conv.plan_followup(message, grade, rec.probed, IMPORTANT_POINTS)
+        if plan is None or plan.move == "challenge":
+            return plan  # a contradiction is challenged whatever the score
+        # Key points are ordered most-important first: one of the first few missing earns a probe below a strong score.
+        important_missing = any(k.status == "missing" for k in grade.key_points[:IMPORTANT_POINTS])
+        if grade.score >= STRONG_ANSWER or (grade.score >= FOLLOWUP_BELOW and not important_missing):
+            return None
+        return plan
+
+    def _followup_text(self, rec: QuestionRecord, q: Question, plan: conv.FollowupPlan, message: str) -> str:
+        """A quote of the candidate's latest answer, then one question towards the target point that states nothing
+        of it (the model's, or a fallback)."""
+        quote = conv.pick_quote(message, plan.target, preferred=plan.quote, embed=self.leak_check.embed)
+        plan = plan.model_copy(update={"quote": quote})
+        n = len(rec.followups)
+        probes = conv.FALLBACK_PROBES[plan.move]
+        probe = self._phrase("interview_followup", {"question": q.question, "missing": plan.target,
+                                                    "answer": message[-1500:], "quote": quote or "(nothing quotable)",
+                                                    "move": MOVES[plan.move]},
+                             task="followup", secrets=self._secrets(q), question=q.question,
+                             fallbacks=[probes[n % len(probes)], *probes], said=message, usable=conv.usable_probe)
+        return f"{conv.opener(plan, n)} {probe}"
 
     # -- grading -------------------------------------------------------------------------------------------------------
     def _background(self, fn, *args) -> Future:
@@ -480,13 +522,13 @@ class Interviewer:
 
     def _score_future(self, rec: QuestionRecord, q: Question) -> Future:
         """The quick score of the current combined answer, started once and shared with the final grading."""
-        answer, hint = rec.combined_answer(), rec.hint_used
+        answer, hints = rec.combined_answer(), len(rec.hints)
         with self._lock:
             known = self._scores.get(rec.index)
-            if known and known[0] == answer and known[1] == hint:
+            if known and known[0] == answer and known[1] == hints:
                 return known[2]
-            fut = self.pool.submit(self.grader.score, q, answer, hint_used=hint)
-            self._scores[rec.index] = (answer, hint, fut)
+            fut = self.pool.submit(self.grader.score, q, answer, hints=hints)
+            self._scores[rec.index] = (answer, hints, fut)
             return fut
 
     def _quick_score(self, rec: QuestionRecord, q: Question) -> Grade | None:
@@ -502,15 +544,6 @@ class Interviewer:
         missing = [k.point for k in grade.key_points if k.status == "missing"] if grade else list(q.key_points)
         return next((p for p in missing if p not in rec.probed), None)
 
-    def _followup_target(self, rec: QuestionRecord, q: Question, grade: Grade) -> str | None:
-        # Key points are ordered most-important first: one of the first few missing earns a probe whatever the score.
-        important_missing = any(k.status == "missing" for k in grade.key_points[:IMPORTANT_POINTS])
-        if len(rec.followups) >= MAX_FOLLOWUPS or (grade.score >= FOLLOWUP_BELOW and not important_missing):
-            return None
-        if NO_FOLLOWUP_FLAGS & set(grade.flags):
-            return None
-        return self._next_target(rec, q, grade)
-
     def _close_question(self, rec: QuestionRecord, ask_next: bool = True) -> list[Utterance]:
         rec.closed = True
         if self.session.config.track == "mixed":
@@ -521,7 +554,7 @@ class Interviewer:
         if rec.skipped:
             self._set_grade(rec, skipped_grade(self.question(rec)))
         elif self.session.config.mode == "practice":
-            out.append(self._say("feedback", chunks=self._feedback_chunks(rec), index=rec.index))
+            out.append(self._say("feedback", chunks=self._feedback_chunks(rec), index=rec.index, background=True))
         else:
             self._grade_in_background(rec)
         return out + (self._ask_next() if ask_next else [])
@@ -543,13 +576,13 @@ class Interviewer:
         """Runs on a pool thread: reuse a quick score already under way, else score here (waiting on a new future
         from inside the pool could deadlock when every worker does the same)."""
         q = self.question(rec)
-        answer, hint = rec.combined_answer(), rec.hint_used
+        answer, hints = rec.combined_answer(), len(rec.hints)
         with self._lock:
             known = self._scores.get(rec.index)
-        if known and known[0] == answer and known[1] == hint:
+        if known and known[0] == answer and known[1] == hints:
             grade = known[2].result()
         else:
-            grade = self.grader.score(q, answer, hint_used=hint)
+            grade = self.grader.score(q, answer, hints=hints)
         return grade
 
     def _grade_in_background(self, rec: QuestionRecord) -> Future:
@@ -570,8 +603,8 @@ class Interviewer:
             self._set_grade(rec, None, f"{type(e).__name__}: {e}")
             yield "I couldn't grade that answer just now; it will show as ungraded in your report."
             return
-        cap = f" (capped at {grade.hint_cap:g} after a hint)" if grade.hint_cap is not None else ""
-        yield f"**Score: {grade.score:.1f}/5**{cap}\n\n"
+        cap = f" (capped at {grade.hint_cap:g} after {len(rec.hints)} hint(s))" if grade.hint_cap is not None else ""
+        yield f"**Feedback on question {rec.index + 1}. Score: {grade.score:.1f}/5**{cap}\n\n"
         yield from self.grader.stream_feedback(q, rec.combined_answer(), grade)
         self._set_grade(rec, grade)
 

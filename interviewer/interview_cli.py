@@ -56,6 +56,13 @@ def prepare_store(settings: Settings, backend: str):
     return store
 
 
+def _show_all(utterances) -> None:
+    """A terminal cannot fill in a line above: background utterances (an answer's feedback) come after the rest, so
+    the next question is on screen while they are written."""
+    for u in sorted(utterances, key=lambda u: u.background and u.streaming):
+        _show(u)
+
+
 def _show(utterance) -> None:
     console.print("[bold magenta]interviewer[/]")
     if utterance.streaming:
@@ -109,8 +116,7 @@ def interview(
             console.print(f"[dim]{turn.role}: {turn.text}[/]")
     else:
         agent = Interviewer.start(config, backend=backend, **parts)
-        for u in agent.opening():
-            _show(u)
+        _show_all(agent.opening())
     try:
         while agent.phase != "finished":
             try:
@@ -120,8 +126,7 @@ def interview(
             with console.status("thinking..."):
                 replies = agent.handle(message)
             console.print()
-            for u in replies:
-                _show(u)
+            _show_all(replies)
     except KeyboardInterrupt:
         console.print(f"\nPaused. Resume with: interviewer interview --resume {agent.session.id}")
         raise typer.Exit(130)

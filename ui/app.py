@@ -173,12 +173,23 @@ questions = get_questions(str(settings.knowledge_dir))
 
 # --- chat -----------------------------------------------------------------------------------------------------------
 
-def show(u: Utterance) -> None:
-    with st.chat_message("assistant", avatar=AVATARS["interviewer"]):
-        if u.streaming:
+def show(utterances: list[Utterance]) -> None:
+    """In order; a background utterance (feedback) keeps its place with a placeholder and is filled in after the rest
+    is on screen, so the next question never waits for the previous answer's feedback."""
+    deferred = []
+    for u in utterances:
+        with st.chat_message("assistant", avatar=AVATARS["interviewer"]):
+            if u.streaming and u.background:
+                slot = st.empty()
+                slot.markdown("_Grading your answer; the feedback will appear here..._")
+                deferred.append((slot, u))
+            elif u.streaming:
+                st.write_stream(iter(u))
+            else:
+                st.markdown(u.text)
+    for slot, u in deferred:
+        with slot.container():
             st.write_stream(iter(u))
-        else:
-            st.markdown(u.text)
 
 
 def show_turns(turns) -> None:
@@ -245,8 +256,7 @@ def run_interview_page() -> None:
                f"session `{agent.session.id}`")
     show_turns(list(agent.session.turns) if past is None else past)
     try:
-        for u in fresh:
-            show(u)
+        show(fresh)
         message = st.chat_input("Your answer (or: hint, skip, repeat)", disabled=agent.phase == "finished",
                                 key="chat")
         end = agent.phase != "finished" and st.sidebar.button("End this interview now", key="end")
@@ -255,11 +265,9 @@ def run_interview_page() -> None:
                 st.markdown(message)
             with st.spinner("Listening..."):
                 replies = agent.handle(message)
-            for u in replies:
-                show(u)
+            show(replies)
         elif end:
-            for u in agent.finish():
-                show(u)
+            show(agent.finish())
     except Exception as e:  # never lose the session over an unexpected error: it is all in SQLite
         st.error(f"Something went wrong ({type(e).__name__}: {e}). Your interview is saved; send your message "
                  f"again, or switch the model in the sidebar.")

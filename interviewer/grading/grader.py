@@ -34,7 +34,7 @@ from interviewer.llm import LLM, LLMError
 from interviewer.prompts import load_rubric, load_verdicts
 
 GRADER_VERSION = "grader-2"
-HINT_CAP = 3.5
+HINT_CAPS = (3.5, 2.5)  # the score's ceiling after one hint (a nudge), and after two (a pointer at the mechanism)
 RECENT_JUDGEMENTS = 256
 # Without a model, a key point this close to an answer sentence counts as stated (or partly): evidence-only statuses.
 EVIDENCE_STATED, EVIDENCE_PARTLY = 0.6, 0.45
@@ -80,10 +80,15 @@ class Grader:
         return f"{GRADER_VERSION}:{h.hexdigest()[:12]}"
 
     # -- public API ------------------------------------------------------------------------------------------------
-    def score(self, question: Question, answer: str, *, hint_used: bool = False) -> Grade:
-        """The grade of one answer to a bank question, feedback included (it needs no further model call)."""
+    @staticmethod
+    def hint_cap(hints: int) -> float:
+        return HINT_CAPS[min(hints, len(HINT_CAPS)) - 1]
+
+    def score(self, question: Question, answer: str, *, hints: int = 0) -> Grade:
+        """The grade of one answer to a bank question, feedback included (it needs no further model call).
+        `hints`: how many hints the candidate took; each caps the score lower."""
         grade = self._score(question.id, question.question, question.reference_answer, list(question.key_points),
-                            answer, kind=rubric_kind(question.tier), hint_used=hint_used)
+                            answer, kind=rubric_kind(question.tier), hints=hints)
         grade.references = [f"{question.id}::reference"] + self._related(question)
         return grade
 
@@ -127,7 +132,7 @@ class Grader:
         return [h.chunk_id for h in hits]
 
     def _score(self, qid: str, question: str, reference: str, key_points: list[str], answer: str, *, kind: str,
-               hint_used: bool = False, fresh: bool = False) -> Grade:
+               hints: int = 0, fresh: bool = False) -> Grade:
         t0 = time.perf_counter()
         languages = self.llm.capabilities.languages if self.llm is not None else None
         s = screen(answer, self.settings.max_answer_chars, languages=frozenset(languages) if languages else None,
@@ -163,10 +168,10 @@ class Grader:
         grade.latency_s["judge"] = judgement.seconds
         formula = "full" if evidence is not None else "judge"
         score = self.calibration.score({**grade.features, **feats}, formula)
-        if hint_used:
-            grade.hint_cap = HINT_CAP
-            grade.notes.append(f"A hint was used, so the score is capped at {HINT_CAP:g}.")
-            score = min(score, HINT_CAP)
+        if hints:
+            grade.hint_cap = self.hint_cap(hints)
+            grade.notes.append(f"{hints} hint(s) used, so the score is capped at {grade.hint_cap:g}.")
+            score = min(score, grade.hint_cap)
         return self._finish(grade, key_points, reference, kind, judgement.points, evidence, score, t0, judgement,
                             answer=s.text, written=answer)
 

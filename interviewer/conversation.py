@@ -1,0 +1,316 @@
+"""What the interviewer says between questions (clarifications, follow-ups, hints) and the check that none of it
+gives the answer away.
+
+- A clarification restates what is asked: the question's parts, the depth and the kind of answer expected, built
+  from the question text alone. The model may add a sentence on the candidate's own clarifying question, kept only
+  when it passes the leak check.
+- A follow-up starts from the candidate's words (a quote cut verbatim from the answer) and asks about one missing or
+  contradicted key point without stating it: a challenge after a contradiction, a simpler stepping stone after an
+  unsure answer, a probe otherwise.
+- Hints come in two levels, a nudge towards the area and then a pointer at the mechanism; each caps the score more.
+- The leak check is lexical (a 5-word run of a secret that the question does not contain, or most of a secret's own
+  content words) and by meaning (MiniLM similarity to a secret above a floor and above what the question itself
+  has: a line may restate the question, not add to it). Thresholds are set on the hand-labelled lines of
+  evals/datasets/leaks.yaml; `interviewer eval-interview --leak-labels` prints the agreement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from interviewer.grading.models import Grade
+from interviewer.text import content_words, sentences
+
+NGRAM = 5
+WORD_SHARE = 0.6          # a line holding this share of a secret's own content words (3 or more) restates it
+# A line this similar to a secret, and this much more similar than the question itself is, says what the secret says.
+# On the 84 hand-labelled lines (a deliberately hard set: topical probes against paraphrased leaks) this operating
+# point catches 36 of 42 leaks and rejects 28 of 42 safe lines; a rejected line costs only a templated fallback.
+MEANING_FLOOR = 0.40
+MEANING_GAIN = 0.02
+QUOTE_WORDS = 14          # a follow-up quotes at most this many of the candidate's words
+MAX_PROBE_WORDS = 35
+
+Move = Literal["probe", "challenge", "step-down"]
+
+_UNSURE = re.compile(r"\b(i don'?t know|i do not know|not (totally |really |quite |very |entirely )?sure|no idea|"
+                     r"i'?m unsure|unsure|i forget|i forgot|can'?t remember|no clue|not certain|i have no idea|"
+                     r"i guess|no real idea|haven'?t heard)\b", re.I)
+_HEDGE = re.compile(r"^(?:(?:and|but|so|well|um+|uh+|hmm+|i think|i believe|i guess|maybe|perhaps|probably|"
+                    r"basically|honestly|actually)\b[\s,]*)+", re.I)
+_ASK = re.compile(r"^(what|why|how|when|where|which|who|whether|should|can|could|would|do|does|did|is|are|explain|"
+                  r"describe|compare|contrast|give|list|name|compute|calculate|walk|tell|define|derive|discuss|"
+                  r"outline|suggest|propose|design|identify)\b", re.I)
+_SPLIT_ASKS = re.compile(r"(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|;\s*)(?=(?:what|why|how|when|where|which|whether)\b)",
+                         re.I)
+
+# The kind of answer each way of asking expects, by its first words (first match wins).
+_KINDS: tuple[tuple[str, str], ...] = (
+    (r"(what is|what are|what's|define)\b.*\b(difference|differ)", "a comparison of the two"),
+    (r"(compare|contrast)\b|.*\b(difference|differ|versus|vs\.?)\b", "a comparison of the two"),
+    (r"(what is|what are|what's|define)\b", "a definition in your own words"),
+    (r"why\b", "the reasons"),
+    (r"how (do|would|should|can|could) (you|we|i)\b", "what you would do, step by step"),
+    (r"how\b", "the mechanism: how it works"),
+    (r"when\b|in (what|which) (cases|situations)", "the conditions"),
+    (r"(give|list|name)\b", "a few concrete examples"),
+    (r"which\b", "your choice and why"),
+    (r"(compute|calculate)\b", "the numbers, with the working"),
+    (r"(walk|explain|describe|tell|discuss|outline|derive)\b", "an explanation, step by step"),
+)
+DEPTH = {
+    "fresher": "Two or three sentences per part is the depth I'm after.",
+    "intermediate": "A short paragraph per part, with the mechanism behind it, is the depth I'm after.",
+    "advanced": "I'd like the mechanism and its trade-offs, a short paragraph per part.",
+    "engineering": "Tell me what you would do, in what order, and how you would check it worked.",
+    "scenario": "Walk me through your plan step by step, with the trade-offs you'd weigh.",
+}
+_GENERIC_CLARIFY = frozenset("mean meant exactly clarify clarification asking ask question rephrase explain please "
+                             "sorry understand get could would like want again said saying".split())
+_DEPTH_CLARIFY = re.compile(r"\b(how (much|long|deep|detailed)|detail|depth|level of|in depth)\b", re.I)
+
+
+# --- the leak check ------------------------------------------------------------------------------------------------
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", (text or "").lower())
+
+
+def _ngrams(text: str, n: int = NGRAM) -> set[tuple[str, ...]]:
+    toks = _tokens(text)
+    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+
+
+def lexical_leak(line: str, secret: str, question: str, said: str = "") -> bool:
+    """Most of the secret's own content words (those neither the question nor the candidate used), or a 5-word run of
+    it that neither the question nor the candidate's words contain."""
+    known = set(content_words(question)) | set(content_words(said))
+    own = set(content_words(secret)) - known
+    if len(own) >= 3 and len(own & set(content_words(line))) / len(own) >= WORD_SHARE:
+        return True
+    return bool(_ngrams(line) & (_ngrams(secret) - _ngrams(question) - _ngrams(said)))
+
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def _default_embed(texts: list[str]) -> np.ndarray:
+    from interviewer.embeddings import get_embedder
+
+    return get_embedder().embed(texts)
+
+
+class LeakCheck:
+    """`reason(line, secrets, question)`: why the line gives a secret away ("words", "ngram", "meaning"), or None.
+
+    Without embeddings (the model failed to load) only the lexical check runs; the failure is kept, not retried.
+    """
+
+    def __init__(self, embed: Embed | None = _default_embed, *, floor: float = MEANING_FLOOR,
+                 gain: float = MEANING_GAIN) -> None:
+        self.embed = embed
+        self.floor, self.gain = floor, gain
+        self.embed_error: str | None = None
+
+    def similarities(self, line: str, secrets: list[str], question: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(line vs each secret, question vs each secret) cosines, or None without embeddings."""
+        if self.embed is None or not secrets:
+            return None
+        try:
+            vecs = self.embed([line, question, *secrets])
+        except Exception as e:  # noqa: BLE001 - remembered: the lexical check goes on alone
+            self.embed, self.embed_error = None, f"{type(e).__name__}: {e}"
+            return None
+        return vecs[2:] @ vecs[0], vecs[2:] @ vecs[1]
+
+    def reason(self, line: str, secrets: list[str], question: str, said: str = "") -> str | None:
+        for secret in secrets:
+            if lexical_leak(line, secret, question, said):
+                return "words"
+        # The candidate's own words, quoted back, tell them nothing new: judge the meaning of the rest.
+        own = re.sub(r"“([^”]*)”", lambda m: "" if said and m.group(1) in said else m.group(0), line)
+        sims = self.similarities(own, secrets, question)
+        if sims is not None:
+            line_sim, question_sim = sims
+            if np.any((line_sim >= self.floor) & (line_sim - question_sim >= self.gain)):
+                return "meaning"
+        return None
+
+    def leaks(self, line: str, secrets: list[str], question: str, said: str = "") -> bool:
+        return self.reason(line, secrets, question, said) is not None
+
+
+def secrets_of(reference: str, key_points: list[str]) -> list[str]:
+    """What no interviewer line may state: each key point and each sentence of the reference."""
+    return [*key_points, *(s for s in sentences(reference) if len(s.split()) >= 4)]
+
+
+# --- clarifications ------------------------------------------------------------------------------------------------
+
+def question_parts(question: str) -> tuple[list[str], list[str]]:
+    """(context, asks): the question's set-up sentences and the things it asks, in its own words."""
+    context, asks = [], []
+    for piece in re.split(r"(?<=[?.!])\s+", question.strip()):
+        piece = piece.strip()
+        if not piece:
+            continue
+        subs = [s.strip(" ,;.?!") for s in _SPLIT_ASKS.split(piece)]
+        subs = [s for s in subs if s]
+        if piece.endswith("?") or _ASK.match(piece):
+            asks.extend(subs)
+        else:
+            context.append(piece.rstrip("."))
+    return context, asks or [question.strip(" ?")]
+
+
+def kind_of_answer(ask: str) -> str:
+    for pattern, kind in _KINDS:
+        if re.match(pattern, ask.strip(), re.I):
+            return kind
+    return "a clear explanation"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def rephrase(question: str, tier: str) -> str:
+    """The question restated part by part, with the depth and kind of answer expected: its own words only."""
+    context, asks = question_parts(question)
+    depth = DEPTH.get(tier, DEPTH["intermediate"])
+    if len(asks) == 1:
+        body = f"I'm asking {_lower_first(asks[0])}: {kind_of_answer(asks[0])}."
+    else:
+        items = "; ".join(f"({i}) {_lower_first(a)}: {kind_of_answer(a)}" for i, a in enumerate(asks, 1))
+        body = f"I'm asking {len(asks)} things: {items}."
+    setting = " Take the situation as described." if context else ""
+    return f"Let me put it another way.{setting} {body} {depth} If something is ambiguous, state your assumption " \
+           f"and go on."
+
+
+def generic_clarification(message: str, question: str) -> bool:
+    """A request to restate ("what do you mean exactly?") rather than a question about a term or a case."""
+    own = set(content_words(message)) - _GENERIC_CLARIFY - set(content_words(question))
+    return not own
+
+
+def asks_depth(message: str) -> bool:
+    return bool(_DEPTH_CLARIFY.search(message))
+
+
+# --- follow-ups ----------------------------------------------------------------------------------------------------
+
+def unsure(answer: str) -> bool:
+    return bool(_UNSURE.search(answer or ""))
+
+
+class FollowupPlan(BaseModel):
+    move: Move
+    target: str
+    quote: str | None = None
+
+
+def _clauses(text: str) -> list[str]:
+    out = []
+    for s in sentences(text, semicolons=True) or [text]:
+        out.extend(c.strip() for c in re.split(r"[,;:()]|\s[-–—]\s|\bbut\b|\bbecause\b|\bwhich\b", s) if c.strip())
+    return out
+
+
+def _trim(clause: str) -> str:
+    clause = _HEDGE.sub("", clause.strip()).strip(" ,.;:!?\"'“”")
+    words = clause.split()
+    if len(words) > QUOTE_WORDS:
+        clause = " ".join(words[:QUOTE_WORDS])
+    return clause
+
+
+def pick_quote(answer: str, target: str, *, preferred: str | None = None, embed: Embed | None = None) -> str | None:
+    """A verbatim piece of the answer (at most QUOTE_WORDS words) to start a follow-up from: the grader's quote for the
+    point when it has one, else the clause closest in meaning to the point, else the first clause with content."""
+    source = preferred if preferred and preferred in answer else answer
+    clauses = [c for c in (_trim(c) for c in _clauses(source)) if len(content_words(c)) >= 2]
+    clauses = [c for c in clauses if not unsure(c)] or clauses
+    if not clauses:
+        return None
+    best = clauses[0]
+    if embed is not None and len(clauses) > 1:
+        try:
+            vecs = embed([target, *clauses])
+            best = clauses[int(np.argmax(vecs[1:] @ vecs[0]))]
+        except Exception:  # noqa: BLE001 - the first clause will do
+            pass
+    return best if best in answer else None
+
+
+def plan_followup(answer: str, grade: Grade, probed: list[str], important: int) -> FollowupPlan | None:
+    """Which key point to follow up on, and how: a contradiction first, then a missing or partly stated point among
+    the important ones, then any other; None when nothing is left to probe."""
+    fresh = [k for k in grade.key_points if k.point not in probed]
+    contradicted = next((k for k in fresh if k.status == "contradicted"), None)
+    if contradicted is not None:
+        return FollowupPlan(move="challenge", target=contradicted.point, quote=contradicted.quote)
+    gaps = [k for k in fresh if k.status in ("missing", "partly")]
+    gaps.sort(key=lambda k: (grade.key_points.index(k) >= important, k.status != "missing"))
+    if not gaps:
+        return None
+    move: Move = "step-down" if unsure(answer) else "probe"
+    return FollowupPlan(move=move, target=gaps[0].point, quote=gaps[0].quote if gaps[0].status == "partly" else None)
+
+
+OPENERS: dict[Move, tuple[str, ...]] = {
+    "probe": ("You said “{quote}”.", "You mentioned “{quote}”."),
+    "challenge": ("You said “{quote}”. Are you sure about that?",),
+    "step-down": ("No problem: “{quote}” is a start. Let's take a simpler step.",),
+}
+OPENERS_UNQUOTED: dict[Move, str] = {
+    "probe": "Let's go a little further.",
+    "challenge": "Let's check one claim in your answer. Are you sure about it?",
+    "step-down": "No problem, let's take a simpler step.",
+}
+FALLBACK_PROBES: dict[Move, tuple[str, ...]] = {
+    "probe": ("Is there an important aspect of this you haven't covered yet?",
+              "How would that play out in practice? Walk me through a concrete example."),
+    "challenge": ("What would you expect to observe if that were true, and how would you check it?",),
+    "step-down": ("In your own words, what is the basic idea behind it, even roughly?",),
+}
+
+
+def opener(plan: FollowupPlan, n: int = 0) -> str:
+    if plan.quote:
+        options = OPENERS[plan.move]
+        return options[n % len(options)].format(quote=plan.quote)
+    return OPENERS_UNQUOTED[plan.move]
+
+
+def usable_probe(text: str) -> bool:
+    """A model-written follow-up is one short question."""
+    return text.endswith("?") and 3 <= len(text.split()) <= MAX_PROBE_WORDS and text.count("?") <= 2
+
+
+# --- hints ---------------------------------------------------------------------------------------------------------
+
+HINT_LEVELS = ("nudge", "pointer")
+
+
+def area_of(concepts: list[str]) -> str:
+    return " and ".join(c.replace("-", " ") for c in concepts[:2]) or "the underlying mechanism"
+
+
+def keyword_of(point: str, question: str) -> str:
+    asked = set(content_words(question))
+    return max((w for w in content_words(point) if w not in asked), key=len, default="the underlying mechanism")
+
+
+def fallback_hints(level: int, point: str, question: str, concepts: list[str]) -> list[str]:
+    """Templated hints, strongest first; the last of each level names only the question's concepts (safe as is)."""
+    area = area_of(concepts)
+    if level == 0:
+        return [f"Think about it in terms of {area}: what is the mechanism at work?"]
+    return [f"Think about the role of {keyword_of(point, question)}.",
+            f"Within {area}, which quantity changes here, and what does that change cause?"]
