@@ -62,9 +62,11 @@ class Utterance:
     """
 
     def __init__(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
-                 on_done: Callable[[Utterance], None] | None = None, background: bool = False) -> None:
+                 on_done: Callable[[Utterance], None] | None = None, background: bool = False,
+                 origin: str = "") -> None:
         self.kind = kind
         self.background = background
+        self.origin = origin  # model, template or model+template (the model's line was unusable or gave too much)
         self.text = text
         self._chunks = chunks
         self._on_done = on_done
@@ -280,7 +282,7 @@ class Interviewer:
                                         key=lambda t: t.seq)
 
     def _say(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
-             index: int | None = None, background: bool = False) -> Utterance:
+             index: int | None = None, background: bool = False, origin: str = "") -> Utterance:
         seq = self._next_seq()
         if index is None and self.current is not None:
             index = self.current.index
@@ -288,7 +290,7 @@ class Interviewer:
         def done(u: Utterance) -> None:
             self._record(Turn(seq=seq, role="interviewer", kind=u.kind, text=u.text, question_index=index))
 
-        u = Utterance(kind, text, chunks, on_done=done, background=background)
+        u = Utterance(kind, text, chunks, on_done=done, background=background, origin=origin)
         if chunks is None:
             done(u)
         return u
@@ -296,13 +298,16 @@ class Interviewer:
     # -- model phrasing with fallbacks -------------------------------------------------------------------------------
     def _phrase(self, prompt: str, variables: dict, *, task: str, secrets: list[str], question: str,
                 fallbacks: Iterable[str], said: str = "", max_tokens: int = 80,
-                usable: Callable[[str], bool] | None = None) -> str:
+                usable: Callable[[str], bool] | None = None) -> tuple[str, str]:
         """The model's line when it is usable and gives nothing away, else the first fallback that gives nothing away
-        (a fallback built from a key point's words is checked too); the last fallback is safe by construction."""
+        (a fallback built from a key point's words is checked too); the last fallback is safe by construction.
+        Returns the line and where it came from: model, template, or model+template (the model's was not used)."""
         candidates: list[str] = []
+        asked = False
         if self.llm is not None:
             msgs = [{"role": "system", "content": load_prompt(prompt)},
                     {"role": "user", "content": load_prompt(f"{prompt}_user", **variables)}]
+            asked = True
             try:
                 text = _clean(self.llm.complete(msgs, max_tokens=max_tokens, temperature=0.3, task=task))
             except LLMError:
@@ -310,10 +315,13 @@ class Interviewer:
             if len(text) >= 8 and (usable is None or usable(text)):
                 candidates.append(text)
         fallbacks = list(fallbacks)
-        for text in [*candidates, *fallbacks]:
+        template = "model+template" if asked else "template"
+        if candidates and not self.leak_check.leaks(candidates[0], secrets, question, said):
+            return candidates[0], "model"
+        for text in fallbacks[:-1]:
             if not self.leak_check.leaks(text, secrets, question, said):
-                return text
-        return fallbacks[-1]
+                return text, template
+        return fallbacks[-1], template
 
     def _greeting_chunks(self) -> Iterator[str]:
         cfg = self.session.config
@@ -339,11 +347,11 @@ class Interviewer:
 
     # -- the flow -----------------------------------------------------------------------------------------------------
     @_one_turn_at_a_time
-    def opening(self) -> list[Utterance]:
+    def opening(self, greet: bool = True) -> list[Utterance]:
         """Greeting and first question; nothing when the session has already begun (e.g. a UI re-run)."""
         if self.session.phase != "new":
             return []
-        out = [self._say("greeting", chunks=self._greeting_chunks())]
+        out = [self._say("greeting", chunks=self._greeting_chunks())] if greet else []
         return out + self._ask_next()
 
     def _ask_next(self) -> list[Utterance]:
@@ -413,11 +421,12 @@ class Interviewer:
         q = self.question(rec)
         restated = conv.rephrase(q.question, q.tier)
         if conv.generic_clarification(message, q.question) or conv.asks_depth(message):
-            return [self._say("clarify", restated)]
-        scope = self._phrase("interview_clarify", {"question": q.question, "message": message}, task="clarify",
-                             secrets=self._secrets(q), question=q.question, fallbacks=[""], max_tokens=60,
-                             usable=lambda t: len(t.split()) <= 40)
-        return [self._say("clarify", f"{scope} {restated}".strip())]
+            return [self._say("clarify", restated, origin="template")]
+        scope, origin = self._phrase("interview_clarify", {"question": q.question, "message": message},
+                                     task="clarify", secrets=self._secrets(q), question=q.question, fallbacks=[""],
+                                     max_tokens=60, usable=lambda t: len(t.split()) <= 40)
+        origin = "model+template" if origin == "model" else origin
+        return [self._say("clarify", f"{scope} {restated}".strip(), origin=origin)]
 
     def _on_hint(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
         level = len(rec.hints)
@@ -432,7 +441,7 @@ class Interviewer:
             if point not in rec.probed:
                 rec.probed.append(point)
         previous = f"PREVIOUS HINT (say more than this): {rec.hints[-1]}\n" if rec.hints else ""
-        text = self._phrase("interview_hint", {"question": q.question, "point": point,
+        text, origin = self._phrase("interview_hint", {"question": q.question, "point": point,
                                                "strength": HINT_STRENGTHS[level], "previous": previous},
                             task="hint", secrets=self._secrets(q), question=q.question,
                             fallbacks=conv.fallback_hints(level, point, q.question, q.concepts),
@@ -441,7 +450,7 @@ class Interviewer:
         self.db.save_question(self.session.id, rec)
         cap = self.grader.hint_cap(len(rec.hints))
         note = f" (Hint {len(rec.hints)} of {MAX_HINTS}: the score for this question is now capped at {cap:g}.)"
-        return [self._say("hint", f"Hint: {text}{note}")]
+        return [self._say("hint", f"Hint: {text}{note}", origin=origin)]
 
     def _on_skip(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
         if not rec.answers:
@@ -467,7 +476,9 @@ class Interviewer:
                                        "two? You can also type \"hint\" or \"skip\".")]
         rec.answers.append(message)
         self.db.save_question(self.session.id, rec)
-        if len(rec.followups) >= MAX_FOLLOWUPS:  # nothing left to decide: move on without waiting for the score
+        probing_over = len(rec.followups) >= MAX_FOLLOWUPS or (rec.followups and not conv.substantive(message,
+                                                                                                  q.question))
+        if probing_over:  # nothing left to decide ("I don't know", "yes, I'm sure"): move on without waiting
             self._score_future(rec, q)
             return self._close_question(rec)
         grade = self._quick_score(rec, q)
@@ -477,13 +488,13 @@ class Interviewer:
         plan = self._followup_plan(rec, grade, message)
         if plan is None:
             return self._close_question(rec)
-        text = self._followup_text(rec, q, plan, message)
+        text, origin = self._followup_text(rec, q, plan, message)
         rec.followups.append(text)
         rec.probed.append(plan.target)
         self.session.phase = "awaiting_followup"
         self.db.save_question(self.session.id, rec)
         self.db.save_state(self.session)
-        return [self._say("followup", text)]
+        return [self._say("followup", text, origin=origin)]
 
     def _followup_plan(self, rec: QuestionRecord, grade: Grade, message: str) -> conv.FollowupPlan | None:
         if NO_FOLLOWUP_FLAGS & set(grade.flags):
@@ -497,19 +508,21 @@ class Interviewer:
             return None
         return plan
 
-    def _followup_text(self, rec: QuestionRecord, q: Question, plan: conv.FollowupPlan, message: str) -> str:
+    def _followup_text(self, rec: QuestionRecord, q: Question, plan: conv.FollowupPlan,
+                       message: str) -> tuple[str, str]:
         """A quote of the candidate's latest answer, then one question towards the target point that states nothing
         of it (the model's, or a fallback)."""
         quote = conv.pick_quote(message, plan.target, preferred=plan.quote, embed=self.leak_check.embed)
         plan = plan.model_copy(update={"quote": quote})
         n = len(rec.followups)
         probes = conv.FALLBACK_PROBES[plan.move]
-        probe = self._phrase("interview_followup", {"question": q.question, "missing": plan.target,
+        pointer = [conv.pointer_probe(plan.target, q.question)] if plan.move == "probe" else []
+        probe, origin = self._phrase("interview_followup", {"question": q.question, "missing": plan.target,
                                                     "answer": message[-1500:], "quote": quote or "(nothing quotable)",
                                                     "move": MOVES[plan.move]},
                              task="followup", secrets=self._secrets(q), question=q.question,
-                             fallbacks=[probes[n % len(probes)], *probes], said=message, usable=conv.usable_probe)
-        return f"{conv.opener(plan, n)} {probe}"
+                             fallbacks=[*pointer, probes[n % len(probes)]], said=message, usable=conv.usable_probe)
+        return f"{conv.opener(plan, n)} {probe}", origin
 
     # -- grading -------------------------------------------------------------------------------------------------------
     def _background(self, fn, *args) -> Future:

@@ -35,10 +35,12 @@ MEANING_FLOOR = 0.40
 MEANING_GAIN = 0.02
 QUOTE_WORDS = 14          # a follow-up quotes at most this many of the candidate's words
 MAX_PROBE_WORDS = 35
+WRONG_LEVEL = 1.5         # a confident answer the judge finds mostly wrong (expected correctness at most this)...
+MIN_REPLY_WORDS = 4       # ...is challenged; a follow-up reply with fewer content words of its own ends the probing
 
 Move = Literal["probe", "challenge", "step-down"]
 
-_UNSURE = re.compile(r"\b(i don'?t know|i do not know|not (totally |really |quite |very |entirely )?sure|no idea|"
+_UNSURE = re.compile(r"\b(don'?t (really )?know|do not know|not (totally |really |quite |very |entirely )?sure|no idea|"
                      r"i'?m unsure|unsure|i forget|i forgot|can'?t remember|no clue|not certain|i have no idea|"
                      r"i guess|no real idea|haven'?t heard)\b", re.I)
 _HEDGE = re.compile(r"^(?:(?:and|but|so|well|um+|uh+|hmm+|i think|i believe|i guess|maybe|perhaps|probably|"
@@ -58,10 +60,10 @@ _KINDS: tuple[tuple[str, str], ...] = (
     (r"how (do|would|should|can|could) (you|we|i)\b", "what you would do, step by step"),
     (r"how\b", "the mechanism: how it works"),
     (r"when\b|in (what|which) (cases|situations)", "the conditions"),
-    (r"(give|list|name)\b", "a few concrete examples"),
+    (r"(give|list|name)\b.*\b(examples?|applications?|uses|ways|some|types|kinds)\b", "a few concrete examples"),
     (r"which\b", "your choice and why"),
     (r"(compute|calculate)\b", "the numbers, with the working"),
-    (r"(walk|explain|describe|tell|discuss|outline|derive)\b", "an explanation, step by step"),
+    (r"(walk|explain|describe|tell|discuss|outline|derive|give|say)\b", "an explanation, step by step"),
 )
 DEPTH = {
     "fresher": "Two or three sentences per part is the depth I'm after.",
@@ -235,7 +237,7 @@ def pick_quote(answer: str, target: str, *, preferred: str | None = None, embed:
     point when it has one, else the clause closest in meaning to the point, else the first clause with content."""
     source = preferred if preferred and preferred in answer else answer
     clauses = [c for c in (_trim(c) for c in _clauses(source)) if len(content_words(c)) >= 2]
-    clauses = [c for c in clauses if not unsure(c)] or clauses
+    clauses = [c for c in clauses if not unsure(c)]
     if not clauses:
         return None
     best = clauses[0]
@@ -248,9 +250,14 @@ def pick_quote(answer: str, target: str, *, preferred: str | None = None, embed:
     return best if best in answer else None
 
 
+def correctness(grade: Grade) -> float | None:
+    return next((c.score for c in grade.criteria if c.name == "correctness"), None)
+
+
 def plan_followup(answer: str, grade: Grade, probed: list[str], important: int) -> FollowupPlan | None:
     """Which key point to follow up on, and how: a contradiction first, then a missing or partly stated point among
-    the important ones, then any other; None when nothing is left to probe."""
+    the important ones, then any other; None when nothing is left to probe. A confident answer judged mostly wrong
+    is challenged too (the judge seldom says "contradicted" of a single point when the whole answer is off)."""
     fresh = [k for k in grade.key_points if k.point not in probed]
     contradicted = next((k for k in fresh if k.status == "contradicted"), None)
     if contradicted is not None:
@@ -259,7 +266,9 @@ def plan_followup(answer: str, grade: Grade, probed: list[str], important: int) 
     gaps.sort(key=lambda k: (grade.key_points.index(k) >= important, k.status != "missing"))
     if not gaps:
         return None
-    move: Move = "step-down" if unsure(answer) else "probe"
+    level = correctness(grade)
+    move: Move = ("step-down" if unsure(answer) else
+                  "challenge" if level is not None and level <= WRONG_LEVEL else "probe")
     return FollowupPlan(move=move, target=gaps[0].point, quote=gaps[0].quote if gaps[0].status == "partly" else None)
 
 
@@ -273,6 +282,12 @@ OPENERS_UNQUOTED: dict[Move, str] = {
     "challenge": "Let's check one claim in your answer. Are you sure about it?",
     "step-down": "No problem, let's take a simpler step.",
 }
+def substantive(reply: str, question: str) -> bool:
+    """A follow-up reply that says something ("Yes, I'm sure." and "I don't know" do not)."""
+    own = set(content_words(reply)) - set(content_words(question))
+    return len(own) >= MIN_REPLY_WORDS and not (unsure(reply) and len(own) < 2 * MIN_REPLY_WORDS)
+
+
 FALLBACK_PROBES: dict[Move, tuple[str, ...]] = {
     "probe": ("Is there an important aspect of this you haven't covered yet?",
               "How would that play out in practice? Walk me through a concrete example."),
@@ -303,8 +318,17 @@ def area_of(concepts: list[str]) -> str:
 
 
 def keyword_of(point: str, question: str) -> str:
+    """The point's most specific term the question does not use: a code-like or hyphenated token, else the longest."""
     asked = set(content_words(question))
+    technical = [t.strip(".,;:()") for t in point.split() if re.search(r"[_()\d]|[a-z][A-Z]|-", t)]
+    technical = [t for t in technical if t.lower() not in asked and len(t) > 3]
+    if technical:
+        return technical[0]
     return max((w for w in content_words(point) if w not in asked), key=len, default="the underlying mechanism")
+
+
+def pointer_probe(point: str, question: str) -> str:
+    return f"Where does {keyword_of(point, question)} come into this?"
 
 
 def fallback_hints(level: int, point: str, question: str, concepts: list[str]) -> list[str]:

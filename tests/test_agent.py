@@ -34,7 +34,7 @@ def scripted(messages: list[dict], task: str | None = None, *, hint: str = "Thin
         elif "WRONG" in answer:
             verdicts, level = ["x"] + ["no"] * (n - 1), 0
         elif "PARTIAL" in answer:
-            verdicts, level = ["yes"] + ["no"] * (n - 1), 1
+            verdicts, level = ["yes"] + ["no"] * (n - 1), 3
         else:
             verdicts, level = ["no"] * n, 0
         codes = re.findall(r"^- Then ([a-z]) = ", messages[0]["content"], re.MULTILINE)
@@ -251,8 +251,11 @@ def test_followup_phrasing_that_leaks_falls_back(make_agent, bank):
     leak = lambda m, task: scripted(m, task, followup=secret(m))
     agent = make_agent(FakeLLM(task_script=leak))
     start(agent)
-    out = say(agent, on_topic(current_question(agent, bank), "PARTIAL"))
-    assert out[0].kind == "followup" and out[0].text.endswith(conv.FALLBACK_PROBES["probe"])
+    q = current_question(agent, bank)
+    out = say(agent, on_topic(q, "PARTIAL"))
+    target = agent.session.questions[0].probed[-1]
+    assert out[0].kind == "followup" and target not in out[0].text
+    assert out[0].text.endswith((*conv.FALLBACK_PROBES["probe"], conv.pointer_probe(target, q.question)))
 
 
 def test_contradiction_is_challenged_with_the_candidates_words(make_agent, bank):
@@ -270,9 +273,13 @@ def test_contradiction_is_challenged_with_the_candidates_words(make_agent, bank)
 def test_unsure_answer_gets_a_stepping_stone(make_agent, bank):
     agent = make_agent()
     start(agent)
-    out = say(agent, "I'm not sure, but I think it has something to do with how the layers get trained.")
+    answer = on_topic(current_question(agent, bank), "I'm not sure, but I think")
+    out = say(agent, answer)
     assert kinds(out) == ["followup"] and out[0].text.startswith("No problem")
-    assert "layers get trained" in out[0].text
+    quoted = re.search(r"“(.+?)”", out[0].text)
+    assert quoted and quoted.group(1) in answer and "not sure" not in quoted.group(1)
+    # A reply with nothing in it ends the probing instead of a second follow-up on "I don't know".
+    assert kinds(say(agent, "Sorry, I really don't know.")) == ["question"]
 
 
 def test_repeat_during_a_followup_shows_the_question_too(make_agent, bank):

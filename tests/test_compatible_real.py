@@ -102,6 +102,6 @@ def test_a_practice_interview_through_the_compatible_backend(both, bank, tmp_pat
         stored = db.load(agent.session.id)
         grades = [r.grade for r in stored.questions if r.grade is not None]
         assert grades and not any(g.evidence_only for g in grades)
-        assert any(text.startswith("Hint:") for text in said) and any("**Score:" in text for text in said)
+        assert any(text.startswith("Hint:") for text in said) and any("Score:" in text for text in said)
     finally:
         agent.close()

@@ -157,8 +157,10 @@ def test_garbage_output_twice_falls_back_to_evidence(bank, session_settings):
 
 def test_hint_caps_the_score(grader, bank):
     q = bank.get("guide-22")
-    g = grader.score(q, full_answer(q), hint_used=True)
+    g = grader.score(q, full_answer(q), hints=1)
     assert g.score <= 3.5 and g.hint_cap == 3.5
+    g = grader.score(q, full_answer(q), hints=2)  # the second, stronger hint caps lower
+    assert g.score <= 2.5 and g.hint_cap == 2.5
 
 
 def test_key_points_of_a_short_reference_are_its_own_sentences(bank, session_settings):

@@ -110,7 +110,7 @@ def test_practice_mode_streams_feedback_after_each_answer(app_env, bank):
     sid = start(at, n=2, mode="practice")
     say(at, strong_answer(current_question(db, sid, bank)))
     texts = [t for _, t in messages(at)]
-    feedback = next(t for t in texts if t.startswith("**Score:"))
+    feedback = next(t for t in texts if t.startswith("**Feedback on question 1. Score:"))
     assert "Model answer" in feedback and "Strengths" in feedback
     assert "Question 2 of 2" in texts[-1]
     assert db.load(sid).questions[0].grade.feedback  # saved with the grade

@@ -107,5 +107,53 @@ def _f(x) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def eval_interview_command(
+    backend: Optional[str] = typer.Option(None, "--backend", help="local, openai, compatible or fake"),
+    questions: int = typer.Option(30, "--questions", min=1, help="bank questions to interview on (DL set's)"),
+    persona: list[str] = typer.Option([], "--persona", help="only these scripted candidates (repeatable)"),
+    seed: int = typer.Option(0, "--seed", help="which questions"),
+    name: Optional[str] = typer.Option(None, "--name", help="run name (default: a timestamp)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="results folder (default evals/results/interview-"
+                                                              "<backend>-<name>)"),
+    leak_labels: bool = typer.Option(False, "--leak-labels", help="only print how the leak check agrees with the "
+                                                                  "hand-labelled lines (no model needed)"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Scripted candidates against the real interviewer: leaks, grounded follow-ups, clarifications, hints."""
+    import time
+
+    from rich.console import Console
+
+    from interviewer import PROJECT_ROOT
+    from interviewer.evals import conversation as ce
+
+    console = Console()
+
+    if leak_labels:
+        result = ce.leak_label_agreement()
+        if as_json:
+            print(json.dumps(result, indent=2))
+        else:
+            for k, v in result.items():
+                console.print(f"{k}: {v}")
+        return
+    unknown = sorted(set(persona) - set(ce.PERSONAS))
+    if unknown:
+        fail(f"unknown --persona {unknown}; choose from {', '.join(ce.PERSONAS)}")
+    from interviewer.config import get_settings
+
+    backend = backend or get_settings().resolved_backend()
+    out = out or PROJECT_ROOT / "evals" / "results" / f"interview-{backend}-{name or time.strftime('%Y%m%d-%H%M%S')}"
+    command = "interviewer eval-interview " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    summary = ce.run(backend=backend, n_questions=questions, seed=seed, out=out,
+                     personas=tuple(persona) or ce.PERSONAS, command=command.strip())
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        console.print((out / "report.md").read_text(encoding="utf-8").split("## Transcripts")[0])
+        console.print(f"results in {out}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
+    app.command("eval-interview")(eval_interview_command)

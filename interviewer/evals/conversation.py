@@ -1,0 +1,296 @@
+"""The conversation eval: scripted candidates talk to the real interviewer, and automatic checks count what a senior
+interviewer would not do.
+
+Candidates (per question): strong (the labelled excellent answer), partial, unsure (a vague hedge), misconception
+(the labelled confident wrong answer), clarify (asks what the question means, generically and then specifically,
+then answers partly) and hint (asks for both hints, then answers partly). Every candidate skips any follow-up its
+script has no reply for. The answers are the DL set's own (evals/datasets/dl), so the first answers' judgements
+replay from the committed judge cache; the interviewer's lines are the model's, fresh.
+
+Checks, per interviewer line (follow-up, hint, clarification):
+- leak: `conversation.LeakCheck` against every key point and reference sentence, the candidate's own words excluded
+  (the live check runs before a line is said, so this counts what got past it, e.g. a safe-by-construction template);
+- grounded (follow-ups): it quotes the candidate's latest answer verbatim, or shares a 4-word run with it;
+- answers the question (clarifications): the grader, given the clarification as if it were an answer, scores it
+  ANSWERS_BY or more above what it gives the bare question text (the grader credits a restated question a little);
+- origin: the model's phrasing, a template, or both (the model's line was unusable or rejected by the leak check).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from interviewer import conversation as conv
+from interviewer.bank import Question
+
+PERSONAS = ("strong", "partial", "unsure", "misconception", "clarify", "hint")
+UNSURE_ANSWER = ("I am not totally sure, but I think it has to do with making the model train better and "
+                 "generalize.")
+GENERIC_CLARIFY = "What do you mean exactly, can you clarify what you are asking?"
+SPECIFIC_CLARIFY = "Do you mean in theory, or how you would do it in practice?"
+ANSWERS_BY = 1.0  # a clarification graded this much above the bare question, as an answer, has answered it
+LINE_KINDS = ("followup", "hint", "clarify")
+
+
+class Line(BaseModel):
+    role: str
+    kind: str
+    text: str
+    origin: str = ""
+    seconds: float = 0.0
+    leak: str | None = None
+    grounded: bool | None = None
+    move: str | None = None
+    answer_score: float | None = None
+    question_score: float | None = None
+
+
+class Conversation(BaseModel):
+    question_id: str
+    tier: str
+    question: str
+    persona: str
+    lines: list[Line] = Field(default_factory=list)
+    score: float | None = None
+
+
+def scripts(items: dict[str, str]) -> dict[str, list[str]]:
+    """What each candidate says, in order; `items` maps a DL answer kind to its text for one question."""
+    partial = items["partial"]
+    return {
+        "strong": [items["excellent"]],
+        "partial": [partial, items.get("incomplete", partial)],
+        "unsure": [UNSURE_ANSWER, "Sorry, I really don't know."],
+        "misconception": [items["misconception"], "Yes, I'm quite sure about that."],
+        "clarify": [GENERIC_CLARIFY, SPECIFIC_CLARIFY, partial],
+        "hint": ["hint", "another hint please", partial],
+    }
+
+
+def move_of(text: str) -> str:
+    if "Are you sure about" in text:
+        return "challenge"
+    if text.startswith("No problem"):
+        return "step-down"
+    return "probe"
+
+
+def _runs(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    toks = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+
+
+def grounded(followup: str, answer: str) -> bool:
+    quotes = re.findall(r"“([^”]+)”", followup)
+    return any(q in answer for q in quotes) or bool(_runs(followup) & _runs(answer))
+
+
+def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, check: conv.LeakCheck) -> Conversation:
+    from interviewer.agent import Interviewer
+    from interviewer.session import SessionConfig
+
+    config = SessionConfig(track=q.tier, n_questions=1, mode="interview", user=f"eval-{persona}")
+    agent = Interviewer.start(config, db=db, llm=llm, grader=grader, questions=[q], leak_check=check)
+    convo = Conversation(question_id=q.id, tier=q.tier, question=q.question, persona=persona)
+    secrets = conv.secrets_of(q.reference_answer, q.key_points)
+    try:
+        for u in agent.opening(greet=False):
+            convo.lines.append(Line(role="interviewer", kind=u.kind, text=u.resolve()))
+        answers: list[str] = []
+        queue = list(said)
+        while agent.phase != "finished":
+            message = queue.pop(0) if queue else "skip"
+            convo.lines.append(Line(role="candidate", kind="message", text=message))
+            t0 = time.perf_counter()
+            out = agent.handle(message)
+            texts = [u.resolve() for u in out]
+            seconds = time.perf_counter() - t0
+            rec = agent.session.questions[0]
+            answers = list(rec.answers)
+            for u, text in zip(out, texts):
+                line = Line(role="interviewer", kind=u.kind, text=text, origin=u.origin, seconds=round(seconds, 2))
+                if u.kind in LINE_KINDS:
+                    line.leak = check.reason(text, secrets, q.question, said=" ".join(answers))
+                if u.kind == "followup":
+                    line.grounded = grounded(text, answers[-1] if answers else "")
+                    line.move = move_of(text)
+                if u.kind == "clarify":
+                    line.answer_score = round(grader.score(q, text).score, 2)
+                    line.question_score = round(grader.score(q, q.question).score, 2)
+                convo.lines.append(line)
+        agent.wait_for_grades(600)
+        grade = agent.session.questions[0].grade
+        convo.score = grade.score if grade is not None else None
+    finally:
+        agent.close()
+    return convo
+
+
+def choose(rows, n_questions: int, seed: int) -> list[tuple[str, dict[str, str]]]:
+    """Questions of the DL set that have excellent, partial and misconception answers, spread over tiers."""
+    by_q: dict[str, dict[str, str]] = {}
+    for r in rows:
+        by_q.setdefault(r.question_id, {})[r.kind] = r.answer
+    ok = sorted(qid for qid, kinds in by_q.items() if {"excellent", "partial", "misconception"} <= set(kinds))
+    random.Random(seed).shuffle(ok)
+    return [(qid, by_q[qid]) for qid in ok[:n_questions]]
+
+
+def rate(flags: list[bool]) -> dict:
+    return {"n": len(flags), "k": int(sum(flags)), "rate": round(float(np.mean(flags)), 4) if flags else None}
+
+
+def summarise(convos: list[Conversation]) -> dict:
+    lines = [(c, ln) for c in convos for ln in c.lines if ln.role == "interviewer" and ln.kind in LINE_KINDS]
+    follow = [(c, ln) for c, ln in lines if ln.kind == "followup"]
+    clar = [ln for _, ln in lines if ln.kind == "clarify"]
+    by_persona = {p: [c for c in convos if c.persona == p] for p in PERSONAS}
+
+    def first_followup(c: Conversation) -> Line | None:
+        return next((ln for ln in c.lines if ln.kind == "followup"), None)
+
+    seconds = [ln.seconds for _, ln in lines]
+    summary = {
+        "conversations": len(convos),
+        "questions": len({c.question_id for c in convos}),
+        "interviewer_lines": {k: sum(1 for _, ln in lines if ln.kind == k) for k in LINE_KINDS},
+        "leaks": rate([ln.leak is not None for _, ln in lines]),
+        "leaks_by_kind": {k: rate([ln.leak is not None for _, ln in lines if ln.kind == k]) for k in LINE_KINDS},
+        "leak_reasons": dict(Counter(ln.leak for _, ln in lines if ln.leak)),
+        "followups_grounded": rate([bool(ln.grounded) for _, ln in follow]),
+        "followups_on_strong_answers": rate([first_followup(c) is not None for c in by_persona["strong"]]),
+        "clarifications_that_answer": rate([(ln.answer_score or 0) - (ln.question_score or 0) >= ANSWERS_BY
+                                            for ln in clar]),
+        "clarification_answer_score_max": max((ln.answer_score or 0 for ln in clar), default=None),
+        "question_text_score_mean": round(float(np.mean([ln.question_score or 0 for ln in clar])), 2) if clar
+        else None,
+        "misconceptions_challenged": rate([(f := first_followup(c)) is not None and f.move == "challenge"
+                                           for c in by_persona["misconception"]]),
+        "unsure_stepped_down": rate([(f := first_followup(c)) is not None and f.move == "step-down"
+                                     for c in by_persona["unsure"]]),
+        "followup_rate_by_persona": {p: rate([first_followup(c) is not None for c in cs])
+                                     for p, cs in by_persona.items()},
+        "origin_by_kind": {k: dict(Counter(ln.origin for _, ln in lines if ln.kind == k)) for k in LINE_KINDS},
+        "mean_score_by_persona": {p: round(float(np.mean([c.score for c in cs if c.score is not None])), 2)
+                                  for p, cs in by_persona.items() if any(c.score is not None for c in cs)},
+        "turn_seconds_p50": round(float(np.percentile(seconds, 50)), 2) if seconds else None,
+        "turn_seconds_p95": round(float(np.percentile(seconds, 95)), 2) if seconds else None,
+    }
+    return summary
+
+
+def transcript_md(c: Conversation) -> str:
+    out = [f"### {c.question_id} ({c.tier}) · candidate: {c.persona}", ""]
+    for ln in c.lines:
+        who = "**Interviewer**" if ln.role == "interviewer" else "**Candidate**"
+        tags = [t for t in (ln.origin and f"origin: {ln.origin}", ln.move and f"move: {ln.move}",
+                            ln.leak and f"LEAK: {ln.leak}",
+                            ln.grounded is not None and f"grounded: {'yes' if ln.grounded else 'no'}",
+                            ln.answer_score is not None and f"graded as an answer: {ln.answer_score}, the bare "
+                                                            f"question: {ln.question_score}") if t]
+        suffix = f" _({'; '.join(tags)})_" if tags else ""
+        out.append(f"- {who} [{ln.kind}]: {ln.text.replace(chr(10), ' ')}{suffix}")
+    out.append(f"- final score: {c.score}")
+    return "\n".join(out) + "\n"
+
+
+def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: int = 12) -> str:
+    def r(x: dict) -> str:
+        return f"{x['k']}/{x['n']} ({100 * x['rate']:.1f}%)" if x.get("n") else "n/a"
+
+    s = summary
+    rows = [
+        ("interviewer lines that leak a key point (target <= 2%)", r(s["leaks"])),
+        *((f"  {k} lines that leak", r(v)) for k, v in s["leaks_by_kind"].items()),
+        ("follow-ups grounded in the answer (target >= 90%)", r(s["followups_grounded"])),
+        ("strong answers that got a follow-up (should be rare)", r(s["followups_on_strong_answers"])),
+        ("clarifications that answer the question (target 0)", r(s["clarifications_that_answer"])),
+        ("misconceptions challenged (first follow-up is a challenge)", r(s["misconceptions_challenged"])),
+        ("unsure answers given a stepping stone", r(s["unsure_stepped_down"])),
+        ("interviewer turn time p50 / p95 (s)", f"{s['turn_seconds_p50']} / {s['turn_seconds_p95']}"),
+    ]
+    out = ["# Conversation eval", "",
+           f"Model: {meta['model']} · {s['conversations']} conversations on {s['questions']} bank questions · "
+           f"candidates: {', '.join(PERSONAS)} · command: `{meta['command']}`", "",
+           "| check | result |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows), "",
+           "Follow-up rate by candidate: " + ", ".join(f"{p} {r(v)}" for p, v in
+                                                      s["followup_rate_by_persona"].items()), "",
+           "Where the lines came from (model / template / model+template): " + "; ".join(
+               f"{k}: {dict(v)}" for k, v in s["origin_by_kind"].items()), "",
+           "Mean final score by candidate: " + ", ".join(f"{p} {v}" for p, v in
+                                                         s["mean_score_by_persona"].items()), "",
+           "## Transcripts", ""]
+    shown: list[Conversation] = []
+    for persona in PERSONAS:  # two per candidate, from different questions
+        pool = [c for c in convos if c.persona == persona and c.question_id not in {x.question_id for x in shown}]
+        shown.extend(pool[:max(1, n_shown // len(PERSONAS))])
+    out.extend(transcript_md(c) for c in shown)
+    out.append(f"All {len(convos)} transcripts: `transcripts.jsonl` beside this report.")
+    return "\n".join(out) + "\n"
+
+
+LEAK_LABELS = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "leaks.yaml"
+
+
+def leak_label_agreement(path: Path = LEAK_LABELS) -> dict:
+    """How the live leak check agrees with the hand-labelled lines: leaks caught, safe lines rejected."""
+    import yaml
+
+    from interviewer.bank import load_bank
+    from interviewer.config import get_settings
+
+    bank = {q.id: q for q in load_bank(get_settings().knowledge_dir).questions}
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    check = conv.LeakCheck()
+    hits = []
+    for it in items:
+        q = bank[it["question_id"]]
+        hits.append((bool(it["leak"]), check.reason(it["line"], conv.secrets_of(q.reference_answer, q.key_points),
+                                                    q.question)))
+    leaks = [r for leak, r in hits if leak]
+    safe = [r for leak, r in hits if not leak]
+    return {"lines": len(hits), "leaks_caught": f"{sum(r is not None for r in leaks)}/{len(leaks)}",
+            "safe_lines_rejected": f"{sum(r is not None for r in safe)}/{len(safe)}",
+            "caught_by": dict(Counter(r for r in leaks if r)),
+            "thresholds": {"meaning_floor": check.floor, "meaning_gain": check.gain, "word_share": conv.WORD_SHARE,
+                           "ngram": conv.NGRAM}}
+
+
+def run(*, backend: str | None, n_questions: int, seed: int, out: Path, personas: tuple[str, ...] = PERSONAS,
+        command: str = "") -> dict:
+    from interviewer.bank import load_bank
+    from interviewer.config import get_settings
+    from interviewer.db import SessionDB
+    from interviewer.evals.cli import grader_and_llm
+    from interviewer.evals.datasets import load_dl
+
+    settings = get_settings()
+    grader, llm, backend = grader_and_llm(backend)
+    bank = {q.id: q for q in load_bank(settings.knowledge_dir).questions}
+    check = conv.LeakCheck()
+    chosen = choose(load_dl(), n_questions, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    convos: list[Conversation] = []
+    with tempfile.TemporaryDirectory() as tmp, (out / "transcripts.jsonl").open("w", encoding="utf-8") as f:
+        db = SessionDB(Path(tmp) / "eval.sqlite3")
+        for i, (qid, items) in enumerate(chosen, 1):
+            for persona in personas:
+                c = run_one(bank[qid], persona, scripts(items)[persona], llm=llm, grader=grader, db=db, check=check)
+                convos.append(c)
+                f.write(c.model_dump_json() + "\n")
+                f.flush()
+            print(f"[{i}/{len(chosen)}] {qid}", flush=True)
+    summary = summarise(convos)
+    meta = {"model": getattr(llm, "cache_id", backend), "backend": backend, "seed": seed, "command": command}
+    (out / "summary.json").write_text(json.dumps({**meta, **summary}, indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(report_md(summary, convos, meta), encoding="utf-8")
+    return {**meta, **summary}
