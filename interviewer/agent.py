@@ -224,6 +224,7 @@ class Interviewer:
         self.llm = llm
         self.grader = grader
         self.bank = {q.id: q for q in questions}
+        self.term_counts = conv.term_counts([p for q in questions for p in q.key_points])
         self.db = db
         self.decide_timeout_s = decide_timeout_s
         self._own_pool = executor is None
@@ -444,8 +445,9 @@ class Interviewer:
         text, origin = self._phrase("interview_hint", {"question": q.question, "point": point,
                                                "strength": HINT_STRENGTHS[level], "previous": previous},
                             task="hint", secrets=self._secrets(q), question=q.question,
-                            fallbacks=conv.fallback_hints(level, point, q.question, q.concepts),
-                            max_tokens=60, said=rec.combined_answer())
+                            fallbacks=conv.fallback_hints(level, point, q.question, q.concepts, self.term_counts),
+                            max_tokens=60, said=rec.combined_answer(),
+                            usable=lambda t: all(t.lower() != h.lower() for h in rec.hints))
         rec.hints.append(text)
         self.db.save_question(self.session.id, rec)
         cap = self.grader.hint_cap(len(rec.hints))
@@ -516,7 +518,7 @@ class Interviewer:
         plan = plan.model_copy(update={"quote": quote})
         n = len(rec.followups)
         probes = conv.FALLBACK_PROBES[plan.move]
-        pointer = [conv.pointer_probe(plan.target, q.question)] if plan.move == "probe" else []
+        pointer = [conv.pointer_probe(plan.target, q.question, self.term_counts)] if plan.move == "probe" else []
         probe, origin = self._phrase("interview_followup", {"question": q.question, "missing": plan.target,
                                                     "answer": message[-1500:], "quote": quote or "(nothing quotable)",
                                                     "move": MOVES[plan.move]},

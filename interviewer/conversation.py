@@ -17,6 +17,7 @@ gives the answer away.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Literal
 
@@ -35,7 +36,7 @@ MEANING_FLOOR = 0.40
 MEANING_GAIN = 0.02
 QUOTE_WORDS = 14          # a follow-up quotes at most this many of the candidate's words
 MAX_PROBE_WORDS = 35
-WRONG_LEVEL = 1.5         # a confident answer the judge finds mostly wrong (expected correctness at most this)...
+WRONG_LEVEL = 1.0         # a confident answer the judge finds mostly wrong (expected correctness at most this)...
 MIN_REPLY_WORDS = 4       # ...is challenged; a follow-up reply with fewer content words of its own ends the probing
 
 Move = Literal["probe", "challenge", "step-down"]
@@ -317,24 +318,43 @@ def area_of(concepts: list[str]) -> str:
     return " and ".join(c.replace("-", " ") for c in concepts[:2]) or "the underlying mechanism"
 
 
-def keyword_of(point: str, question: str) -> str:
-    """The point's most specific term the question does not use: a code-like or hyphenated token, else the longest."""
+def term_counts(texts: list[str]) -> Counter:
+    """In how many of `texts` (e.g. every key point of the bank) each content word occurs: rare means specific."""
+    return Counter(w for t in texts for w in set(content_words(t)))
+
+
+GENERIC_TERMS = frozenset("first second feature features parameter parameters itself works relies reaches present "
+                          "applying kept spread using used uses makes needs means every often usually instead rather "
+                          "because through between without within across another different important simple "
+                          "particular specific example examples process processes result results value values".split())
+
+
+def keyword_of(point: str, question: str, counts: Counter | None = None) -> str:
+    """The point's most telling term that the question does not use: a code-like token (pack_padded_sequence,
+    224x224, co-adaptation), else its longest content word that is not a generic one, rarer words first on ties."""
     asked = set(content_words(question))
-    technical = [t.strip(".,;:()") for t in point.split() if re.search(r"[_()\d]|[a-z][A-Z]|-", t)]
-    technical = [t for t in technical if t.lower() not in asked and len(t) > 3]
-    if technical:
-        return technical[0]
-    return max((w for w in content_words(point) if w not in asked), key=len, default="the underlying mechanism")
+    for token in point.split():
+        token = token.strip(".,;:()[]'\"")
+        if re.fullmatch(r"[A-Za-z][\w.-]*[A-Za-z0-9]", token) and re.search(r"[_\d]|-|[a-z][A-Z]", token) \
+                and token.lower() not in asked:
+            return token
+    counts = counts or Counter()
+    words = [w for w in dict.fromkeys(content_words(point))
+             if w not in asked and w not in GENERIC_TERMS and len(w) > 3 and not w.isdigit()]
+    if not words:
+        return "the underlying mechanism"
+    return max(words, key=lambda w: (len(w), -counts[w]))
 
 
-def pointer_probe(point: str, question: str) -> str:
-    return f"Where does {keyword_of(point, question)} come into this?"
+def pointer_probe(point: str, question: str, counts: Counter | None = None) -> str:
+    return f"Where does {keyword_of(point, question, counts)} come into this?"
 
 
-def fallback_hints(level: int, point: str, question: str, concepts: list[str]) -> list[str]:
+def fallback_hints(level: int, point: str, question: str, concepts: list[str],
+                   counts: Counter | None = None) -> list[str]:
     """Templated hints, strongest first; the last of each level names only the question's concepts (safe as is)."""
     area = area_of(concepts)
     if level == 0:
         return [f"Think about it in terms of {area}: what is the mechanism at work?"]
-    return [f"Think about the role of {keyword_of(point, question)}.",
+    return [f"Think about the role of {keyword_of(point, question, counts)}.",
             f"Within {area}, which quantity changes here, and what does that change cause?"]

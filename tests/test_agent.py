@@ -255,7 +255,7 @@ def test_followup_phrasing_that_leaks_falls_back(make_agent, bank):
     out = say(agent, on_topic(q, "PARTIAL"))
     target = agent.session.questions[0].probed[-1]
     assert out[0].kind == "followup" and target not in out[0].text
-    assert out[0].text.endswith((*conv.FALLBACK_PROBES["probe"], conv.pointer_probe(target, q.question)))
+    assert out[0].text.endswith((*conv.FALLBACK_PROBES["probe"], conv.pointer_probe(target, q.question, agent.term_counts)))
 
 
 def test_contradiction_is_challenged_with_the_candidates_words(make_agent, bank):

@@ -166,6 +166,10 @@ def summarise(convos: list[Conversation]) -> dict:
         "leaks": rate([ln.leak is not None for _, ln in lines]),
         "leaks_by_kind": {k: rate([ln.leak is not None for _, ln in lines if ln.kind == k]) for k in LINE_KINDS},
         "leak_reasons": dict(Counter(ln.leak for _, ln in lines if ln.leak)),
+        # Pure templates are built from the question's words (clarifications) or its concept tags (hints): a flag on
+        # one is the check's false alarm. Lines with any model-written part are what the live check has to stop.
+        "leaks_in_model_lines": rate([ln.leak is not None for _, ln in lines if ln.origin == "model"]),
+        "leaks_in_template_lines": rate([ln.leak is not None for _, ln in lines if ln.origin != "model"]),
         "followups_grounded": rate([bool(ln.grounded) for _, ln in follow]),
         "followups_on_strong_answers": rate([first_followup(c) is not None for c in by_persona["strong"]]),
         "clarifications_that_answer": rate([(ln.answer_score or 0) - (ln.question_score or 0) >= ANSWERS_BY
@@ -211,6 +215,9 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
     rows = [
         ("interviewer lines that leak a key point (target <= 2%)", r(s["leaks"])),
         *((f"  {k} lines that leak", r(v)) for k, v in s["leaks_by_kind"].items()),
+        ("  lines in the model's words that leak", r(s["leaks_in_model_lines"])),
+        ("  template lines flagged (templates use only the question's words or a key point's one term)",
+         r(s["leaks_in_template_lines"])),
         ("follow-ups grounded in the answer (target >= 90%)", r(s["followups_grounded"])),
         ("strong answers that got a follow-up (should be rare)", r(s["followups_on_strong_answers"])),
         ("clarifications that answer the question (target 0)", r(s["clarifications_that_answer"])),

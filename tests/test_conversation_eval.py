@@ -1,0 +1,55 @@
+"""The conversation eval's checks and its runner, on the toy model (the real-model run is committed in evals/results)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from interviewer.evals import conversation as ce
+
+
+def test_grounded_needs_the_candidates_own_words():
+    answer = "use pack_padded_sequence so the lstm ignores the padding"
+    assert ce.grounded("You said “use pack_padded_sequence so the lstm”. Why?", answer)
+    assert ce.grounded("So the lstm ignores the padding: how does it know where a sequence ends?", answer)
+    assert not ce.grounded("You said “the model learns hierarchical features”. Why?", answer)
+    assert not ce.grounded("How does hierarchical feature learning compare with shallow features?", answer)
+
+
+def test_moves_are_read_from_the_opener():
+    assert ce.move_of("You said “x y”. Are you sure about that? What follows?") == "challenge"
+    assert ce.move_of("No problem: “x y” is a start. Let's take a simpler step. What is it?") == "step-down"
+    assert ce.move_of("You mentioned “x y”. Where does masking come into this?") == "probe"
+
+
+def test_scripts_cover_every_persona():
+    items = {"excellent": "E", "partial": "P", "incomplete": "I", "misconception": "M"}
+    said = ce.scripts(items)
+    assert set(said) == set(ce.PERSONAS)
+    assert said["partial"] == ["P", "I"] and said["clarify"][-1] == "P" and said["hint"][:1] == ["hint"]
+
+
+def test_a_fake_run_writes_transcripts_rates_and_a_readable_report(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
+    from interviewer.config import get_settings
+    get_settings.cache_clear()
+    summary = ce.run(backend="fake", n_questions=2, seed=0, out=tmp_path / "run", command="test")
+    lines = [json.loads(x) for x in (tmp_path / "run" / "transcripts.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 * len(ce.PERSONAS) == summary["conversations"]
+    assert summary["followups_on_strong_answers"]["n"] == 2
+    followups = [ln for c in lines for ln in c["lines"] if ln["kind"] == "followup"]
+    assert followups and summary["followups_grounded"]["n"] == len(followups)
+    assert all(ln["grounded"] == ce.grounded(ln["text"], _last_answer(c, ln))
+               for c in lines for ln in c["lines"] if ln["kind"] == "followup")
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "| follow-ups grounded in the answer" in report and "### " in report
+    get_settings.cache_clear()
+
+
+def _last_answer(convo: dict, line: dict) -> str:
+    """The candidate's latest answer before this follow-up (commands and clarifying questions are not answers)."""
+    before = convo["lines"][:convo["lines"].index(line)]
+    said = [ln["text"] for ln in before if ln["role"] == "candidate" and ln["text"] not in
+            ("hint", "another hint please", ce.GENERIC_CLARIFY, ce.SPECIFIC_CLARIFY, "skip")]
+    return said[-1] if said else ""
