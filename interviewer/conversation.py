@@ -258,7 +258,8 @@ def correctness(grade: Grade) -> float | None:
 def plan_followup(answer: str, grade: Grade, probed: list[str], important: int) -> FollowupPlan | None:
     """Which key point to follow up on, and how: a contradiction first, then a missing or partly stated point among
     the important ones, then any other; None when nothing is left to probe. A confident answer judged mostly wrong
-    is challenged too (the judge seldom says "contradicted" of a single point when the whole answer is off)."""
+    that states no key point is challenged too (the judge seldom says "contradicted" of a single point when the
+    whole answer is off)."""
     fresh = [k for k in grade.key_points if k.point not in probed]
     contradicted = next((k for k in fresh if k.status == "contradicted"), None)
     if contradicted is not None:
@@ -268,8 +269,10 @@ def plan_followup(answer: str, grade: Grade, probed: list[str], important: int) 
     if not gaps:
         return None
     level = correctness(grade)
-    move: Move = ("step-down" if unsure(answer) else
-                  "challenge" if level is not None and level <= WRONG_LEVEL else "probe")
+    # A short correct answer also gets a low correctness level; it credits a key point, a misconception none.
+    wrong = level is not None and level <= WRONG_LEVEL and not any(k.status in ("covered", "partly")
+                                                                    for k in grade.key_points)
+    move: Move = "step-down" if unsure(answer) else "challenge" if wrong else "probe"
     return FollowupPlan(move=move, target=gaps[0].point, quote=gaps[0].quote if gaps[0].status == "partly" else None)
 
 

@@ -532,3 +532,18 @@ def test_unreadable_answer_is_asked_again_not_graded(make_agent):
     out = say(agent, "asdkfj qwpoeiru zxcmvn")
     assert kinds(out) == ["nudge"] and agent.phase == "awaiting_answer"
     assert agent.session.questions[0].answers == [] and len(agent.session.questions) == 1
+
+
+def test_only_an_answer_that_states_no_key_point_is_challenged_for_low_correctness():
+    from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
+
+    def grade(statuses):
+        return Grade(question_id="q", score=1.0,
+                     criteria=[CriterionScore(name="correctness", score=0.5, justification="")],
+                     key_points=[KeyPointResult(point=f"point {i}", status=s, similarity=0.5)
+                                 for i, s in enumerate(statuses)])
+
+    assert conv.plan_followup("Batch GD looks at all the data.", grade(["covered", "missing"]), [], 3).move == "probe"
+    assert conv.plan_followup("Batch GD means batches of 32.", grade(["missing", "missing"]), [], 3).move == \
+        "challenge"
+    assert conv.plan_followup("I'm not sure, batches?", grade(["missing", "missing"]), [], 3).move == "step-down"
