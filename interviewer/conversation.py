@@ -309,7 +309,8 @@ def opener(plan: FollowupPlan, n: int = 0) -> str:
 
 def usable_probe(text: str) -> bool:
     """A model-written follow-up is one short question."""
-    return text.endswith("?") and 3 <= len(text.split()) <= MAX_PROBE_WORDS and text.count("?") <= 2
+    return (text.endswith("?") and 3 <= len(text.split()) <= MAX_PROBE_WORDS and text.count("?") <= 2
+            and not re.search(r"\bsecret\b|\bmissing point\b|\bthe point\b", text, re.I))  # prompt wording
 
 
 # --- hints ---------------------------------------------------------------------------------------------------------
