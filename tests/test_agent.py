@@ -6,11 +6,9 @@ import threading
 import time
 
 import pytest
-import yaml
 
 from interviewer import conversation as conv
 from interviewer.agent import Interviewer, quick_intent
-from interviewer.config import PROJECT_ROOT
 from interviewer.db import SessionDB
 from interviewer.grading.grader import Grader
 from interviewer.llm import FakeLLM
@@ -120,18 +118,13 @@ def test_leak_check_catches_restated_key_points_not_probes():
     assert not check.leaks(f"You said “{said}”. Why would that help?", [point], q, said=said)
 
 
-def test_leak_check_on_the_hand_labelled_lines(bank):
+def test_leak_check_on_the_hand_labelled_lines():
     """The operating point the module docstring states: most leaks caught; a false alarm costs only a template."""
-    items = yaml.safe_load((PROJECT_ROOT / "evals" / "datasets" / "leaks.yaml").read_text())["items"]
-    check = conv.LeakCheck()
-    flagged = []
-    for it in items:
-        q = bank.get(it["question_id"])
-        flagged.append((it["leak"], check.leaks(it["line"], conv.secrets_of(q.reference_answer, q.key_points),
-                                                q.question)))
-    caught = sum(f for leak, f in flagged if leak) / sum(leak for leak, _ in flagged)
-    alarms = sum(f for leak, f in flagged if not leak) / sum(not leak for leak, _ in flagged)
-    assert caught >= 0.85 and alarms < 0.75, (caught, alarms)
+    from interviewer.evals.conversation import leak_label_agreement
+
+    found = leak_label_agreement()
+    caught, alarms = found["leaks_caught"] / found["leaks"], found["safe_lines_rejected"] / found["safe"]
+    assert found["lines"] == 84 and caught >= 0.85 and alarms < 0.75, found
 
 
 def test_leak_check_without_embeddings_is_lexical_and_remembers_the_failure():

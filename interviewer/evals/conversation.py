@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from interviewer import PROJECT_ROOT
 from interviewer import conversation as conv
 from interviewer.bank import Question
 
@@ -102,6 +103,7 @@ def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, chec
     agent = Interviewer.start(config, db=db, llm=llm, grader=grader, questions=[q], leak_check=check)
     convo = Conversation(question_id=q.id, tier=q.tier, question=q.question, persona=persona)
     secrets = conv.secrets_of(q.reference_answer, q.key_points)
+    question_score: float | None = None  # the bare question graded as an answer: the baseline of a clarification
     try:
         for u in agent.opening(greet=False):
             convo.lines.append(Line(role="interviewer", kind=u.kind, text=u.resolve()))
@@ -124,8 +126,10 @@ def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, chec
                     line.grounded = grounded(text, answers[-1] if answers else "")
                     line.move = move_of(text)
                 if u.kind == "clarify":
+                    if question_score is None:
+                        question_score = round(grader.score(q, q.question).score, 2)
                     line.answer_score = round(grader.score(q, text).score, 2)
-                    line.question_score = round(grader.score(q, q.question).score, 2)
+                    line.question_score = question_score
                 convo.lines.append(line)
         agent.wait_for_grades(600)
         grade = agent.session.questions[0].grade
@@ -245,7 +249,7 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
     return "\n".join(out) + "\n"
 
 
-LEAK_LABELS = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "leaks.yaml"
+LEAK_LABELS = PROJECT_ROOT / "evals" / "datasets" / "leaks.yaml"
 
 
 def leak_label_agreement(path: Path = LEAK_LABELS) -> dict:
@@ -265,8 +269,8 @@ def leak_label_agreement(path: Path = LEAK_LABELS) -> dict:
                                                     q.question)))
     leaks = [r for leak, r in hits if leak]
     safe = [r for leak, r in hits if not leak]
-    return {"lines": len(hits), "leaks_caught": f"{sum(r is not None for r in leaks)}/{len(leaks)}",
-            "safe_lines_rejected": f"{sum(r is not None for r in safe)}/{len(safe)}",
+    return {"lines": len(hits), "leaks": len(leaks), "leaks_caught": sum(r is not None for r in leaks),
+            "safe": len(safe), "safe_lines_rejected": sum(r is not None for r in safe),
             "caught_by": dict(Counter(r for r in leaks if r)),
             "thresholds": {"meaning_floor": check.floor, "meaning_gain": check.gain, "word_share": conv.WORD_SHARE,
                            "ngram": conv.NGRAM}}
