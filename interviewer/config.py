@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from interviewer import PROJECT_ROOT
-
-BackendName = Literal["local", "openai", "compatible", "fake"]
 
 
 def _config_file() -> Path:
@@ -36,7 +33,7 @@ class Settings(BaseSettings):
     collection: str = "dl_bank"
 
     # LLM backend: local (embedded llama.cpp), openai (OPENAI_API_KEY), compatible (any base URL), fake (tests).
-    backend: BackendName | None = None
+    backend: str | None = Field(default=None, description="a name in interviewer.models.registry.BACKENDS")
     openai_model: str = "gpt-4o-mini"
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -44,10 +41,10 @@ class Settings(BaseSettings):
     local_port: int = 0  # 0: pick a free port
     local_threads: int = 2
     local_ctx: int = 4096
-    # llama.cpp's grammar-last greedy sampling (interviewer.llamaserve): same tokens, cheaper JSON replies.
+    # llama.cpp's grammar-last greedy sampling (interviewer.models.llamaserve): same tokens, cheaper JSON replies.
     local_grammar_last: bool = True
     # With it: text a grammar forces (the compact judge's `","2":"`, the feedback headings) is read in one batch instead
-    # of token by token (interviewer.llamaserve.GrammarDraft); ~1 s less per judge reply.
+    # of token by token (interviewer.models.llamaserve.GrammarDraft); ~1 s less per judge reply.
     local_jump_forward: bool = True
     request_timeout_s: float = 120.0
 
@@ -76,6 +73,15 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "interviewer.sqlite3"
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, name: str | None) -> str | None:
+        from interviewer.models.registry import BACKENDS
+
+        if name is not None and name not in BACKENDS:
+            raise ValueError(f"unknown backend {name!r}: choose {', '.join(BACKENDS)}")
+        return name
 
     def resolved_backend(self) -> str:
         """An explicit choice wins; else a base URL means compatible, an OpenAI key means openai, else local."""

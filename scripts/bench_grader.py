@@ -23,9 +23,9 @@ import numpy as np
 from interviewer.config import get_settings
 from interviewer.evals.datasets import load_dl
 from interviewer.grading.grader import Grader
-from interviewer.llm import make_llm
-from interviewer.localserver import stop_server
-from interviewer.store import ensure_ingested, get_store
+from interviewer.models.registry import make_llm
+from interviewer.models.localserver import stop_server
+from interviewer.knowledge.store import ensure_ingested, get_store
 
 
 def pct(xs: list[float], p: float) -> float:

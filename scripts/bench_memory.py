@@ -24,7 +24,7 @@ import httpx
 
 from interviewer import PROJECT_ROOT
 from interviewer.config import Settings
-from interviewer.localserver import _free_port, _state_file
+from interviewer.models.localserver import _free_port, _state_file
 
 CHROMIUM = "/usr/bin/chromium"
 MB = 1024 * 1024
@@ -47,8 +47,8 @@ def show(name: str, m: dict[str, int]) -> None:
 def server(settings: Settings, n: int) -> int:
     from interviewer.evals.datasets import load_dl
     from interviewer.grading.grader import Grader
-    from interviewer.llm import make_llm
-    from interviewer.store import ensure_ingested, get_store
+    from interviewer.models.registry import make_llm
+    from interviewer.knowledge.store import ensure_ingested, get_store
 
     llm = make_llm(settings, "local")
     store = get_store()

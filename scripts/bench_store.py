@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.bank import load_bank
+from interviewer.knowledge.bank import load_bank
 from interviewer.config import Settings
-from interviewer.embeddings import get_embedder
-from interviewer.store import Store
+from interviewer.knowledge.embeddings import get_embedder
+from interviewer.knowledge.store import Store
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import argparse
 import re
 from collections import Counter
 
-from interviewer.evals.cli import grader_and_llm
+from interviewer.cli.evals import grader_and_llm
 from interviewer.evals.datasets import load_dl, select
 from interviewer.grading.screen import normalise
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from interviewer.evals import metrics
-from interviewer.evals.cli import grader_and_llm
+from interviewer.cli.evals import grader_and_llm
 from interviewer.evals.datasets import load_dataset, select
 from interviewer.grading.choices import expected, one_hot
 from interviewer.grading.fit import cv_signed

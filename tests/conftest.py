@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from interviewer import PROJECT_ROOT
-from interviewer.bank import load_bank
+from interviewer.knowledge.bank import load_bank
 from interviewer.config import Settings
 
 # Never touch the user's real data directory from tests.
@@ -26,7 +26,7 @@ def session_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def store(session_settings, bank):
     """One real Chroma store with the whole bank, shared by read-only tests."""
-    from interviewer.store import Store
+    from interviewer.knowledge.store import Store
 
     s = Store(session_settings)
     s.ingest(bank, progress=False)

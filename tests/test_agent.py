@@ -3,17 +3,17 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 
 import pytest
 
-from interviewer import conversation as conv
-from interviewer.agent import Interviewer, quick_intent
-from interviewer.db import SessionDB
+from interviewer.interview import conversation as conv
+from interviewer.interview.agent import Interviewer
+from interviewer.interview.intents import quick_intent
+from interviewer.interview.db import SessionDB
 from interviewer.grading.grader import Grader
-from interviewer.llm import FakeLLM
-from interviewer.session import LEVELS, SessionConfig
-from interviewer.toymodel import task_of
+from interviewer.models.fake import FakeLLM
+from interviewer.interview.session import LEVELS, SessionConfig
+from interviewer.models.toy import task_of
 
 def scripted(messages: list[dict], task: str | None = None, *, hint: str = "Think about what each layer adds.",
              followup: str = "What would change if you stacked many such layers?") -> str:
@@ -232,7 +232,7 @@ def test_strong_answer_moves_on_without_followup(make_agent, bank):
     assert kinds(out) == ["question"]
     # The rule, not a number: a follow-up needs a score under FOLLOWUP_BELOW *and* a missing key point. (The first
     # question depends on the random session id, and for some the toy score of the reference is just under 3.5.)
-    from interviewer.agent import FOLLOWUP_BELOW
+    from interviewer.interview.agent import FOLLOWUP_BELOW
     assert agent.wait_for_grades(20)
     rec = agent.session.questions[0]
     missing = [k for k in rec.grade.key_points if k.status == "missing"]
@@ -491,13 +491,14 @@ def test_terminal_interview_and_history_commands(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from interviewer.config import get_settings
-    from interviewer.interview_cli import register
+    from interviewer.cli.interview import COMMANDS
 
     monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     app = typer.Typer()
-    register(app)
+    for name, command in COMMANDS.items():
+        app.command(name)(command)
     runner = CliRunner()
     try:
         out = tmp_path / "report.json"

@@ -10,12 +10,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from interviewer import PROJECT_ROOT
-from interviewer.agent import Interviewer
-from interviewer.db import SessionDB
+from interviewer.interview.agent import Interviewer
+from interviewer.interview.db import SessionDB
 from interviewer.grading.grader import Grader
-from interviewer.llm import FakeLLM
-from interviewer.session import SessionConfig
-from interviewer.toymodel import toy_reply
+from interviewer.models.fake import FakeLLM
+from interviewer.interview.session import SessionConfig
+from interviewer.models.toy import toy_reply
 
 
 def run_interview(agent: Interviewer, bank, marker: str, errors: list) -> None:

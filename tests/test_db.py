@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from interviewer.db import SessionDB
+from interviewer.interview.db import SessionDB
 from interviewer.grading.models import Grade, KeyPointResult
-from interviewer.session import QuestionRecord, Session, SessionConfig, Turn
+from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from interviewer.cli import app
+from interviewer.cli.main import app
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ def test_calibrate_to_your_own_graders_makes_a_named_scale(env, bank):
     assert saved["fitted_on"]["user"]["rows"] == len(rows)
     from interviewer.config import Settings
     from interviewer.grading.grader import Grader
-    from interviewer.llm import FakeLLM
-    from interviewer.toymodel import toy_reply
+    from interviewer.models.fake import FakeLLM
+    from interviewer.models.toy import toy_reply
 
     q = bank.get("guide-22")
     ours = Grader(FakeLLM(task_script=toy_reply), settings=Settings(data_dir=tmp_path)).score(q, q.key_points[0])

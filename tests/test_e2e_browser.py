@@ -20,8 +20,8 @@ import pytest
 
 from interviewer import PROJECT_ROOT
 from interviewer.config import Settings
-from interviewer.db import SessionDB
-from interviewer.localserver import _free_port
+from interviewer.interview.db import SessionDB
+from interviewer.models.localserver import _free_port
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -50,7 +50,7 @@ def app_url(tmp_path_factory, store):
     env = {**os.environ, "INTERVIEWER_BACKEND": BACKEND, "INTERVIEWER_DATA_DIR": str(data),
            "INTERVIEWER_MODELS_PATH": str(models)}
     if BACKEND == "local":
-        from interviewer.llm import make_llm
+        from interviewer.models.registry import make_llm
 
         make_llm(settings)  # join/verify the model and start its server now; the app reuses it (state file)
     port = _free_port()
@@ -80,7 +80,7 @@ def app_url(tmp_path_factory, store):
     except subprocess.TimeoutExpired:
         proc.kill()
     if BACKEND == "local":
-        from interviewer.localserver import stop_server
+        from interviewer.models.localserver import stop_server
 
         stop_server(settings)
     log.close()

@@ -15,7 +15,7 @@ from interviewer.evals.cache import GradeCache, cache_key
 from interviewer.evals.datasets import DatasetError, Row, load_dl, load_file, load_mohler, select
 from interviewer.evals.runner import run_eval
 from interviewer.grading.models import Grade
-from interviewer.llm import FakeLLM
+from interviewer.models.fake import FakeLLM
 
 _WORD = re.compile(r"[a-z]+")
 
@@ -350,7 +350,7 @@ def test_cli_eval_on_a_user_file(tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    from interviewer.evals import cli
+    from interviewer.cli import evals as cli
 
     data = tmp_path / "mine.jsonl"
     data.write_text("".join(json.dumps({"question_id": r.question_id, "question": r.question, "reference": r.reference,
@@ -361,7 +361,8 @@ def test_cli_eval_on_a_user_file(tmp_path, monkeypatch):
     original = baselines.embedding_cosines
     monkeypatch.setattr(baselines, "embedding_cosines", lambda rows, embed=None, cache=None: original(rows, bag_embed, cache))
     app = typer.Typer()
-    cli.register(app)
+    for name, command in cli.COMMANDS.items():
+        app.command(name)(command)
 
     @app.command("noop")  # a second command keeps typer from flattening the app into `eval` itself
     def noop() -> None:
@@ -403,7 +404,7 @@ def test_runner_passes_the_rubric_kind_and_refresh_regrades(tmp_path):
 
 def test_runner_with_the_real_grader_on_the_toy_model(tmp_path, session_settings):
     from interviewer.grading.grader import Grader
-    from interviewer.toymodel import toy_reply
+    from interviewer.models.toy import toy_reply
 
     llm = FakeLLM(task_script=toy_reply)
     rows = synthetic_rows()[:12]

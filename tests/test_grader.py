@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 
 from interviewer.grading.cache import JsonlCache
-from interviewer.grading.choices import Slot, TokenAlternative, TokenLogprob, distributions
+from interviewer.grading.choices import Slot, distributions
+from interviewer.models.base import TokenAlternative, TokenLogprob
 from interviewer.grading.grader import Grader
 from interviewer.grading.judge import (as_letter, judge_grammar, judge_messages, judge_schema, prefix_messages,
                                        read_judgement)
 from interviewer.grading.score import judge_features
-from interviewer.llm import Capabilities, FakeLLM, Reply
-from interviewer.toymodel import toy_reply
+from interviewer.models.base import Capabilities, Reply
+from interviewer.models.fake import FakeLLM
+from interviewer.models.toy import toy_reply
 
 
 @pytest.fixture

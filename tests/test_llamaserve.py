@@ -7,10 +7,10 @@ import json
 import pytest
 from llama_cpp import LlamaGrammar
 
-from interviewer import llamaserve
+from interviewer.models import llamaserve
 from interviewer.config import Settings
 from interviewer.grading.judge import judge_messages, judge_schema
-from interviewer.localserver import ensure_model
+from interviewer.models.localserver import ensure_model
 
 pytestmark = pytest.mark.slow
 
@@ -77,11 +77,11 @@ def test_sampled_or_ungrammared_calls_keep_the_stock_sampler(llama, sampler_log)
 def test_the_setting_picks_the_server_module(tmp_path):
     from pathlib import Path
 
-    from interviewer.localserver import server_command
+    from interviewer.models.localserver import server_command
 
     ours = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path))
     stock = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path, local_grammar_last=False))
-    assert ours[1:3] == ["-m", "interviewer.llamaserve"]
+    assert ours[1:3] == ["-m", "interviewer.models.llamaserve"]
     assert stock[1:3] == ["-m", "llama_cpp.server"]
     # same model, port and llama.cpp options either way; ours reads probabilities without logits for every position
     assert ours[3:] == stock[3:] + ["--logits_all", "false"]

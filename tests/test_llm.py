@@ -4,7 +4,9 @@ import pytest
 from pydantic import BaseModel
 
 from interviewer.config import Settings
-from interviewer.llm import LLM, LOCAL_CAPABILITIES, Capabilities, FakeLLM, LLMError, make_llm, parse_json
+from interviewer.models.base import LLM, Capabilities, LLMError, parse_json
+from interviewer.models.registry import LOCAL_CAPABILITIES, make_llm
+from interviewer.models.fake import FakeLLM
 
 
 class Out(BaseModel):

@@ -12,8 +12,8 @@ import pytest
 
 from interviewer.config import Settings
 from interviewer.grading.grader import Grader
-from interviewer.llm import make_llm
-from interviewer.localserver import MODEL_SHA256, ModelError, ensure_model, ensure_server, stop_server
+from interviewer.models.registry import make_llm
+from interviewer.models.localserver import MODEL_SHA256, ModelError, ensure_model, ensure_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ def test_model_file_is_verified(local):
 def test_a_file_that_does_not_match_is_refused(tmp_path):
     s = Settings(data_dir=tmp_path, models_path=tmp_path / "m")
     (tmp_path / "m").mkdir()
-    from interviewer.localserver import MODEL_FILE
+    from interviewer.models.localserver import MODEL_FILE
 
     (tmp_path / "m" / MODEL_FILE).write_bytes(b"not a model")
     with pytest.raises(ModelError, match="refusing to load"):

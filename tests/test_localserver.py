@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from interviewer import localserver
+from interviewer.models import localserver
 from interviewer.config import Settings
 
 REAL_POPEN = subprocess.Popen  # fake_start patches subprocess.Popen itself (localserver uses the same module)

@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
-from interviewer.bank import Bank, Question, load_bank
+from interviewer.knowledge.bank import Bank, Question
 from interviewer.config import Settings
-from interviewer.store import Store
+from interviewer.knowledge.store import Store
 
 
 def _q(qid: str, question: str, answer: str, tier="fresher", concepts=("optimization",)) -> Question:
@@ -82,7 +82,7 @@ def test_search_filters(store):
 def test_langchain_view_and_registered_chroma_function(store):
     from chromadb.utils.embedding_functions import known_embedding_functions
 
-    from interviewer.embeddings import MiniLMEmbeddingFunction, MiniLMEmbeddings
+    from interviewer.knowledge.embeddings import MiniLMEmbeddingFunction, MiniLMEmbeddings
 
     assert known_embedding_functions[MiniLMEmbeddingFunction.name()] is MiniLMEmbeddingFunction
     docs = store.as_langchain().similarity_search("randomly dropping units to prevent co-adaptation", k=3)
@@ -110,7 +110,7 @@ def test_offline_ingest_and_query(tmp_path, monkeypatch, bank):
 
 
 def test_embeddings_are_normalised_and_semantic():
-    from interviewer.embeddings import get_embedder
+    from interviewer.knowledge.embeddings import get_embedder
 
     e = get_embedder()
     v = e.embed(["dropout randomly zeroes activations", "dropout drops units at random during training",

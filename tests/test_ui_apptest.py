@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from interviewer import PROJECT_ROOT
-from interviewer.db import SessionDB
+from interviewer.interview.db import SessionDB
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 TIMEOUT = 120  # generous: the test machine may be busy
@@ -156,7 +156,7 @@ def test_model_errors_keep_the_session(app_env, bank, monkeypatch):
     assert len(messages(at)) == 2  # the transcript is still there
 
     at.radio(key="backend").set_value("compatible").run()
-    at.text_input(key="compat_url").set_value("http://127.0.0.1:9/v1").run()  # nothing listens there
+    at.text_input(key="compatible_base_url").set_value("http://127.0.0.1:9/v1").run()  # nothing listens there
     say(at, weak_answer(current_question(db, sid, bank)))
     assert not at.error or all("went wrong" not in e.value for e in at.error)
     stored = db.load(sid)

@@ -16,18 +16,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the ui/ helpers, als
 import streamlit as st  # noqa: E402
 from pydantic import SecretStr, ValidationError  # noqa: E402
 
-from interviewer.agent import Interviewer, Utterance  # noqa: E402
-from interviewer.bank import CONCEPTS, load_bank  # noqa: E402
+from interviewer.interview.agent import Interviewer  # noqa: E402
+from interviewer.interview.transcript import Utterance  # noqa: E402
+from interviewer.knowledge.bank import CONCEPTS, load_bank  # noqa: E402
 from interviewer.config import Settings  # noqa: E402
-from interviewer.db import SessionDB  # noqa: E402
+from interviewer.interview.db import SessionDB  # noqa: E402
 from interviewer.grading.grader import Grader  # noqa: E402
-from interviewer.llm import make_llm  # noqa: E402
-from interviewer.report import build_report  # noqa: E402
-from interviewer.session import TRACKS, SessionConfig  # noqa: E402
+from interviewer.models.registry import BACKENDS, make_llm  # noqa: E402
+from interviewer.interview.report import build_report  # noqa: E402
+from interviewer.interview.session import TRACKS, SessionConfig  # noqa: E402
 from views import render_history, render_report  # noqa: E402
 
-BACKEND_LABELS = {"local": "Embedded model (default, runs offline)", "openai": "OpenAI",
-                  "compatible": "OpenAI-compatible server (URL + model)", "fake": "Scripted fake model (tests)"}
 # Material icons ship with Streamlit's own font, so they render even where no emoji font is installed.
 AVATARS = {"interviewer": ":material/record_voice_over:", "candidate": ":material/person:"}
 ROLES = {"interviewer": "assistant", "candidate": "user"}
@@ -54,18 +53,21 @@ def get_pool() -> ThreadPoolExecutor:
 
 
 def settings_for(choice: tuple) -> Settings:
-    backend, base_url, model, key = choice
-    update = {"backend": backend, "model": model or settings.model}
-    update["base_url"] = base_url if backend == "compatible" else None if backend == "openai" else settings.base_url
-    if key:
-        update["api_key"] = SecretStr(key)
+    """The settings with the backend form's choice: the backend, and what was typed into its form."""
+    backend, filled = choice
+    update: dict = {"backend": backend}
+    asked = {name for name, _ in filled}
+    if asked and "base_url" not in asked:
+        update["base_url"] = None  # a hosted API chosen in the form, not a server whose URL was set elsewhere
+    for name, value in filled:
+        if value:
+            update[name] = SecretStr(value) if name == "api_key" else value
     return settings.model_copy(update=update)
 
 
 @st.cache_resource(show_spinner=False)
-def get_llm(backend: str, base_url: str | None, model: str | None, key: str | None, data_dir: str,
-            _on_progress=None):
-    return make_llm(settings_for((backend, base_url, model, key)), backend, on_progress=_on_progress)
+def get_llm(backend: str, filled: tuple, data_dir: str, _on_progress=None):
+    return make_llm(settings_for((backend, filled)), backend, on_progress=_on_progress)
 
 
 class BackgroundStore:
@@ -80,7 +82,7 @@ class BackgroundStore:
         get_pool().submit(self._open, ingest)
 
     def _open(self, ingest: bool) -> None:
-        from interviewer.store import Store, ensure_ingested
+        from interviewer.knowledge.store import Store, ensure_ingested
 
         try:
             store = Store(settings)
@@ -131,7 +133,7 @@ def obtain_llm(choice: tuple):
 
 
 def grader_for(llm, choice: tuple) -> Grader:
-    return Grader(llm, get_store(str(settings.data_dir), choice[0] != "fake"), settings)
+    return Grader(llm, get_store(str(settings.data_dir), not BACKENDS[choice[0]].scripted), settings)
 
 
 # --- sidebar --------------------------------------------------------------------------------------------------------
@@ -153,19 +155,15 @@ with st.sidebar:
     start = st.button("Start a new interview", type="primary", key="start")
     with st.expander("Model", expanded=False):
         default = settings.resolved_backend()
-        options = ["local", "openai", "compatible"] + (["fake"] if default == "fake" else [])
+        options = [name for name, b in BACKENDS.items() if b.offered or name == default]
         backend = st.radio("Backend", options, index=options.index(default) if default in options else 0,
-                           format_func=BACKEND_LABELS.get, key="backend")
-        base_url = model = api_key = None
-        if backend == "openai":
-            api_key = st.text_input("OpenAI API key", type="password", key="openai_key",
-                                    help="kept in memory for this app only") or None
-            model = st.text_input("Model", settings.openai_model, key="openai_model") or None
-        elif backend == "compatible":
-            base_url = st.text_input("Base URL", settings.base_url or "http://localhost:11434/v1", key="compat_url")
-            model = st.text_input("Model name", settings.model or "", key="compat_model") or None
-            api_key = st.text_input("API key (if needed)", type="password", key="compat_key") or None
-    choice = (backend, base_url, model, api_key)
+                           format_func=lambda name: BACKENDS[name].label, key="backend")
+        filled = {}
+        for f in BACKENDS[backend].setup:
+            value = st.text_input(f.label, "" if f.secret else (f.default(settings) or ""), key=f"{backend}_{f.setting}",
+                                  type="password" if f.secret else "default", help=f.help or None)
+            filled[f.setting] = value or None
+    choice = (backend, tuple(sorted(filled.items())))
 
 db = get_db(str(settings.db_path))
 questions = get_questions(str(settings.knowledge_dir))

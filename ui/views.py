@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from interviewer.db import SessionDB, SessionSummary
-from interviewer.report import Report, concept_chart, to_json, to_markdown
+from interviewer.interview.db import SessionDB, SessionSummary
+from interviewer.interview.report import Report, concept_chart, to_json, to_markdown
 
 
 def render_report(report: Report, key: str) -> None:

@@ -50,7 +50,7 @@ def embedding_cosines(rows: Sequence[Row], embed: Callable[[list[str]], np.ndarr
     """Cosine of each answer to its reference (MiniLM, L2-normalised); cached like grades, references embedded once."""
     version = "cosine:custom"
     if embed is None:
-        from interviewer.embeddings import MODEL_NAME, get_embedder
+        from interviewer.knowledge.embeddings import MODEL_NAME, get_embedder
 
         embed, version = get_embedder().embed, f"cosine:{MODEL_NAME}"
     keys = [cache_key(version, "-", "-", r.question, r.reference, r.answer) for r in rows]
@@ -100,7 +100,7 @@ def naive_judge(rows: Sequence[Row], llm, cache: GradeCache | None = None, progr
 
     from tqdm import tqdm
 
-    from interviewer.llm import LLMError
+    from interviewer.models.base import LLMError
 
     version = naive_version()
     out = np.full(len(rows), math.nan)

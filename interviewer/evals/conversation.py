@@ -30,8 +30,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from interviewer import PROJECT_ROOT
-from interviewer import conversation as conv
-from interviewer.bank import Question
+from interviewer.interview import conversation as conv
+from interviewer.knowledge.bank import Question
 
 PERSONAS = ("strong", "partial", "unsure", "misconception", "clarify", "hint")
 UNSURE_ANSWER = ("I am not totally sure, but I think it has to do with making the model train better and "
@@ -96,8 +96,8 @@ def grounded(followup: str, answer: str) -> bool:
 
 
 def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, check: conv.LeakCheck) -> Conversation:
-    from interviewer.agent import Interviewer
-    from interviewer.session import SessionConfig
+    from interviewer.interview.agent import Interviewer
+    from interviewer.interview.session import SessionConfig
 
     config = SessionConfig(track=q.tier, n_questions=1, mode="interview", user=f"eval-{persona}")
     agent = Interviewer.start(config, db=db, llm=llm, grader=grader, questions=[q], leak_check=check)
@@ -256,7 +256,7 @@ def leak_label_agreement(path: Path = LEAK_LABELS) -> dict:
     """How the live leak check agrees with the hand-labelled lines: leaks caught, safe lines rejected."""
     import yaml
 
-    from interviewer.bank import load_bank
+    from interviewer.knowledge.bank import load_bank
     from interviewer.config import get_settings
 
     bank = {q.id: q for q in load_bank(get_settings().knowledge_dir).questions}
@@ -278,10 +278,10 @@ def leak_label_agreement(path: Path = LEAK_LABELS) -> dict:
 
 def run(*, backend: str | None, n_questions: int, seed: int, out: Path, personas: tuple[str, ...] = PERSONAS,
         command: str = "") -> dict:
-    from interviewer.bank import load_bank
+    from interviewer.knowledge.bank import load_bank
     from interviewer.config import get_settings
-    from interviewer.db import SessionDB
-    from interviewer.evals.cli import grader_and_llm
+    from interviewer.interview.db import SessionDB
+    from interviewer.cli.evals import grader_and_llm
     from interviewer.evals.datasets import load_dl
 
     settings = get_settings()

@@ -44,7 +44,7 @@ class Row(BaseModel):
 
 def load_dl(directory: Path = DL_DIR, bank=None) -> list[Row]:
     """evals/datasets/dl/*.yaml; the question, reference and key points come from the bank by id."""
-    from interviewer.bank import load_bank
+    from interviewer.knowledge.bank import load_bank
     from interviewer.config import get_settings
 
     directory = Path(directory)

@@ -17,18 +17,7 @@ import math
 
 from pydantic import BaseModel, Field
 
-
-class TokenAlternative(BaseModel):
-    token: str
-    logprob: float
-
-
-class TokenLogprob(BaseModel):
-    """One generated token, OpenAI's shape: logprob 0 with no alternatives means the grammar forced it."""
-
-    token: str
-    logprob: float
-    top_logprobs: list[TokenAlternative] = Field(default_factory=list)
+from interviewer.models.base import TokenAlternative, TokenLogprob
 
 
 class Slot(BaseModel):

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel
 
-from interviewer.embeddings import get_embedder
+from interviewer.knowledge.embeddings import get_embedder
 from interviewer.text import sentences
 
 KP_SIM_FLOOR = 0.30  # a key point whose best answer sentence is below this has no supporting quote

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.bank import Question
+from interviewer.knowledge.bank import Question
 from interviewer.config import Settings, get_settings
 from interviewer.grading import evidence as ev
 from interviewer.grading import feedback as fb
@@ -30,7 +30,7 @@ from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
 from interviewer.grading.choices import expected, one_hot
 from interviewer.grading.score import grounded_coverage, judge_features, load_calibration
 from interviewer.grading.screen import normalise, screen
-from interviewer.llm import LLM, LLMError
+from interviewer.models.base import LLM, LLMError
 from interviewer.prompts import load_rubric, load_verdicts
 
 GRADER_VERSION = "grader-2"
@@ -261,8 +261,9 @@ def judge_cache_for(backend: str) -> JsonlCache | None:
     """The committed cache of model judgements for a backend (probabilities only; no answer text is stored). The
     toy model's judgements cost nothing to make again: none is kept."""
     from interviewer import PROJECT_ROOT
+    from interviewer.models.registry import backend_spec
 
-    if backend == "fake":
+    if backend_spec(backend).scripted:
         return None
     return JsonlCache(PROJECT_ROOT / "evals" / "cache" / f"judge-{backend}.jsonl")
 

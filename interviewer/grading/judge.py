@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, create_model
 
 from interviewer.grading.choices import Distribution, Slot, distributions, one_hot
-from interviewer.llm import LLM, Messages
+from interviewer.models.base import LLM, Messages
 from interviewer.prompts import load_examples, load_prompt, load_rubric, load_verdicts
 
 TOP_LOGPROBS = 10  # alternatives asked per generated token (OpenAI allows up to 20)

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from interviewer.bank import Question
-from interviewer.session import LEVELS, Session, SessionConfig
+from interviewer.knowledge.bank import Question
+from interviewer.interview.session import LEVELS, Session, SessionConfig
 
 WEAK_BELOW = 3.5  # concepts under this average go into the study plan
 PLAN_SIZE = 3
@@ -190,7 +190,7 @@ def _quote(text: str) -> str:
 
 def to_markdown(report: Report) -> str:
     cfg = report.config
-    lines = [f"# Mock interview report",
+    lines = ["# Mock interview report",
              f"*{report.created_at:%Y-%m-%d %H:%M} UTC · {cfg.track} track · {cfg.mode} mode"
              + (f" · {report.backend} backend" if report.backend else "") + f" · session `{report.session_id}`*", ""]
     if report.overall is None:

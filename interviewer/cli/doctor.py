@@ -11,6 +11,8 @@ from collections.abc import Callable
 import typer
 from pydantic import BaseModel
 
+from interviewer.models.registry import BACKEND_HELP
+
 # A known answer the grader must judge with the model, not by embeddings alone.
 CHECK_QUESTION = "guide-22"
 CHECK_ANSWER = ("Dropout randomly zeroes activations during training so units cannot co-adapt; "
@@ -45,8 +47,8 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     state: dict = {}
 
     def llm() -> str:
-        from interviewer.llm import make_llm
-        from interviewer.probe import PROBE_FILE
+        from interviewer.models.registry import make_llm
+        from interviewer.models.probe import PROBE_FILE
 
         if reprobe and name == "compatible":
             (settings.data_dir / PROBE_FILE).unlink(missing_ok=True)
@@ -63,7 +65,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     out.append(_run("structured output", capabilities))
 
     def store() -> str:
-        from interviewer.store import ensure_ingested, get_store
+        from interviewer.knowledge.store import ensure_ingested, get_store
 
         s = get_store()
         ensure_ingested(s)
@@ -74,7 +76,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     out.append(_run("store", store))
 
     def database() -> str:
-        from interviewer.db import SessionDB
+        from interviewer.interview.db import SessionDB
 
         db = SessionDB(settings.db_path)
         return f"SQLite {settings.db_path}: {len(db.list_sessions())} sessions"
@@ -92,7 +94,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     def grade() -> str:
         if "llm" not in state:
             raise _Skip("no backend")
-        from interviewer.bank import load_bank
+        from interviewer.knowledge.bank import load_bank
         from interviewer.grading.grader import Grader
 
         q = load_bank(settings.knowledge_dir).get(CHECK_QUESTION)
@@ -113,7 +115,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     return out
 
 
-def doctor(backend: str | None = typer.Option(None, help="local, openai, compatible or fake"),
+def doctor(backend: str | None = typer.Option(None, help=BACKEND_HELP),
            reprobe: bool = typer.Option(False, "--reprobe", help="probe a compatible server again"),
            as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Check every part and say what is in use; exit code 1 when a part fails."""
@@ -131,5 +133,4 @@ def doctor(backend: str | None = typer.Option(None, help="local, openai, compati
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)
+COMMANDS = {"doctor": doctor}

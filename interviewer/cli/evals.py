@@ -1,4 +1,4 @@
-"""`interviewer eval`: the lead's cli.py calls `register(app)`."""
+"""`interviewer eval` and `interviewer eval-interview`: the grader and the interviewer, measured."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from typing import Optional
 
 import typer
 
-from interviewer.clitools import fail
+from interviewer.cli.output import fail
+from interviewer.models.registry import BACKEND_HELP
 
 
 def grader_and_llm(backend: str | None):
     """The grader an eval uses: the backend's model, with the committed judge cache."""
     from interviewer.config import get_settings
     from interviewer.grading.grader import Grader, judge_cache_for
-    from interviewer.llm import make_llm
+    from interviewer.models.registry import make_llm
 
     settings = get_settings()
     backend = backend or settings.resolved_backend()
@@ -30,7 +31,7 @@ def grader_and_llm(backend: str | None):
 def eval_command(
     dataset: str = typer.Option(..., "--dataset", help="dl (our labelled set), mohler (--path to the CSV) or file"),
     path: Optional[Path] = typer.Option(None, "--path", help="the Mohler CSV, or your CSV/JSONL for --dataset file"),
-    backend: Optional[str] = typer.Option(None, "--backend", help="local, openai, compatible or fake"),
+    backend: Optional[str] = typer.Option(None, "--backend", help=BACKEND_HELP),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="grade only this many rows"),
     sample: str = typer.Option("stratified", "--sample", help="with --limit: stratified (by human score) or random"),
     split: str = typer.Option("all", "--split", help="heldout, calib or all"),
@@ -49,7 +50,7 @@ def eval_command(
     """Measure the grader against human scores, beside baselines, with robustness probes and latency."""
     from interviewer.evals.datasets import DatasetError, load_dataset, select
     from interviewer.evals.runner import default_cache_path, default_out_dir, run_eval
-    from interviewer.llm import LLMError
+    from interviewer.models.base import LLMError
 
     if dataset not in ("dl", "mohler", "file") or split not in ("heldout", "calib", "all") or \
             sample not in ("stratified", "random"):
@@ -108,7 +109,7 @@ def _f(x) -> str:
 
 
 def eval_interview_command(
-    backend: Optional[str] = typer.Option(None, "--backend", help="local, openai, compatible or fake"),
+    backend: Optional[str] = typer.Option(None, "--backend", help=BACKEND_HELP),
     questions: int = typer.Option(30, "--questions", min=1, help="bank questions to interview on (DL set's)"),
     persona: list[str] = typer.Option([], "--persona", help="only these scripted candidates (repeatable)"),
     seed: int = typer.Option(0, "--seed", help="which questions"),
@@ -154,6 +155,4 @@ def eval_interview_command(
         console.print(f"results in {out}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("eval")(eval_command)
-    app.command("eval-interview")(eval_interview_command)
+COMMANDS = {"eval": eval_command, "eval-interview": eval_interview_command}

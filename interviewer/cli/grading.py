@@ -1,104 +1,27 @@
-"""The `interviewer` command. Every command has --json for scripts and a readable default."""
+"""`interviewer grade | calibrate`: one answer's grade, and fitting the score to labelled answers."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from interviewer.bank import BankError, load_bank
-from interviewer.clitools import err, fail
+from interviewer.cli.output import console, emit_json, err, fail
 from interviewer.config import get_settings
-
-app = typer.Typer(help="Mock deep-learning interviews with a measured rubric grader.", no_args_is_help=True,
-                  add_completion=False)
-console = Console()
+from interviewer.models.registry import BACKEND_HELP
 
 
-def _emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def _bank():
-    try:
-        return load_bank(get_settings().knowledge_dir)
-    except BankError as e:
-        fail(str(e))
-
-
-@app.command()
-def ingest(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Embed the question bank into the Chroma store (unchanged content is not re-embedded)."""
-    from interviewer.store import get_store
-
-    bank = _bank()
-    store = get_store()
-    report = store.ingest(bank, progress=not as_json)
-    data = {**report.model_dump(), "questions": len(bank.questions), "references": len(bank.references),
-            "chunks_in_store": store.count()}
-    if as_json:
-        _emit_json(data)
-        return
-    console.print(f"Ingested {data['questions']} questions and {data['references']} reference documents "
-                  f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
-                  f"{report.removed} removed, {report.unchanged} unchanged; "
-                  f"{report.chunks_embedded} chunks embedded, {data['chunks_in_store']} in the store.")
-
-
-@app.command()
-def bank(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Totals of the question bank by tier, concept and source."""
-    stats = _bank().stats()
-    if as_json:
-        _emit_json(stats)
-        return
-    console.print(f"{stats['questions']} questions, {stats['references']} reference documents")
-    for key in ("by_tier", "by_concept", "by_source"):
-        table = Table(title=key.replace("_", " "), show_header=False)
-        for name, count in sorted(stats[key].items(), key=lambda kv: -kv[1]):
-            table.add_row(name, str(count))
-        console.print(table)
-
-
-@app.command()
-def search(query: str = typer.Argument(..., help="what to look for"),
-           k: int = typer.Option(5, "--k", min=1, max=50),
-           tier: Optional[str] = typer.Option(None, help="filter by tier"),
-           concept: Optional[str] = typer.Option(None, help="filter by concept slug"),
-           source: Optional[str] = typer.Option(None, help="guide, project or user"),
-           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Semantic search over the bank: ranked questions with scores."""
-    from interviewer.store import ensure_ingested, get_store
-
-    if not query.strip():
-        fail("the query is empty")
-    store = get_store()
-    if store.count() == 0:
-        ensure_ingested(store)
-    hits = store.search(query, k=k, tier=tier, concept=concept, source=source)
-    if as_json:
-        _emit_json([h.model_dump() for h in hits])
-        return
-    table = Table("rank", "score", "question id", "tier", "matched text")
-    for i, h in enumerate(hits, 1):
-        table.add_row(str(i), f"{h.score:.3f}", h.question_id, h.tier or "-", h.text[:90].replace("\n", " "))
-    console.print(table)
-
-
-@app.command()
 def grade(question: str = typer.Option(..., "--question", "-q", help="bank question id, e.g. guide-22"),
           answer: str = typer.Option(..., "--answer", "-a", help="the answer text, or - to read stdin"),
-          backend: Optional[str] = typer.Option(None, help="local, openai, compatible or fake"),
+          backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Grade one answer to a bank question: score, key points with the judge's probabilities, feedback."""
     from interviewer.grading.grader import Grader
-    from interviewer.llm import make_llm
-    from interviewer.store import ensure_ingested, get_store
+    from interviewer.models.registry import make_llm
+    from interviewer.knowledge.store import ensure_ingested, get_store
 
     text = sys.stdin.read() if answer == "-" else answer
     store = get_store()
@@ -114,7 +37,7 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
         llm = None
     g = Grader(llm, store).score(q, text)
     if as_json:
-        _emit_json(g.model_dump())
+        emit_json(g.model_dump())
         return
     console.print(f"[bold]{q.id}[/] {q.question}")
     how = "evidence only" if g.evidence_only else f"judgement by {g.judgement}" if g.judgement else ""
@@ -134,8 +57,7 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
     console.print(f"[dim]{g.backend}/{g.model} · " + ", ".join(f"{k} {v:.2f}s" for k, v in g.latency_s.items()) + "[/]")
 
 
-@app.command()
-def calibrate(backend: Optional[str] = typer.Option(None, help="local, openai, compatible or fake"),
+def calibrate(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
               dataset: str = typer.Option("dl", "--dataset", help="dl (refit the shipped formulas on the calib split) "
                                                                   "or file (fit a scale to your own labels)"),
               path: Optional[Path] = typer.Option(None, "--path", help="with --dataset file: your labelled CSV/JSONL"),
@@ -144,11 +66,12 @@ def calibrate(backend: Optional[str] = typer.Option(None, help="local, openai, c
               dry_run: bool = typer.Option(False, "--dry-run", help="print the fit, do not write it"),
               as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Fit the score: the formulas on the DL set's calib split, or a scale to your own graders' labels."""
-    from interviewer.calibrate import collect, fit_formulas, fit_user_scale
+    from interviewer.grading.calibrate import collect, fit_formulas, fit_user_scale
     from interviewer.evals.datasets import DatasetError, load_dataset, select
     from interviewer.grading.grader import Grader, judge_cache_for
     from interviewer.grading.score import CALIBRATION_FILE, calibrations_dir, load_calibration, save_calibration
-    from interviewer.llm import LLMError, make_llm
+    from interviewer.models.base import LLMError
+    from interviewer.models.registry import make_llm
 
     settings = get_settings()
     if dataset not in ("dl", "file") or (dataset == "file" and (path is None or not name)):
@@ -173,29 +96,11 @@ def calibrate(backend: Optional[str] = typer.Option(None, help="local, openai, c
     if not dry_run:
         save_calibration(result, target)
     if as_json:
-        _emit_json(result.model_dump())
+        emit_json(result.model_dump())
         return
     console.print_json(result.model_dump_json())
     console.print("" if dry_run else f"written to {target}" + (
         f"; use it with INTERVIEWER_CALIBRATION={name}" if dataset == "file" else ""))
 
 
-def _register_plugins() -> None:
-    """Commands that live beside their feature (interview, app, history, eval)."""
-    import importlib
-
-    for module in ("interviewer.interview_cli", "interviewer.evals.cli", "interviewer.doctor"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        mod.register(app)
-
-
-_register_plugins()
-
-
-def main() -> None:  # pragma: no cover
-    app()
+COMMANDS = {"grade": grade, "calibrate": calibrate}

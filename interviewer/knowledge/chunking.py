@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from interviewer.bank import Question, ReferenceDoc
+from interviewer.knowledge.bank import Question, ReferenceDoc
 
 ChunkKind = Literal["question", "answer", "key_point", "reference"]
 CHUNKER_VERSION = "2"  # part of every content hash: a chunking change re-embeds everything

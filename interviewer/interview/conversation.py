@@ -103,7 +103,7 @@ Embed = Callable[[list[str]], np.ndarray]
 
 
 def _default_embed(texts: list[str]) -> np.ndarray:
-    from interviewer.embeddings import get_embedder
+    from interviewer.knowledge.embeddings import get_embedder
 
     return get_embedder().embed(texts)
 

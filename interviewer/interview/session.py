@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from interviewer.bank import CONCEPTS
+from interviewer.knowledge.bank import CONCEPTS
 from interviewer.grading.models import Grade
 
 Track = Literal["fresher", "intermediate", "advanced", "engineering", "scenario", "mixed"]

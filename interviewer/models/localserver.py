@@ -106,8 +106,8 @@ def _state_file(settings: Settings) -> Path:
 
 
 def server_command(model: Path, port: int, settings: Settings) -> list[str]:
-    # interviewer.llamaserve = llama_cpp.server with llama.cpp's cheaper grammar-constrained greedy sampling.
-    module = "interviewer.llamaserve" if settings.local_grammar_last else "llama_cpp.server"
+    # interviewer.models.llamaserve = llama_cpp.server with llama.cpp's cheaper grammar-constrained greedy sampling.
+    module = "interviewer.models.llamaserve" if settings.local_grammar_last else "llama_cpp.server"
     return [sys.executable, "-m", module, "--model", str(model), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(settings.local_ctx), "--n_threads", str(settings.local_threads),
             "--n_threads_batch", str(settings.local_threads), "--n_batch", "512",
@@ -117,7 +117,7 @@ def server_command(model: Path, port: int, settings: Settings) -> list[str]:
             # Loaded, not mapped: llama.cpp repacks most weights into a CPU-friendly layout (anonymous memory), and with
             # mmap the file pages it read stay resident too (server RSS 1.99 GB instead of 1.42 GB, measured).
             "--use_mmap", "false",
-            # Probabilities come from our sampler's records (interviewer.llamaserve), not from logits kept for every
+            # Probabilities come from our sampler's records (interviewer.models.llamaserve), not from logits kept for every
             # prompt position: n_ctx x n_vocab float32 would be 2.5 GB of RSS.
             *(["--logits_all", "false"] if settings.local_grammar_last else []),
             *(["--no-jump-forward"] if settings.local_grammar_last and not settings.jump_forward else [])]

@@ -21,20 +21,20 @@ already holds the logits of each position it samples, so it records the top alte
 `top_logprobs` shape, from the raw logits before penalties) and the server runs with `--logits_all false`. A token
 jump-forward returns without asking the model is recorded with logprob 0 and no alternatives: the grammar forced it.
 
-Run as `python -m interviewer.llamaserve [--no-jump-forward] <llama_cpp.server arguments>`.
+Run as `python -m interviewer.models.llamaserve [--no-jump-forward] <llama_cpp.server arguments>`.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import math
-import re
 import sys
 
 import numpy as np
 from llama_cpp import llama as llama_mod
 from llama_cpp import llama_cpp as C
+
+from interviewer.models.jumpforward import MAX_DRAFT, forced_plan, forced_text
 
 _stock_init_sampler = llama_mod.Llama._init_sampler
 
@@ -136,58 +136,6 @@ class GrammarLastGreedy:
 
     def __del__(self) -> None:
         self.close()
-
-
-_GBNF_PART = re.compile(r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\][?*+]?|[^\s"\[]+')
-MAX_DRAFT = 16
-
-
-def forced_plan(grammar: str) -> list[str | None]:
-    """The root rule's leading plain sequence: literals (str) and one character of a class (None). It ends at the
-    first rule name, group, alternative or repeated class, where the way on is no longer a fixed shape."""
-    m = re.search(r"^root\s*::=(.*)$", grammar, re.M)
-    plan: list[str | None] = []
-    for part in _GBNF_PART.findall(m.group(1)) if m else []:
-        if part.startswith('"'):
-            try:
-                plan.append(json.loads(part))  # our literals are JSON strings; anything else ends the plan
-            except ValueError:
-                break
-        elif part.startswith("[") and part.endswith("]"):
-            plan.append(None)
-        else:
-            break
-    return plan
-
-
-def forced_text(plan: list[str | None], text: str) -> str | None:
-    """What the grammar forces after `text`: "" where the model chooses next, None once past the plan or off it.
-
-    A draft stops before a literal that opens a new line, so that what precedes it (the judge's closing brace) reaches
-    the client without waiting for the batch after it.
-    """
-    i = 0
-    for k, part in enumerate(plan):
-        if part is None:
-            if i >= len(text):
-                return ""
-            i += 1
-            continue
-        rest = text[i:]
-        if len(rest) >= len(part):
-            if not rest.startswith(part):
-                return None
-            i += len(part)
-            continue
-        if not part.startswith(rest):
-            return None
-        out = part[len(rest):]
-        for nxt in plan[k + 1:]:
-            if nxt is None or nxt.startswith("\n"):
-                break
-            out += nxt
-        return out
-    return None
 
 
 class GrammarDraft:

@@ -2,7 +2,7 @@
 
 Backends (settings pick one, no code change): `local` (embedded llama.cpp server, started on demand), `openai`
 (OPENAI_API_KEY), `compatible` (any OpenAI-compatible base URL: Ollama, vLLM, llama.cpp, LM Studio...), `fake` (the toy
-model, for tests). A compatible server is probed once per base URL and model (`interviewer.probe`): which way of asking
+model, for tests). A compatible server is probed once per base URL and model (`interviewer.models.probe`): which way of asking
 for structured output it honours, and whether it returns logprobs. Code above this module asks `llm.capabilities`,
 never the backend's name.
 """
@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
-
-from interviewer.grading.choices import TokenLogprob
 
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict]
@@ -26,6 +23,19 @@ Messages = list[dict]
 SchemaMode = Literal["json_schema", "json_object+schema", "guided_json", "format", "json_object", "prompt"]
 ENFORCING_MODES: tuple[str, ...] = ("json_schema", "json_object+schema", "guided_json", "format")
 MAX_REPAIR_CHARS = 2000
+
+
+class TokenAlternative(BaseModel):
+    token: str
+    logprob: float
+
+
+class TokenLogprob(BaseModel):
+    """One generated token, OpenAI's shape: logprob 0 with no alternatives means the grammar forced it."""
+
+    token: str
+    logprob: float
+    top_logprobs: list[TokenAlternative] = Field(default_factory=list)
 
 
 class LLMError(RuntimeError):
@@ -235,107 +245,3 @@ def parse_json(raw: str, schema: type[T]) -> T:
     if start < 0 or end < start:
         raise ValueError("no JSON object in the reply")
     return schema.model_validate(json.loads(text[start:end + 1]))
-
-
-# --- the scripted fake ---------------------------------------------------------------------------------------------
-
-Script = Callable[[Messages], str] | list[str] | str
-TaskScript = Callable[[Messages, str | None], str]
-
-
-class FakeLLM(LLM):
-    """Scripted replies for unit tests (like llm's toy model or Inspect's mockllm).
-
-    `script` is a list of replies consumed in order, a function of the messages, or one fixed reply; `task_script` a
-    function of the messages and the request's task (the toy model). A reply may be a `Reply` (to script logprobs).
-    Every call is recorded in `.calls`, task included. `fail=True` simulates a backend that is down.
-    """
-
-    def __init__(self, script: Script = "{}", *, task_script: TaskScript | None = None, fail: bool = False,
-                 delay_s: float = 0.0, capabilities: Capabilities | None = None) -> None:
-        super().__init__(None, "fake", backend="fake", capabilities=capabilities or Capabilities(schema_mode="json_schema"))
-        self.script = script
-        self.task_script = task_script
-        self.fail = fail
-        self.delay_s = delay_s
-        self.calls: list[dict] = []
-
-    def _reply(self, messages: Messages, task: str | None = None) -> Reply:
-        if self.fail:
-            raise LLMError("fake backend is down")
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        if self.task_script is not None:
-            out = self.task_script(messages, task)
-        elif callable(self.script):
-            out = self.script(messages)
-        elif isinstance(self.script, list):
-            if not self.script:
-                raise LLMError("fake script exhausted")
-            out = self.script.pop(0)
-        else:
-            out = self.script
-        return out if isinstance(out, Reply) else Reply(text=out, finish_reason="stop")
-
-    def generate(self, messages: Messages, **kwargs) -> Reply:
-        self.calls.append({"messages": messages, **kwargs})
-        return self._reply(messages, kwargs.get("task"))
-
-    def stream(self, messages: Messages, **kwargs) -> Stream:
-        self.calls.append({"messages": messages, "stream": True, **kwargs})
-        reply = self._reply(messages, kwargs.get("task"))
-        return Stream(iter(re.findall(r"\S+\s*", reply.text)), list(reply.tokens or []))
-
-
-# --- backend selection -----------------------------------------------------------------------------------------------
-
-LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-# Our embedded server: GBNF grammars, logprobs from its sampler's records, llama.cpp sampler fields.
-# Qwen2.5's languages (its model card names these among its 29+).
-QWEN_LANGUAGES = ["en", "zh", "fr", "es", "pt", "de", "it", "ru", "ja", "ko", "vi", "th", "ar", "nl", "pl", "tr", "id"]
-LOCAL_CAPABILITIES = Capabilities(grammar=True, schema_mode="json_object+schema", logprobs=True, sampler_options=True,
-                                  languages=QWEN_LANGUAGES)
-OPENAI_CAPABILITIES = Capabilities(schema_mode="json_schema", logprobs=True)
-
-
-def make_llm(settings=None, backend: str | None = None, *, on_progress=None) -> LLM:
-    """Build the LLM the settings ask for. The local backend starts (or reuses) the embedded server; a compatible
-    server is probed once (the result is kept in the data directory)."""
-    from openai import OpenAI
-
-    from interviewer.config import get_settings
-
-    settings = settings or get_settings()
-    backend = backend or settings.resolved_backend()
-    timeout = settings.request_timeout_s
-    if backend == "fake":
-        from interviewer.toymodel import toy_reply
-
-        return FakeLLM(task_script=toy_reply)
-    if backend == "openai":
-        import os
-
-        key = settings.api_key.get_secret_value() if settings.api_key else os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise LLMError("backend 'openai' needs OPENAI_API_KEY (or INTERVIEWER_API_KEY)")
-        client = OpenAI(api_key=key, base_url=settings.base_url or None, timeout=timeout, max_retries=1)
-        return LLM(client, settings.model or settings.openai_model, backend="openai",
-                   capabilities=OPENAI_CAPABILITIES)
-    if backend == "compatible":
-        from interviewer.probe import capabilities_for
-
-        if not settings.base_url:
-            raise LLMError("backend 'compatible' needs a base URL (INTERVIEWER_BASE_URL, e.g. http://localhost:11434/v1)")
-        key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
-        client = OpenAI(api_key=key, base_url=settings.base_url, timeout=timeout, max_retries=1)
-        model = settings.model or "default"
-        caps = capabilities_for(client, settings.base_url, model, settings.data_dir, on_progress=on_progress)
-        return LLM(client, model, backend="compatible", capabilities=caps)
-    if backend == "local":
-        from interviewer.localserver import ensure_server
-
-        url = ensure_server(settings, on_progress=on_progress)
-        client = OpenAI(api_key="local", base_url=url, timeout=timeout, max_retries=0)
-        return LLM(client, LOCAL_MODEL, backend="local", capabilities=LOCAL_CAPABILITIES,
-                   decoding="jump-forward" if settings.jump_forward else "")
-    raise LLMError(f"unknown backend {backend!r}: choose local, openai, compatible or fake")

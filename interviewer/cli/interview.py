@@ -1,7 +1,4 @@
-"""`interviewer interview`, `interviewer app` and `interviewer history`: the interview from the shell and the web app.
-
-The lead's cli.py calls `register(app)`; everything here is plain typer commands.
-"""
+"""`interviewer interview`, `interviewer app` and `interviewer history`: the interview from the shell and the web app."""
 
 from __future__ import annotations
 
@@ -13,17 +10,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
 from interviewer import PROJECT_ROOT
-from interviewer.clitools import err, fail
+from interviewer.cli.output import console, err, fail
 from interviewer.config import Settings, get_settings
-from interviewer.session import TRACKS
+from interviewer.models.registry import BACKEND_HELP, BACKENDS, backend_spec
+from interviewer.interview.session import TRACKS
 
-console = Console()
-BACKENDS = ("local", "openai", "compatible", "fake")
 
 
 def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
@@ -33,8 +28,8 @@ def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> Non
 
 def prepare_llm(settings: Settings, backend: str | None):
     """Build the LLM with a visible status; the local backend joins/verifies the model and starts its server."""
-    from interviewer.llm import make_llm
-    from interviewer.llm import LLMError
+    from interviewer.models.registry import make_llm
+    from interviewer.models.base import LLMError
 
     with err.status("preparing the language model...") as status:
         try:
@@ -44,12 +39,12 @@ def prepare_llm(settings: Settings, backend: str | None):
 
 
 def prepare_store(settings: Settings, backend: str):
-    """The Chroma store grounds grades with related material; the fake backend does not need it."""
-    from interviewer.store import Store, ensure_ingested
+    """The Chroma store grounds grades with related material; a scripted backend does not need it."""
+    from interviewer.knowledge.store import Store, ensure_ingested
 
     store = Store(settings)
     if store.count() == 0:
-        if backend == "fake":
+        if backend_spec(backend).scripted:
             return None
         err.print("Embedding the question bank once (about a minute)...")
     ensure_ingested(store, progress=True)  # cheap when nothing changed; picks up edited or new questions
@@ -80,7 +75,7 @@ def interview(
     n: int = typer.Option(5, "--n", min=1, max=30, help="number of questions"),
     mode: str = typer.Option("interview", help="interview (feedback at the end) or practice (after each answer)"),
     concept: list[str] = typer.Option([], "--concept", help="focus concept slug; repeat for several"),
-    backend: Optional[str] = typer.Option(None, help=f"LLM backend: {', '.join(BACKENDS)} (default: settings)"),
+    backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
     user: str = typer.Option("local", help="whose history this session belongs to"),
     resume: Optional[str] = typer.Option(None, help="resume the session with this id"),
     out: Optional[Path] = typer.Option(None, help="also write the report here (.md, or .json for JSON)"),
@@ -88,16 +83,16 @@ def interview(
     """A mock interview in the terminal. Type 'hint', 'skip', 'repeat' or 'end' at any time."""
     from pydantic import ValidationError
 
-    from interviewer.agent import Interviewer
-    from interviewer.bank import load_bank
-    from interviewer.db import SessionDB
+    from interviewer.interview.agent import Interviewer
+    from interviewer.knowledge.bank import load_bank
+    from interviewer.interview.db import SessionDB
     from interviewer.grading.grader import Grader
-    from interviewer.report import build_report, to_json, to_markdown
-    from interviewer.session import SessionConfig
+    from interviewer.interview.report import build_report, to_json, to_markdown
+    from interviewer.interview.session import SessionConfig
 
     _check_choice(track, TRACKS, "track")
     _check_choice(mode, ("interview", "practice"), "mode")
-    _check_choice(backend, BACKENDS, "backend")
+    _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
     backend = backend or settings.resolved_backend()
     try:
@@ -148,7 +143,7 @@ def history(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Past interviews with their scores (and --forget USER to delete a user's data)."""
-    from interviewer.db import SessionDB
+    from interviewer.interview.db import SessionDB
 
     db = SessionDB(get_settings().db_path)
     if forget:
@@ -179,7 +174,7 @@ def run_app(
     backend: Optional[str] = typer.Option(None, help=f"default LLM backend in the app: {', '.join(BACKENDS)}"),
 ) -> None:
     """Start the web app (Streamlit) on localhost; the local model is prepared first, with progress."""
-    _check_choice(backend, BACKENDS, "backend")
+    _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
     chosen = backend or settings.resolved_backend()
     if chosen == "local":
@@ -200,7 +195,4 @@ def run_app(
         raise typer.Exit(0)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("interview")(interview)
-    app.command("history")(history)
-    app.command("app")(run_app)
+COMMANDS = {"interview": interview, "history": history, "app": run_app}

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from interviewer.llm import ENFORCING_MODES, Capabilities, LLM, LLMError, parse_json
+from interviewer.models.base import ENFORCING_MODES, Capabilities, LLM, LLMError, parse_json
 
 PROBE_FILE = "server-capabilities.json"
 _lock = threading.Lock()

@@ -6,7 +6,7 @@ anything else happens. Grading runs on a thread pool: a quick `Grader.score` ste
 for at most `decide_timeout_s`), the prose feedback runs in the background (interview mode) or is streamed right away
 (practice mode) as a background utterance that the caller shows beside the next question, never before it. Model
 failures never reach the caller: every model-phrased line has a templated fallback, and every line that could give
-the answer away passes the leak check of `interviewer.conversation` first.
+the answer away passes the leak check of `interviewer.interview.conversation` first.
 """
 
 from __future__ import annotations
@@ -15,19 +15,21 @@ import functools
 import random
 import re
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from interviewer import conversation as conv
-from interviewer.bank import Question
-from interviewer.db import SessionDB
+from interviewer.interview import conversation as conv
+from interviewer.knowledge.bank import Question
+from interviewer.interview.db import SessionDB
 from interviewer.grading.models import Grade, KeyPointResult
 from interviewer.grading.screen import screen
-from interviewer.llm import LLM, LLMError
+from interviewer.models.base import LLM, LLMError
 from interviewer.prompts import load_prompt
-from interviewer.session import LEVELS, MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
+from interviewer.interview.intents import quick_intent
+from interviewer.interview.picking import initial_level, pick_question
+from interviewer.interview.transcript import Utterance
+from interviewer.interview.session import MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
 
 FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up
 STRONG_ANSWER = 4.0   # at or above this, no follow-up unless a key point was contradicted
@@ -53,93 +55,6 @@ HINT_STRENGTHS = (
 )
 
 
-class Utterance:
-    """One interviewer message. Its text is ready, or produced by iterating (streamed model output).
-
-    The turn is saved when the text is complete, under a sequence number reserved when the utterance was created,
-    so the stored transcript keeps the order the candidate saw. A `background` utterance (an answer's feedback) may
-    take a while: the caller shows a placeholder in its place and the utterances after it at once, then fills it in.
-    """
-
-    def __init__(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
-                 on_done: Callable[[Utterance], None] | None = None, background: bool = False,
-                 origin: str = "") -> None:
-        self.kind = kind
-        self.background = background
-        self.origin = origin  # model, template or model+template (the model's line was unusable or gave too much)
-        self.text = text
-        self._chunks = chunks
-        self._on_done = on_done
-        self.done = chunks is None
-
-    @property
-    def streaming(self) -> bool:
-        return not self.done
-
-    def __iter__(self) -> Iterator[str]:
-        if self.done:
-            yield self.text
-            return
-        buf: list[str] = []
-        try:
-            for piece in self._chunks:
-                buf.append(piece)
-                yield piece
-        finally:
-            self.text, self.done = "".join(buf).strip(), True
-            if self._on_done:
-                self._on_done(self)
-
-    def resolve(self) -> str:
-        for _ in self:
-            pass
-        return self.text
-
-    def __repr__(self) -> str:
-        return f"Utterance({self.kind!r}, {self.text[:40]!r}{', streaming' if self.streaming else ''})"
-
-
-# --- reading the candidate's message -------------------------------------------------------------------------------
-
-_HINT = re.compile(r"\b(hint|hints|clue|nudge)\b")
-_SKIP = re.compile(r"^(please |ok |okay )?(skip|pass|next|move on|let'?s move on|i'?ll pass|no idea,? skip)\b")
-_REPEAT = re.compile(r"\b(repeat|say (that|it) again|say again|come again|pardon|what was the question|"
-                     r"read (it|the question) again)\b")
-_END = re.compile(r"^(please )?(end|stop|quit|finish|exit)( the| this)?( interview| session| now| here)?$"
-                  r"|^i'?m done$|^i want to stop$")
-_CLARIFY = re.compile(r"^(do you mean|what do you mean|did you mean|can you clarify|could you clarify|"
-                      r"what exactly|are you asking|is the question|does the question|do you want|should i\b|"
-                      r"how much detail|how deep|can i assume|may i assume|by .{1,40} do you mean|"
-                      r"what kind of|which kind of|in what context|for what kind)")
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w'?\s-]", " ", text.lower())).strip()
-
-
-def quick_intent(message: str) -> str | None:
-    """hint | skip | repeat | end | clarify | answer, or None when only a model can tell (a short question)."""
-    text = _norm(message)
-    words = text.replace("?", " ").split()
-    if not words:
-        return "answer"  # an empty message is an (empty) answer; the grader flags it
-    bare = " ".join(words)
-    if len(words) <= 8 and _HINT.search(bare):
-        return "hint"
-    if len(words) <= 6 and _SKIP.search(bare):
-        return "skip"
-    if len(words) <= 10 and _REPEAT.search(bare):
-        return "repeat"
-    if len(words) <= 6 and _END.search(bare):
-        return "end"
-    if message.strip().endswith("?"):
-        if len(words) <= 30 and _CLARIFY.search(bare):
-            return "clarify"
-        if len(words) <= 15:
-            return None  # "is it because of vanishing gradients?" may be a tentative answer
-    return "answer"
-
-
 # --- the model's phrasing -----------------------------------------------------------------------------------------
 
 def _clean(text: str, max_chars: int = 320) -> str:
@@ -155,54 +70,6 @@ def skipped_grade(question: Question) -> Grade:
     return Grade(question_id=question.id, score=0.0, flags=["skipped"], model_answer=question.reference_answer,
                  key_points=[KeyPointResult(point=p, status="missing", similarity=0.0) for p in question.key_points],
                  notes=["The question was skipped."])
-
-
-# --- choosing questions --------------------------------------------------------------------------------------------
-
-def pick_question(pool: list[Question], session: Session, recent: list[str], rng: random.Random) -> Question | None:
-    """The next question: right tier (or level, in mixed), focus concepts, unseen in this session and lately.
-
-    Constraints relax in order when nothing fits: concepts before tier for fixed tracks, level before concepts in mixed.
-    Among candidates, questions on the least-covered concepts win, so a session spreads over its focus.
-    """
-    cfg = session.config
-    asked = session.asked_ids()
-    left = [q for q in pool if q.id not in asked]
-    if not left:
-        return None
-    tiers = ({t for t, lvl in LEVELS.items() if lvl == session.level} if cfg.track == "mixed" else {cfg.track})
-    focus = set(cfg.concepts)
-
-    def fits(q: Question, tier_ok: set[str] | None, concepts: set[str]) -> bool:
-        return (tier_ok is None or q.tier in tier_ok) and (not concepts or bool(concepts & set(q.concepts)))
-
-    stages = [(tiers, focus)]
-    if cfg.track == "mixed":
-        stages.append((set(LEVELS), focus))
-    stages += [(tiers, set()), (None, focus), (None, set())]
-    cands: list[Question] = []
-    for tier_ok, concepts in stages:
-        cands = [q for q in left if fits(q, tier_ok, concepts)]
-        if cands:
-            break
-    pos = {qid: i for i, qid in enumerate(recent)}  # 0 = seen most recently
-    fresh = [q for q in cands if q.id not in pos]
-    if fresh:
-        cands = fresh
-    else:  # every candidate was seen lately: take the ones seen longest ago
-        cands = sorted(cands, key=lambda q: -pos[q.id])[:5]
-    covered = Counter(c for rec in session.questions for c in rec.concepts)
-
-    def novelty(q: Question) -> int:
-        relevant = [c for c in q.concepts if not focus or c in focus] or q.concepts
-        return min(covered[c] for c in relevant)
-
-    best = min(novelty(q) for q in cands)
-    return rng.choice(sorted((q for q in cands if novelty(q) == best), key=lambda q: q.id))
-
-
-def initial_level(config: SessionConfig) -> int:
-    return 1 if config.track == "mixed" else LEVELS[config.track]
 
 
 # --- the interviewer -----------------------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
-from interviewer.bank import Bank, Question, ReferenceDoc, load_bank
-from interviewer.chunking import CHUNKER_VERSION, Chunk, question_chunks, reference_chunks
+from interviewer.knowledge.bank import Bank, Question, ReferenceDoc, load_bank
+from interviewer.knowledge.chunking import CHUNKER_VERSION, Chunk, question_chunks, reference_chunks
 from interviewer.config import Settings, get_settings
-from interviewer.embeddings import MODEL_NAME, MiniLMEmbeddingFunction
+from interviewer.knowledge.embeddings import MODEL_NAME, MiniLMEmbeddingFunction
 
 
 class Hit(BaseModel):
@@ -180,7 +180,7 @@ class Store:
         """The same collection as a langchain vector store (for chains and retrievers)."""
         from langchain_chroma import Chroma
 
-        from interviewer.embeddings import MiniLMEmbeddings
+        from interviewer.knowledge.embeddings import MiniLMEmbeddings
 
         return Chroma(client=self.client, collection_name=self.settings.collection,
                       embedding_function=MiniLMEmbeddings())

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from interviewer.grading.models import Grade
-from interviewer.session import QuestionRecord, Session, SessionConfig, Turn, now
+from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn, now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
