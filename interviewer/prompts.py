@@ -46,3 +46,8 @@ def load_examples() -> dict:
 def load_rubric(kind: str = "technical") -> list[dict]:
     """Criteria (name, question, levels, computed) for 'technical' or 'scenario' questions."""
     return _rubric(_dir() / "rubric.yaml")[kind]["criteria"]
+
+
+def load_interview() -> dict:
+    """The interviewer's lines as data: model request budgets, move and hint descriptions, templated fallbacks."""
+    return _rubric(_dir() / "interview.yaml")

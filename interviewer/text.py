@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-# A sentence ends at . ! ? followed by space, at a CJK full stop (no space follows those), or at a line break; with
-# `semicolons`, also at ; (finer pieces: a quote for a key point can then be one clause of a long sentence).
-_END = r"(?<=[.!?])\s+|(?<=[。！？；])\s*|\n+"
-_SENTENCE_END = re.compile(_END)
-_CLAUSE_END = re.compile(r"(?<=;)\s+|" + _END)
+# A sentence ends at . ! ? followed by space, at a CJK full stop (no space follows those), or at a line break. Callers
+# that want finer pieces name more ends: ";" gives clauses (a quote for a key point can be one clause of a long
+# sentence), ";:" the pieces that chunks are packed from.
+SENTENCE_ENDS = ".!?"
+CLAUSE_ENDS = ";"
+_CJK_ENDS = "。！？；"
 
 
-def sentences(text: str, *, semicolons: bool = False) -> list[str]:
-    """The non-empty sentences of `text`, stripped, in order."""
-    pattern = _CLAUSE_END if semicolons else _SENTENCE_END
-    return [s.strip() for s in pattern.split(text or "") if s and s.strip()]
+@lru_cache(maxsize=8)
+def _pattern(also_at: str) -> re.Pattern:
+    return re.compile(rf"(?<=[{re.escape(SENTENCE_ENDS + also_at)}])\s+|(?<=[{_CJK_ENDS}])\s*|\n+")
+
+
+def sentences(text: str, *, also_at: str = "") -> list[str]:
+    """The non-empty sentences of `text`, stripped, in order; `also_at` adds characters that end a piece."""
+    return [s.strip() for s in _pattern(also_at).split(text or "") if s and s.strip()]
 
 
 STOP_WORDS = frozenset("the a an of to in and or is are be for on with by as that this it its from at which can into "

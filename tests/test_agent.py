@@ -13,16 +13,15 @@ from interviewer.interview.db import SessionDB
 from interviewer.grading.grader import Grader
 from interviewer.models.fake import FakeLLM
 from interviewer.interview.session import LEVELS, SessionConfig
-from interviewer.models.toy import task_of
 
 def scripted(messages: list[dict], task: str | None = None, *, hint: str = "Think about what each layer adds.",
              followup: str = "What would change if you stacked many such layers?") -> str:
-    """A scripted interviewer model keyed on each prompt's [task:...] tag.
+    """A scripted interviewer model keyed on each request's task.
 
     Grading: an answer containing STRONG gets every key point; one containing PARTIAL only the first; one containing
     WRONG contradicts the first; else none.
     """
-    tag = task or task_of(messages)
+    tag = task
     user = messages[-1]["content"]
     if tag == "grade":
         n = int(re.search(r"KEY POINTS \((\d+)\)", user).group(1))
@@ -59,6 +58,7 @@ def make_agent(db, bank, session_settings):
     def make(llm=None, *, config=None, grader=None, **kwargs) -> Interviewer:
         llm = llm if llm is not None else FakeLLM(task_script=scripted)
         grader = grader or Grader(llm, None, session_settings)
+        kwargs.setdefault("session_id", f"test-session-{len(made)}")  # the id seeds the draw: the same questions each run
         agent = Interviewer.start(config or SessionConfig(track="fresher", n_questions=3, user="ann"), db=db,
                                   llm=llm, grader=grader, questions=bank.questions, **kwargs)
         made.append(agent)
@@ -168,6 +168,12 @@ def test_quote_is_verbatim_and_skips_hedges():
     quote = conv.pick_quote(answer, "Deeper networks learn hierarchical features.")
     assert quote and quote in answer and not quote.lower().startswith(("i think", "but", "i am not"))
     assert conv.unsure(answer) and not conv.unsure("Dropout zeroes random units while training.")
+
+
+def test_a_quote_with_nothing_quotable_falls_back_to_the_whole_answer():
+    answer = "WRONG. Dropout lowers the learning rate by ten every few epochs."
+    quote = conv.pick_quote(answer, "Dropout zeroes random units.", preferred="WRONG.")
+    assert quote and quote in answer and "learning rate" in quote
 
 
 def test_opening_greets_asks_and_saves(make_agent, db, bank):

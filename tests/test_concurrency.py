@@ -13,9 +13,8 @@ from interviewer import PROJECT_ROOT
 from interviewer.interview.agent import Interviewer
 from interviewer.interview.db import SessionDB
 from interviewer.grading.grader import Grader
-from interviewer.models.fake import FakeLLM
 from interviewer.interview.session import SessionConfig
-from interviewer.models.toy import toy_reply
+from interviewer.models.fake import toy_llm
 
 
 def run_interview(agent: Interviewer, bank, marker: str, errors: list) -> None:
@@ -32,7 +31,7 @@ def run_interview(agent: Interviewer, bank, marker: str, errors: list) -> None:
 
 def test_two_sessions_in_parallel_stay_isolated(tmp_path, bank, session_settings):
     db = SessionDB(tmp_path / "s.sqlite3")
-    llm = FakeLLM(task_script=toy_reply, delay_s=0.02)  # one shared model, like the app's singleton
+    llm = toy_llm(delay_s=0.02)  # one shared model, like the app's singleton
     pool = ThreadPoolExecutor(max_workers=4)
     agents = {user: Interviewer.start(SessionConfig(track=track, n_questions=3, mode=mode, user=user), db=db,
                                       llm=llm, grader=Grader(llm, None, session_settings), questions=bank.questions,
@@ -103,7 +102,7 @@ def test_two_browser_sessions_interleaved(app_env, bank):
 def test_same_session_in_two_agents_loses_no_turn(tmp_path, bank, session_settings):
     """Two processes (or a stale tab) driving one session: every candidate message is kept, none overwritten."""
     db = SessionDB(tmp_path / "s.sqlite3")
-    llm = FakeLLM(task_script=toy_reply)
+    llm = toy_llm()
     make = dict(db=db, llm=llm, grader=Grader(llm, None, session_settings), questions=bank.questions)
     first = Interviewer.start(SessionConfig(track="fresher", n_questions=4, user="ann"), **make)
     for u in first.opening():

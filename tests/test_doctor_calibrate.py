@@ -63,12 +63,11 @@ def test_calibrate_to_your_own_graders_makes_a_named_scale(env, bank):
     assert saved["fitted_on"]["user"]["rows"] == len(rows)
     from interviewer.config import Settings
     from interviewer.grading.grader import Grader
-    from interviewer.models.fake import FakeLLM
-    from interviewer.models.toy import toy_reply
+    from interviewer.models.fake import toy_llm
 
     q = bank.get("guide-22")
-    ours = Grader(FakeLLM(task_script=toy_reply), settings=Settings(data_dir=tmp_path)).score(q, q.key_points[0])
-    theirs = Grader(FakeLLM(task_script=toy_reply), settings=Settings(data_dir=tmp_path, calibration="lenient")).score(
+    ours = Grader(toy_llm(), settings=Settings(data_dir=tmp_path)).score(q, q.key_points[0])
+    theirs = Grader(toy_llm(), settings=Settings(data_dir=tmp_path, calibration="lenient")).score(
         q, q.key_points[0])
     assert theirs.calibration == "lenient" and theirs.score > ours.score  # these graders are more lenient
     bad = CliRunner().invoke(app, ["calibrate", "--dataset", "file", "--path", str(labels)])

@@ -221,11 +221,9 @@ def test_mean_baseline_uses_calib_rows():
     assert np.allclose(pred, np.mean([r.score5 for r in calib]))
 
 
-def test_naive_prompt_file_is_tagged(session_settings):
-    first = (session_settings.prompts_dir / "eval_naive_judge.md").read_text(encoding="utf-8").splitlines()[0]
-    assert first == "[task:judge]"
+def test_naive_prompt_carries_no_routing_tag(session_settings):
     msgs = baselines.naive_messages(synthetic_rows()[0])
-    assert msgs[0]["content"].startswith("[task:judge]") and '{"score"' in msgs[0]["content"]
+    assert "[task:" not in msgs[0]["content"] and '{"score"' in msgs[0]["content"]
     assert "Dropout randomly" in msgs[1]["content"] and msgs[1]["role"] == "user"
     assert "<answer>" in msgs[1]["content"]  # the answer is fenced as data
 
@@ -404,9 +402,9 @@ def test_runner_passes_the_rubric_kind_and_refresh_regrades(tmp_path):
 
 def test_runner_with_the_real_grader_on_the_toy_model(tmp_path, session_settings):
     from interviewer.grading.grader import Grader
-    from interviewer.models.toy import toy_reply
+    from interviewer.models.fake import toy_llm
 
-    llm = FakeLLM(task_script=toy_reply)
+    llm = toy_llm()
     rows = synthetic_rows()[:12]
     res = run_eval(rows, Grader(llm, settings=session_settings), dataset="t", out_dir=tmp_path / "r",
                    cache_path=tmp_path / "c.jsonl", naive_llm=llm, run_probes=False, n_boot=20, progress=False)

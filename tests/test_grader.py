@@ -17,12 +17,13 @@ from interviewer.grading.judge import (as_letter, judge_grammar, judge_messages,
 from interviewer.grading.score import judge_features
 from interviewer.models.base import Capabilities, Reply
 from interviewer.models.fake import FakeLLM
+from interviewer.models.fake import toy_llm
 from interviewer.models.toy import toy_reply
 
 
 @pytest.fixture
 def grader(session_settings):
-    return Grader(FakeLLM(task_script=toy_reply), settings=session_settings)
+    return Grader(toy_llm(), settings=session_settings)
 
 
 def full_answer(q) -> str:
@@ -69,7 +70,7 @@ def test_scenario_questions_use_the_scenario_rubric(grader, bank):
                                          ("\u200b\u200b\u200b", "empty"),
                                          ("My favourite pasta recipe uses garlic, basil and parmesan.", "off-topic")])
 def test_void_answers_get_zero_without_a_model_call(bank, session_settings, answer, flag):
-    llm = FakeLLM(task_script=toy_reply)
+    llm = toy_llm()
     g = Grader(llm, settings=session_settings).score(bank.get("guide-22"), answer)
     assert g.score == 0 and flag in g.flags and g.notes and g.strengths == []
     assert llm.calls == []
@@ -87,7 +88,7 @@ def test_injection_gains_nothing(grader, bank):
 
 
 def test_the_same_judged_text_is_judged_once_per_process(bank, session_settings):
-    llm = FakeLLM(task_script=toy_reply)
+    llm = toy_llm()
     grader = Grader(llm, settings=session_settings)
     q = bank.get("guide-22")
     base = "Dropout randomly zeroes some activations while training."
@@ -107,7 +108,7 @@ def test_the_same_judged_text_is_judged_once_per_process(bank, session_settings)
 def test_judgements_are_kept_on_disk_and_replayed_without_a_model_call(bank, session_settings, tmp_path):
     q = bank.get("guide-22")
     cache = JsonlCache(tmp_path / "judge.jsonl")
-    first = Grader(FakeLLM(task_script=toy_reply), settings=session_settings, judge_cache=cache).score(q, q.key_points[1])
+    first = Grader(toy_llm(), settings=session_settings, judge_cache=cache).score(q, q.key_points[1])
     down = FakeLLM(fail=True)
     again = Grader(down, settings=session_settings, judge_cache=JsonlCache(tmp_path / "judge.jsonl")).score(
         q, q.key_points[1])
@@ -135,7 +136,7 @@ def test_an_answer_in_another_language_is_judged_without_english_embeddings(grad
 
 
 def test_a_language_the_model_does_not_read_gets_a_clear_message(bank, session_settings):
-    llm = FakeLLM(task_script=toy_reply, capabilities=Capabilities(schema_mode="json_schema", languages=["en", "zh"]))
+    llm = toy_llm(capabilities=Capabilities(schema_mode="json_schema", languages=["en", "zh"]))
     g = Grader(llm, settings=session_settings).score(bank.get("guide-22"), "ድሮፕአውት በስልጠና ጊዜ ነርቮችን በዘፈቀደ ያጠፋል።")
     assert g.score == 0 and "unsupported-language" in g.flags and "gibberish" not in g.flags
     assert any("Please answer in English" in n for n in g.notes) and llm.calls == []
@@ -166,7 +167,7 @@ def test_hint_caps_the_score(grader, bank):
 
 
 def test_key_points_of_a_short_reference_are_its_own_sentences(bank, session_settings):
-    llm = FakeLLM(task_script=toy_reply)
+    llm = toy_llm()
     grader = Grader(llm, settings=session_settings)
     g = grader.score_item("What are the two main functions of a queue?", "Enqueue and dequeue.", "Enqueue and Dequeue")
     assert [k.point for k in g.key_points] == ["Enqueue and dequeue."]
@@ -227,7 +228,7 @@ def test_the_rubric_writes_the_prompt_schema_and_grammar(bank):
 
 def test_a_grammar_goes_to_servers_that_take_one_and_a_schema_to_the_others(bank, session_settings):
     q = bank.get("guide-22")
-    llama = FakeLLM(task_script=toy_reply, capabilities=Capabilities(grammar=True, logprobs=True))
+    llama = toy_llm(capabilities=Capabilities(grammar=True, logprobs=True))
     Grader(llama, settings=session_settings).score(q, full_answer(q))
     assert llama.calls[0]["grammar"] == judge_grammar("technical", len(q.key_points))
     assert llama.calls[0]["top_logprobs"] > 0
@@ -326,12 +327,12 @@ def test_the_cache_skips_a_torn_line_and_the_next_record_survives(tmp_path):
 
 def test_prepare_reads_the_prefix_only_where_the_server_caches_it(bank, session_settings):
     q = bank.get("guide-13")
-    llama = FakeLLM(task_script=toy_reply, capabilities=Capabilities(grammar=True))
+    llama = toy_llm(capabilities=Capabilities(grammar=True))
     Grader(llama, settings=session_settings).prepare(q)
     assert [c["max_tokens"] for c in llama.calls] == [1]
     assert llama.calls[0]["messages"] == prefix_messages("technical", q.question, q.reference_answer,
                                                          list(q.key_points))
-    other = FakeLLM(task_script=toy_reply)
+    other = toy_llm()
     Grader(other, settings=session_settings).prepare(q)
     assert other.calls == []
 

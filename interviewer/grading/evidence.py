@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from interviewer.knowledge.embeddings import get_embedder
-from interviewer.text import sentences
+from interviewer.text import CLAUSE_ENDS, sentences
 
 KP_SIM_FLOOR = 0.30  # a key point whose best answer sentence is below this has no supporting quote
 COVERED_SIM = 0.5     # a key point this close to an answer sentence counts towards emb_kp_cov
@@ -39,7 +39,7 @@ class Evidence(BaseModel):
 def answer_pieces(text: str) -> list[str]:
     """Sentences, and windows of long ones; every piece is a verbatim substring of `text`."""
     out: list[str] = []
-    for s in sentences(text, semicolons=True) or [text]:
+    for s in sentences(text, also_at=CLAUSE_ENDS) or [text]:
         spans = [m.span() for m in re.finditer(r"\S+", s)]
         if len(spans) <= MAX_SENTENCE_WORDS:
             out.append(s)

@@ -38,7 +38,7 @@ HINT_CAPS = (3.5, 2.5)  # the score's ceiling after one hint (a nudge), and afte
 RECENT_JUDGEMENTS = 256
 # Without a model, a key point this close to an answer sentence counts as stated (or partly): evidence-only statuses.
 EVIDENCE_STATED, EVIDENCE_PARTLY = 0.6, 0.45
-_PROMPT_FILES = ("grade.md", "grade_user.md", "rubric.yaml", "keypoints.md", "keypoints_user.md")
+_PROMPT_FILES = ("grade.md", "grade_user.md", "rubric.yaml", "keypoints.md", "keypoints_user.md", "schema_repair.md")
 
 
 def _status_of() -> dict[str, str]:

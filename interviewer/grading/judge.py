@@ -93,8 +93,13 @@ def judge_grammar(kind: str, n_points: int) -> str:
     return 'root ::= "{" ' + ' "," '.join(parts) + ' "}"'
 
 
+# The compact reply spends about 6 tokens per key point (`"1":"y",`) and under 30 on braces and criterion levels.
+REPLY_TOKENS_PER_POINT = 6
+REPLY_TOKENS_FIXED = 30
+
+
 def max_tokens(n_points: int) -> int:
-    return 30 + 6 * n_points
+    return REPLY_TOKENS_FIXED + REPLY_TOKENS_PER_POINT * n_points
 
 
 def reply_text(verdicts: str, levels: dict[str, int]) -> str:

@@ -25,7 +25,7 @@ from interviewer.interview.db import SessionDB
 from interviewer.grading.models import Grade, KeyPointResult
 from interviewer.grading.screen import screen
 from interviewer.models.base import LLM, LLMError
-from interviewer.prompts import load_prompt
+from interviewer.prompts import load_interview, load_prompt
 from interviewer.interview.intents import quick_intent
 from interviewer.interview.picking import initial_level, pick_question
 from interviewer.interview.transcript import Utterance
@@ -40,19 +40,15 @@ LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level
 LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
 NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
 
-MOVES = {
-    "probe": "ask about the area of the secret point, building on what the candidate said, so that they can find the "
-             "point themselves",
-    "challenge": "the quoted claim is wrong: ask a question that makes the candidate test it (what would follow from "
-                 "it, or what they would observe), without saying what is right",
-    "step-down": "the candidate is unsure: ask a simpler, more basic question that is a first step towards the secret "
-                 "point",
-}
-HINT_STRENGTHS = (
-    "a gentle nudge: name the area to think about, at most 15 words, nothing more",
-    "a stronger hint: a leading question, at most 25 words, pointing at the mechanism behind the point; you may name "
-    "one key term, but never state the point itself",
-)
+_LINES = load_interview()
+MOVES: dict[str, str] = _LINES["moves"]  # how each follow-up move is described to the model
+HINT_STRENGTHS: tuple[str, ...] = tuple(_LINES["hint_strengths"])
+REQUESTS: dict[str, dict] = _LINES["requests"]  # per task: max_tokens, temperature (and max_words where it applies)
+
+
+def _request(task: str) -> dict:
+    """The model request fields for a task, from the data file."""
+    return {k: v for k, v in REQUESTS[task].items() if k in ("max_tokens", "temperature")}
 
 
 # --- the model's phrasing -----------------------------------------------------------------------------------------
@@ -108,8 +104,11 @@ class Interviewer:
 
     # -- construction ----------------------------------------------------------------------------------------------
     @classmethod
-    def start(cls, config: SessionConfig, *, db: SessionDB, backend: str = "", **kwargs) -> Interviewer:
-        session = Session(config=config, level=initial_level(config), backend=backend)
+    def start(cls, config: SessionConfig, *, db: SessionDB, backend: str = "", session_id: str | None = None,
+              **kwargs) -> Interviewer:
+        """A new session; its id (random unless given) also seeds which questions it draws."""
+        ids = {"id": session_id} if session_id else {}
+        session = Session(config=config, level=initial_level(config), backend=backend, **ids)
         db.create(session)
         return cls(session, db=db, **kwargs)
 
@@ -165,7 +164,7 @@ class Interviewer:
 
     # -- model phrasing with fallbacks -------------------------------------------------------------------------------
     def _phrase(self, prompt: str, variables: dict, *, task: str, secrets: list[str], question: str,
-                fallbacks: Iterable[str], said: str = "", max_tokens: int = 80,
+                fallbacks: Iterable[str], said: str = "",
                 usable: Callable[[str], bool] | None = None) -> tuple[str, str]:
         """The model's line when it is usable and gives nothing away, else the first fallback that gives nothing away
         (a fallback built from a key point's words is checked too); the last fallback is safe by construction.
@@ -177,7 +176,7 @@ class Interviewer:
                     {"role": "user", "content": load_prompt(f"{prompt}_user", **variables)}]
             asked = True
             try:
-                text = _clean(self.llm.complete(msgs, max_tokens=max_tokens, temperature=0.3, task=task))
+                text = _clean(self.llm.complete(msgs, **_request(task), task=task))
             except LLMError:
                 text = ""
             if len(text) >= 8 and (usable is None or usable(text)):
@@ -205,7 +204,7 @@ class Interviewer:
                                                         mode_line=mode_line)}]
         sent = False
         try:
-            for piece in self.llm.stream(msgs, max_tokens=90, temperature=0.5, task="greet"):
+            for piece in self.llm.stream(msgs, **_request("greet"), task="greet"):
                 sent = True
                 yield piece
         except LLMError:
@@ -268,7 +267,7 @@ class Interviewer:
                 {"role": "user", "content": load_prompt("interview_intent_user", question=rec.question,
                                                         message=message)}]
         try:
-            reply = self.llm.complete(msgs, max_tokens=8, temperature=0.0, task="intent")
+            reply = self.llm.complete(msgs, **_request("intent"), task="intent")
             label = re.search(r"answer|clarif", reply.lower())
         except LLMError:
             return "clarify"
@@ -292,7 +291,7 @@ class Interviewer:
             return [self._say("clarify", restated, origin="template")]
         scope, origin = self._phrase("interview_clarify", {"question": q.question, "message": message},
                                      task="clarify", secrets=self._secrets(q), question=q.question, fallbacks=[""],
-                                     max_tokens=60, usable=lambda t: len(t.split()) <= 40)
+                                     usable=lambda t: len(t.split()) <= REQUESTS["clarify"]["max_words"])
         origin = "model+template" if origin == "model" else origin
         return [self._say("clarify", f"{scope} {restated}".strip(), origin=origin)]
 
@@ -313,7 +312,7 @@ class Interviewer:
                                                "strength": HINT_STRENGTHS[level], "previous": previous},
                             task="hint", secrets=self._secrets(q), question=q.question,
                             fallbacks=conv.fallback_hints(level, point, q.question, q.concepts, self.term_counts),
-                            max_tokens=60, said=rec.combined_answer(),
+                            said=rec.combined_answer(),
                             usable=lambda t: all(t.lower() != h.lower() for h in rec.hints))
         rec.hints.append(text)
         self.db.save_question(self.session.id, rec)

@@ -25,7 +25,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from interviewer.grading.models import Grade
-from interviewer.text import content_words, sentences
+from interviewer.prompts import load_interview
+from interviewer.text import CLAUSE_ENDS, content_words, sentences
 
 NGRAM = 5
 WORD_SHARE = 0.6          # a line holding this share of a secret's own content words (3 or more) restates it
@@ -52,27 +53,9 @@ _ASK = re.compile(r"^(what|why|how|when|where|which|who|whether|should|can|could
 _SPLIT_ASKS = re.compile(r"(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|;\s*)(?=(?:what|why|how|when|where|which|whether)\b)",
                          re.I)
 
-# The kind of answer each way of asking expects, by its first words (first match wins).
-_KINDS: tuple[tuple[str, str], ...] = (
-    (r"(what is|what are|what's|define)\b.*\b(difference|differ)", "a comparison of the two"),
-    (r"(compare|contrast)\b|.*\b(difference|differ|versus|vs\.?)\b", "a comparison of the two"),
-    (r"(what is|what are|what's|define)\b", "a definition in your own words"),
-    (r"why\b", "the reasons"),
-    (r"how (do|would|should|can|could) (you|we|i)\b", "what you would do, step by step"),
-    (r"how\b", "the mechanism: how it works"),
-    (r"when\b|in (what|which) (cases|situations)", "the conditions"),
-    (r"(give|list|name)\b.*\b(examples?|applications?|uses|ways|some|types|kinds)\b", "a few concrete examples"),
-    (r"which\b", "your choice and why"),
-    (r"(compute|calculate)\b", "the numbers, with the working"),
-    (r"(walk|explain|describe|tell|discuss|outline|derive|give|say)\b", "an explanation, step by step"),
-)
-DEPTH = {
-    "fresher": "Two or three sentences per part is the depth I'm after.",
-    "intermediate": "A short paragraph per part, with the mechanism behind it, is the depth I'm after.",
-    "advanced": "I'd like the mechanism and its trade-offs, a short paragraph per part.",
-    "engineering": "Tell me what you would do, in what order, and how you would check it worked.",
-    "scenario": "Walk me through your plan step by step, with the trade-offs you'd weigh.",
-}
+_LINES = load_interview()
+_KINDS: tuple[tuple[str, str], ...] = tuple((k["pattern"], k["kind"]) for k in _LINES["answer_kinds"])
+DEPTH: dict[str, str] = _LINES["depth"]
 _GENERIC_CLARIFY = frozenset("mean meant exactly clarify clarification asking ask question rephrase explain please "
                              "sorry understand get could would like want again said saying".split())
 _DEPTH_CLARIFY = re.compile(r"\b(how (much|long|deep|detailed)|detail|depth|level of|in depth)\b", re.I)
@@ -220,7 +203,7 @@ class FollowupPlan(BaseModel):
 
 def _clauses(text: str) -> list[str]:
     out = []
-    for s in sentences(text, semicolons=True) or [text]:
+    for s in sentences(text, also_at=CLAUSE_ENDS) or [text]:
         out.extend(c.strip() for c in re.split(r"[,;:()]|\s[-–—]\s|\bbut\b|\bbecause\b|\bwhich\b", s) if c.strip())
     return out
 
@@ -236,10 +219,12 @@ def _trim(clause: str) -> str:
 def pick_quote(answer: str, target: str, *, preferred: str | None = None, embed: Embed | None = None) -> str | None:
     """A verbatim piece of the answer (at most QUOTE_WORDS words) to start a follow-up from: the grader's quote for the
     point when it has one, else the clause closest in meaning to the point, else the first clause with content."""
-    source = preferred if preferred and preferred in answer else answer
-    clauses = [c for c in (_trim(c) for c in _clauses(source)) if len(content_words(c)) >= 2]
-    clauses = [c for c in clauses if not unsure(c)]
-    if not clauses:
+    sources = ([preferred] if preferred and preferred in answer else []) + [answer]
+    for source in sources:  # the grader's quote may hold nothing quotable ("WRONG."): then the whole answer
+        clauses = [c for c in (_trim(c) for c in _clauses(source)) if len(content_words(c)) >= 2 and not unsure(c)]
+        if clauses:
+            break
+    else:
         return None
     best = clauses[0]
     if embed is not None and len(clauses) > 1:
@@ -276,28 +261,17 @@ def plan_followup(answer: str, grade: Grade, probed: list[str], important: int) 
     return FollowupPlan(move=move, target=gaps[0].point, quote=gaps[0].quote if gaps[0].status == "partly" else None)
 
 
-OPENERS: dict[Move, tuple[str, ...]] = {
-    "probe": ("You said “{quote}”.", "You mentioned “{quote}”."),
-    "challenge": ("You said “{quote}”. Are you sure about that?",),
-    "step-down": ("No problem: “{quote}” is a start. Let's take a simpler step.",),
-}
-OPENERS_UNQUOTED: dict[Move, str] = {
-    "probe": "Let's go a little further.",
-    "challenge": "Let's check one claim in your answer. Are you sure about it?",
-    "step-down": "No problem, let's take a simpler step.",
-}
+OPENERS: dict[Move, tuple[str, ...]] = {move: tuple(lines) for move, lines in _LINES["openers"].items()}
+OPENERS_UNQUOTED: dict[Move, str] = _LINES["openers_unquoted"]
+
+
 def substantive(reply: str, question: str) -> bool:
     """A follow-up reply that says something ("Yes, I'm sure." and "I don't know" do not)."""
     own = set(content_words(reply)) - set(content_words(question))
     return len(own) >= MIN_REPLY_WORDS and not (unsure(reply) and len(own) < 2 * MIN_REPLY_WORDS)
 
 
-FALLBACK_PROBES: dict[Move, tuple[str, ...]] = {
-    "probe": ("Is there an important aspect of this you haven't covered yet?",
-              "How would that play out in practice? Walk me through a concrete example."),
-    "challenge": ("What would you expect to observe if that were true, and how would you check it?",),
-    "step-down": ("In your own words, what is the basic idea behind it, even roughly?",),
-}
+FALLBACK_PROBES: dict[Move, tuple[str, ...]] = {move: tuple(lines) for move, lines in _LINES["fallback_probes"].items()}
 
 
 def opener(plan: FollowupPlan, n: int = 0) -> str:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel
 
 from interviewer.knowledge.bank import Question, ReferenceDoc
+from interviewer.text import sentences
 
 ChunkKind = Literal["question", "answer", "key_point", "reference"]
 CHUNKER_VERSION = "2"  # part of every content hash: a chunking change re-embeds everything
 MIN_WORDS, MAX_WORDS = 30, 60
 
-_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+# Chunks are packed from clauses: a piece may end after a colon or a semicolon, not only a full stop.
+PIECE_ENDS = ";:"
 
 
 class Chunk(BaseModel):
@@ -27,7 +28,7 @@ class Chunk(BaseModel):
 def split_words(text: str, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS) -> list[str]:
     """Pack sentences into pieces of min..max words; a sentence longer than max is cut on word boundaries."""
     pieces: list[list[str]] = [[]]
-    for sentence in filter(None, (s.strip() for s in _SENTENCE.split(text))):
+    for sentence in sentences(text, also_at=PIECE_ENDS):
         words = sentence.split()
         while len(words) > max_words:
             if pieces[-1]:

@@ -16,6 +16,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
+from interviewer.prompts import load_prompt
+
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict]
 
@@ -179,9 +181,8 @@ class LLM:
         except (ValueError, ValidationError) as first:
             repair = messages + [
                 {"role": "assistant", "content": reply.text[:MAX_REPAIR_CHARS]},
-                {"role": "user", "content": f"That reply is not valid ({_short(first)}). It must be one JSON object "
-                                            f"matching this schema: {schema_text(schema)}. Reply with only the "
-                                            f"corrected JSON object."},
+                {"role": "user", "content": load_prompt("schema_repair", error=_short(first),
+                                                        schema=schema_text(schema)).strip()},
             ]
             reply = self.generate(repair, max_tokens=max_tokens, temperature=0.0, schema=schema, grammar=grammar,
                                   top_logprobs=top_logprobs, task=task)

@@ -7,9 +7,14 @@ import time
 from collections.abc import Callable
 
 from interviewer.models.base import LLM, Capabilities, LLMError, Messages, Reply, Stream
+from interviewer.models.jumpforward import grammar_pattern
 
 Script = Callable[[Messages], str] | list[str] | str
 TaskScript = Callable[[Messages, str | None], str]
+
+
+class ScriptError(AssertionError):
+    """A test scripted a reply the request's grammar would not let a real server give."""
 
 
 class FakeLLM(LLM):
@@ -17,7 +22,9 @@ class FakeLLM(LLM):
 
     `script` is a list of replies consumed in order, a function of the messages, or one fixed reply; `task_script` a
     function of the messages and the request's task (the toy model). A reply may be a `Reply` (to script logprobs).
-    Every call is recorded in `.calls`, task included. `fail=True` simulates a backend that is down.
+    Every call is recorded in `.calls`, task included. `fail=True` simulates a backend that is down. With a capability
+    `grammar`, a request's grammar binds the reply as on the real server: a scripted reply it could not produce raises
+    `ScriptError` (a mistake in the test, not a model failure).
     """
 
     def __init__(self, script: Script = "{}", *, task_script: TaskScript | None = None, fail: bool = False,
@@ -48,11 +55,18 @@ class FakeLLM(LLM):
 
     def generate(self, messages: Messages, **kwargs) -> Reply:
         self.calls.append({"messages": messages, **kwargs})
-        return self._reply(messages, kwargs.get("task"))
+        return self._bound(self._reply(messages, kwargs.get("task")), kwargs.get("grammar"))
+
+    def _bound(self, reply: Reply, grammar: str | None) -> Reply:
+        if grammar and self.capabilities.grammar:
+            pattern = grammar_pattern(grammar)
+            if pattern is not None and not pattern.fullmatch(reply.text):
+                raise ScriptError(f"the scripted reply {reply.text[:80]!r} does not fit the request's grammar")
+        return reply
 
     def stream(self, messages: Messages, **kwargs) -> Stream:
         self.calls.append({"messages": messages, "stream": True, **kwargs})
-        reply = self._reply(messages, kwargs.get("task"))
+        reply = self._bound(self._reply(messages, kwargs.get("task")), kwargs.get("grammar"))
         return Stream(iter(re.findall(r"\S+\s*", reply.text)), list(reply.tokens or []))
 
 

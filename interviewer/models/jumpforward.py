@@ -60,3 +60,23 @@ def forced_text(plan: list[str | None], text: str) -> str | None:
             out += nxt
         return out
     return None
+
+
+def grammar_pattern(grammar: str) -> re.Pattern | None:
+    """A regular expression for a grammar whose root is a plain sequence of literals and character classes (the judge's
+    grammar is one); None for anything richer (rule names, groups, alternatives), where no pattern is claimed."""
+    m = re.search(r"^root\s*::=(.*)$", grammar, re.M)
+    if not m:
+        return None
+    pieces = []
+    for part in _GBNF_PART.findall(m.group(1)):
+        if part.startswith('"'):
+            try:
+                pieces.append(re.escape(json.loads(part)))
+            except ValueError:
+                return None
+        elif part.startswith("["):
+            pieces.append(part)  # a GBNF class, with its repetition, reads the same as a regex class
+        else:
+            return None
+    return re.compile("".join(pieces), re.S)

@@ -1,7 +1,8 @@
 """A deterministic toy model for FakeLLM: answers every prompt kind of the project plausibly, with no weights.
 
-Use `FakeLLM(script=toy_reply)`. It reads the newest `[task:NAME]` tag (system or user line) and answers by word overlap,
-so control flow (grading, follow-ups, hints) can be tested quickly and repeatably.
+`interviewer.models.fake.toy_llm()` wraps it. It answers by the task the caller names (`task=` on every request, which
+`FakeLLM` records; prompts carry no routing tags) and by word overlap, so control flow (grading, follow-ups, hints) can
+be tested quickly and repeatably. Its JSON is compact, as the judge's grammar forces it.
 """
 
 from __future__ import annotations
@@ -12,16 +13,7 @@ import re
 from interviewer.text import sentences as split_sentences
 
 _WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
-
-
-def task_of(messages: list[dict]) -> str:
-    """The newest `[task:NAME]` tag (prompts not yet routed by the caller's explicit task argument carry one)."""
-    for m in reversed(messages):
-        if m.get("role") in ("system", "user"):
-            found = re.match(r"\s*\[task:([a-z_\-]+)\]", m.get("content", ""))
-            if found:
-                return found.group(1)
-    return ""
+COMPACT = (",", ":")  # JSON without spaces, the shape the judge's grammar forces
 
 
 def _last_user(messages: list[dict]) -> str:
@@ -53,7 +45,7 @@ def _grade(messages: list[dict]) -> str:
     out: dict = {str(i): v[0] for i, v in enumerate(verdicts, 1)}
     for code in re.findall(r"^- Then ([a-z]) = ", system, re.MULTILINE):
         out[code] = round(5 * cov)
-    return json.dumps(out)
+    return json.dumps(out, separators=COMPACT)
 
 
 def _keypoints(messages: list[dict]) -> str:
@@ -63,8 +55,7 @@ def _keypoints(messages: list[dict]) -> str:
 
 
 def toy_reply(messages: list[dict], task: str | None = None) -> str:
-    """The reply for the request's task (given by the caller, else read from a [task:...] tag)."""
-    task = task or task_of(messages)
+    """The reply for the request's task, as the caller named it."""
     if task == "grade":
         return _grade(messages)
     if task == "keypoints":
