@@ -20,10 +20,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/interviewer app
 
-# Debian's chromium for the end-to-end browser test (browser downloads don't work offline).
+# Debian's chromium for the end-to-end browser test (browser downloads don't work offline). Another apt process
+# holding the dpkg lock (unattended upgrades on a fresh machine) is waited for, up to APT_LOCK_WAIT_S seconds.
+APT_LOCK_WAIT_S ?= 600
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT_S) update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT_S) install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: the browser test will be skipped (install Debian's chromium)"; fi; }
 
 test: $(STAMP) browser

@@ -79,16 +79,16 @@ def test_search_filters(store):
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_langchain_view_and_registered_chroma_function(store):
+def test_registered_chroma_function_embeds_with_the_packaged_model(store):
     from chromadb.utils.embedding_functions import known_embedding_functions
 
-    from interviewer.knowledge.embeddings import MiniLMEmbeddingFunction, MiniLMEmbeddings
+    from interviewer.knowledge.embeddings import MiniLMEmbeddingFunction
 
     assert known_embedding_functions[MiniLMEmbeddingFunction.name()] is MiniLMEmbeddingFunction
-    docs = store.as_langchain().similarity_search("randomly dropping units to prevent co-adaptation", k=3)
-    assert any(d.metadata["question_id"] == "guide-22" for d in docs)
-    v = MiniLMEmbeddings().embed_query("hello")
-    assert len(v) == 384 and abs(sum(x * x for x in v) - 1) < 1e-4
+    (v,) = MiniLMEmbeddingFunction()(["hello"])
+    assert len(v) == 384 and abs(sum(float(x) * float(x) for x in v) - 1) < 1e-4
+    hits = store.search("randomly dropping units to prevent co-adaptation", k=3)
+    assert any(h.question_id == "guide-22" for h in hits)
 
 
 def test_offline_ingest_and_query(tmp_path, monkeypatch, bank):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Literal
@@ -169,7 +168,3 @@ def load_bank(directory: Path) -> Bank:
             seen[item.id] = path
             (questions if isinstance(item, Question) else references).append(item)
     return Bank(questions=questions, references=references)
-
-
-def bank_json(bank: Bank) -> str:
-    return json.dumps(bank.stats(), indent=2)

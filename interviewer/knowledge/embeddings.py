@@ -1,6 +1,6 @@
 """all-MiniLM-L6-v2 (int8 ONNX) from PyPI packages: no torch, no hub download, one intra-op thread.
 
-Exposed three ways: `Embedder` (numpy), a registered chromadb embedding function, and a langchain `Embeddings`.
+Exposed two ways: `Embedder` (numpy) and a registered chromadb embedding function.
 """
 
 from __future__ import annotations
@@ -83,10 +83,6 @@ def get_embedder() -> Embedder:
     return Embedder()
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b))  # inputs are L2-normalised
-
-
 # --- chromadb ---------------------------------------------------------------------------------------------------
 
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings  # noqa: E402
@@ -119,16 +115,3 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
 
     def supported_spaces(self) -> list[str]:
         return ["cosine"]
-
-
-# --- langchain ----------------------------------------------------------------------------------------------------
-
-from langchain_core.embeddings import Embeddings as LCEmbeddings  # noqa: E402
-
-
-class MiniLMEmbeddings(LCEmbeddings):
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return get_embedder().embed(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return get_embedder().embed_one(text).tolist()

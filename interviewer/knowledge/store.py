@@ -176,15 +176,6 @@ class Store:
             hits = sorted(best.values(), key=lambda h: -h.score)
         return hits[:k]
 
-    def as_langchain(self):
-        """The same collection as a langchain vector store (for chains and retrievers)."""
-        from langchain_chroma import Chroma
-
-        from interviewer.knowledge.embeddings import MiniLMEmbeddings
-
-        return Chroma(client=self.client, collection_name=self.settings.collection,
-                      embedding_function=MiniLMEmbeddings())
-
 
 def _where(*, tier, concept, source, kinds, exclude) -> dict | None:
     clauses: list[dict] = []
