@@ -174,11 +174,12 @@ def test_killed_backend_yields_the_marked_evidence_only_grade(local, bank, tmp_p
     settings, _ = local
     own = Settings(data_dir=tmp_path, models_path=settings.models_dir, backend="local", request_timeout_s=10)
     llm = make_llm(own)  # a server of its own, so the shared one keeps running
-    assert ensure_server(own).startswith("http://127.0.0.1:")
-    stop_server(own)
-    import time
+    url = ensure_server(own)
+    assert url.startswith("http://127.0.0.1:")
+    stop_server(own)  # returns once the process is gone (or killed)
+    from interviewer.models.localserver import _healthy
 
-    time.sleep(1.0)
+    assert not _healthy(url)  # nothing answers there any more: the grade below meets a dead backend
     q = bank.get("guide-22")
     g = Grader(llm, settings=own).score(q, ANSWERS["guide-22"]["terse"])
     assert g.evidence_only and g.score > 0
