@@ -131,3 +131,84 @@ def test_a_second_writer_of_the_same_seq_is_appended_not_overwritten(db):
     assert db.add_turn(s.id, theirs) == 1 and theirs.seq == 1
     turns = db.load(s.id).turns
     assert [(t.seq, t.kind, t.text) for t in turns] == [(0, "answer", "mine"), (1, "answer", "from another tab")]
+
+
+# -- migrations ----------------------------------------------------------------------------------------------------
+from interviewer.interview import migrations  # noqa: E402
+
+
+def test_a_new_database_gets_every_migration_once(tmp_path):
+    first = SessionDB(tmp_path / "m.sqlite3")
+    assert first.migrated == [fn.__name__ for fn in migrations.MIGRATIONS]
+    again = SessionDB(tmp_path / "m.sqlite3")
+    assert again.migrated == [] and again.schema() == first.migrated
+
+
+def test_a_database_from_before_migrations_opens_with_its_data(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(path, isolation_level=None)
+    migrations.m001_initial(con)  # the schema as earlier versions wrote it, with no _migrations table
+    con.execute("INSERT INTO seen VALUES ('ann', 'guide-02', '2026-01-01T00:00:00')")
+    con.close()
+    db = SessionDB(path)
+    assert db.migrated == ["m001_initial"] and db.recent_question_ids("ann") == ["guide-02"]
+
+
+def m002_notes(con):
+    con.execute("ALTER TABLE sessions ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
+
+
+def m002_broken(con):
+    con.execute("CREATE TABLE half_done (x INTEGER)")
+    raise RuntimeError("disk on fire")
+
+
+def test_a_later_migration_runs_on_an_existing_database_and_keeps_rows(tmp_path):
+    path = tmp_path / "m.sqlite3"
+    db = SessionDB(path)
+    s = _session()
+    db.create(s)
+    upgraded = SessionDB(path, schema=[*migrations.MIGRATIONS, m002_notes])
+    assert upgraded.migrated == ["m002_notes"]
+    assert upgraded.load(s.id) is not None
+    with upgraded._connect() as con:
+        assert con.execute("SELECT notes FROM sessions WHERE id=?", (s.id,)).fetchone() == ("",)
+
+
+def test_a_failing_migration_leaves_no_trace_and_is_tried_again(tmp_path):
+    path = tmp_path / "m.sqlite3"
+    SessionDB(path)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        SessionDB(path, schema=[*migrations.MIGRATIONS, m002_broken])
+    db = SessionDB(path)
+    assert db.schema() == ["m001_initial"]
+    with db._connect() as con:
+        assert con.execute("SELECT 1 FROM sqlite_master WHERE name='half_done'").fetchone() is None
+
+
+def test_migrations_must_be_numbered_in_order():
+    def m003_skipped(con):
+        pass
+
+    with pytest.raises(ValueError, match="m002"):
+        migrations.check_order([migrations.m001_initial, m003_skipped])
+    migrations.check_order(migrations.MIGRATIONS)
+
+
+def test_two_processes_opening_a_new_file_apply_each_migration_once(tmp_path):
+    path = tmp_path / "race.sqlite3"
+    results, errors = [], []
+
+    def open_db():
+        try:
+            results.append(SessionDB(path).migrated)
+        except Exception as e:  # noqa: BLE001 - recorded for the assert
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_db) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(results, key=len) == [[], [], [], ["m001_initial"]]

@@ -79,7 +79,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
         from interviewer.interview.db import SessionDB
 
         db = SessionDB(settings.db_path)
-        return f"SQLite {settings.db_path}: {len(db.list_sessions())} sessions"
+        return f"SQLite {settings.db_path} (schema {db.schema()[-1]}): {len(db.list_sessions())} sessions"
 
     out.append(_run("database", database))
 

@@ -1,4 +1,5 @@
 """SQLite persistence for interviews: every turn and answer is written the moment it happens.
+The schema comes from numbered migrations (`migrations.py`), applied when the database is opened.
 
 WAL mode lets the app's script thread, grading workers and a second browser tab read and write at once.
 Each call opens its own short-lived connection, so no connection is ever shared between threads.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -16,47 +17,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from interviewer.grading.models import Grade
+from interviewer.interview import migrations
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn, now
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    phase TEXT NOT NULL,
-    level INTEGER NOT NULL,
-    backend TEXT NOT NULL DEFAULT '',
-    config TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, created_at);
-CREATE TABLE IF NOT EXISTS turns (
-    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    role TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    text TEXT NOT NULL,
-    question_index INTEGER,
-    at TEXT NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS questions (
-    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    question_id TEXT NOT NULL,
-    record TEXT NOT NULL,
-    grade TEXT,
-    grade_error TEXT,
-    score REAL,
-    PRIMARY KEY (session_id, idx)
-);
-CREATE TABLE IF NOT EXISTS seen (
-    user TEXT NOT NULL,
-    question_id TEXT NOT NULL,
-    seen_at TEXT NOT NULL,
-    PRIMARY KEY (user, question_id)
-);
-"""
 
 
 class SessionSummary(BaseModel):
@@ -74,12 +36,15 @@ class SessionSummary(BaseModel):
 
 
 class SessionDB:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, schema: Sequence[migrations.Migration] = migrations.MIGRATIONS) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
+        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(SCHEMA)
+            self.migrated = migrations.migrate(con, schema)
+        finally:
+            con.close()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -142,10 +107,6 @@ class SessionDB:
             con.executemany("INSERT INTO seen VALUES (?,?,?) ON CONFLICT(user, question_id) "
                             "DO UPDATE SET seen_at=excluded.seen_at", [(user, q, stamp) for q in question_ids])
 
-    def delete_session(self, session_id: str) -> bool:
-        with self._connect() as con:
-            return con.execute("DELETE FROM sessions WHERE id=?", (session_id,)).rowcount > 0
-
     def delete_user(self, user: str) -> int:
         """Everything stored about a user: sessions (with their turns and grades) and the seen-questions list."""
         with self._connect() as con:
@@ -196,6 +157,11 @@ class SessionDB:
             rows = con.execute("SELECT question_id FROM seen WHERE user=? ORDER BY seen_at DESC LIMIT ?",
                                (user, limit)).fetchall()
         return [r[0] for r in rows]
+
+    def schema(self) -> list[str]:
+        """The migrations this database has had, oldest first."""
+        with self._connect() as con:
+            return migrations.applied(con)
 
     def users(self) -> list[str]:
         with self._connect() as con:
