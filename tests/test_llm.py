@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from interviewer.config import Settings
 from interviewer.models.base import LLM, Capabilities, LLMError, parse_json
-from interviewer.models.registry import LOCAL_CAPABILITIES, make_llm
+from interviewer.models.registry import LOCAL_CAPABILITIES, make_llm, with_setup
 from interviewer.models.fake import FakeLLM
 
 
@@ -85,6 +85,16 @@ def test_backend_selection_by_settings(monkeypatch):
     assert (llm.backend, llm.model, llm.capabilities.schema_mode) == ("openai", "gpt-test", "json_schema")
     with pytest.raises(LLMError, match="base URL"):
         make_llm(Settings(backend="compatible"))
+
+
+def test_a_setup_form_fills_the_settings_and_a_hosted_api_never_gets_another_servers_url():
+    base = Settings(base_url="http://elsewhere:8000/v1", model="kept")
+    openai = with_setup(base, "openai", {"api_key": "sk-typed", "model": None})
+    assert openai.backend == "openai" and openai.base_url is None and openai.model == "kept"
+    assert openai.api_key.get_secret_value() == "sk-typed" and "sk-typed" not in repr(openai)
+    compatible = with_setup(base, "compatible", {"base_url": "http://typed:1/v1", "model": "m", "api_key": None})
+    assert (compatible.base_url, compatible.model, compatible.api_key) == ("http://typed:1/v1", "m", base.api_key)
+    assert with_setup(base, "local", {}).base_url == base.base_url  # no form: nothing changes but the backend
 
 
 def test_settings_from_env_and_toml(tmp_path, monkeypatch):

@@ -118,3 +118,43 @@ def test_embeddings_are_normalised_and_semantic():
     assert v.shape == (4, 384)
     assert abs(float((v[0] ** 2).sum()) - 1) < 1e-4
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.3
+
+
+class _HeldExecutor:
+    """Runs what is submitted only when told to: the store's opening is observed before and after, no timing."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def submit(self, fn, *args):
+        self.jobs.append((fn, args))
+
+    def run_all(self):
+        for fn, args in self.jobs:
+            fn(*args)
+
+
+def test_background_store_answers_once_open_and_says_why_not_before(tmp_path):
+    from interviewer.knowledge.background import BackgroundStore
+
+    settings = Settings(data_dir=tmp_path, backend="fake")
+    Store(settings).ingest(_small_bank(), progress=False)
+    pool = _HeldExecutor()
+    bg = BackgroundStore(settings, pool, ingest=False)
+    with pytest.raises(RuntimeError, match="still being built"):
+        bg.search("dropout", k=1)
+    pool.run_all()
+    assert bg.search("what does dropout do", k=1)[0].question_id == "drop"
+
+
+def test_background_store_remembers_an_empty_store_without_filling_it(tmp_path):
+    from interviewer.knowledge.background import BackgroundStore
+
+    settings = Settings(data_dir=tmp_path, backend="fake")
+    pool = _HeldExecutor()
+    bg = BackgroundStore(settings, pool, ingest=False)
+    pool.run_all()
+    for _ in range(2):  # the same reason each time, and no second attempt to open
+        with pytest.raises(RuntimeError, match="store is empty"):
+            bg.search("dropout", k=1)
+    assert len(pool.jobs) == 1 and Store(settings).count() == 0

@@ -1,4 +1,4 @@
-"""Pieces of the app that only display things: the report and the history page."""
+"""Pieces of the app that only display things: the chat, the report, the progress chart."""
 
 from __future__ import annotations
 
@@ -6,8 +6,45 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from interviewer.interview.db import SessionDB, SessionSummary
+from interviewer.interview.db import SessionSummary
+from interviewer.interview.session import Turn
+from interviewer.interview.transcript import Utterance
 from interviewer.interview.report import Report, concept_chart, to_json, to_markdown
+
+
+# Material icons ship with Streamlit's own font, so they render even where no emoji font is installed.
+AVATARS = {"interviewer": ":material/record_voice_over:", "candidate": ":material/person:"}
+ROLES = {"interviewer": "assistant", "candidate": "user"}
+
+
+def show(utterances: list[Utterance]) -> None:
+    """In order; a background utterance (feedback) keeps its place with a placeholder and is filled in after the rest
+    is on screen, so the next question never waits for the previous answer's feedback."""
+    deferred = []
+    for u in utterances:
+        with st.chat_message(ROLES["interviewer"], avatar=AVATARS["interviewer"]):
+            if u.streaming and u.background:
+                slot = st.empty()
+                slot.markdown("_Grading your answer; the feedback will appear here..._")
+                deferred.append((slot, u))
+            elif u.streaming:
+                st.write_stream(iter(u))
+            else:
+                st.markdown(u.text)
+    for slot, u in deferred:
+        with slot.container():
+            st.write_stream(iter(u))
+
+
+def show_turns(turns: list[Turn]) -> None:
+    for t in turns:
+        with st.chat_message(ROLES[t.role], avatar=AVATARS[t.role]):
+            st.markdown(t.text)
+
+
+def show_candidate(text: str) -> None:
+    with st.chat_message(ROLES["candidate"], avatar=AVATARS["candidate"]):
+        st.markdown(text)
 
 
 def render_report(report: Report, key: str) -> None:
@@ -64,35 +101,3 @@ def progress_chart(sessions: list[SessionSummary]):
             .encode(x=alt.X("date:T", title=None), y=alt.Y("score:Q", scale=alt.Scale(domain=[0, 5]), title="score"),
                     color="track:N", tooltip=["date:T", "track", "score"])
             .properties(height=260))
-
-
-def render_history(db: SessionDB, user: str) -> str | None:
-    """The history page; returns the id of a session the candidate wants to open, if any."""
-    st.header("History")
-    chosen = None
-    sessions = db.list_sessions(user)
-    if not sessions:
-        st.info(f"No interviews yet for **{user}**.")
-    else:
-        chart = progress_chart(sessions)
-        if chart is not None:
-            st.markdown("**Progress**")
-            st.altair_chart(chart, width="stretch")
-        st.dataframe(pd.DataFrame([{"date": f"{s.created_at:%Y-%m-%d %H:%M}", "session": s.id, "track": s.track,
-                                    "mode": s.mode, "questions": f"{s.asked}/{s.n_questions}",
-                                    "score": s.score, "status": s.phase} for s in sessions]), hide_index=True)
-        labels = {s.id: f"{s.created_at:%Y-%m-%d %H:%M} · {s.track} · {s.phase}" for s in sessions}
-        picked = st.selectbox("Open a session", list(labels), format_func=labels.get, key="history_pick")
-        chosen = picked if st.button("Open", key="history_open") else None
-    with st.expander("Delete my data"):
-        st.write(f"This deletes every interview, answer and grade stored for **{user}**. It cannot be undone.")
-        sure = st.checkbox("Yes, delete everything", key="confirm_delete")
-        if st.button("Delete my data", type="primary", disabled=not sure, key="delete_data"):
-            n = db.delete_user(user)
-            st.session_state["deleted_note"] = f"Deleted {n} session(s) for {user}."
-            st.session_state.pop("agent", None)
-            st.query_params.clear()
-            st.rerun()
-    if note := st.session_state.pop("deleted_note", None):
-        st.success(note)
-    return chosen

@@ -17,7 +17,7 @@ from interviewer import PROJECT_ROOT
 from interviewer.cli.output import console, err, fail
 from interviewer.config import Settings, get_settings
 from interviewer.models.registry import BACKEND_HELP, BACKENDS, backend_spec
-from interviewer.interview.session import TRACKS
+from interviewer.interview.session import MODES, TRACKS
 
 
 
@@ -91,7 +91,7 @@ def interview(
     from interviewer.interview.session import SessionConfig
 
     _check_choice(track, TRACKS, "track")
-    _check_choice(mode, ("interview", "practice"), "mode")
+    _check_choice(mode, MODES, "mode")
     _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
     backend = backend or settings.resolved_backend()

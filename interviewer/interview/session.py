@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -12,8 +12,9 @@ from interviewer.knowledge.bank import CONCEPTS
 from interviewer.grading.models import Grade
 
 Track = Literal["fresher", "intermediate", "advanced", "engineering", "scenario", "mixed"]
-TRACKS: tuple[str, ...] = ("fresher", "intermediate", "advanced", "engineering", "scenario", "mixed")
+TRACKS: tuple[str, ...] = get_args(Track)
 Mode = Literal["interview", "practice"]
+MODES: tuple[str, ...] = get_args(Mode)
 Phase = Literal["new", "awaiting_answer", "awaiting_followup", "finished"]
 Role = Literal["interviewer", "candidate"]
 

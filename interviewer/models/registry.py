@@ -114,6 +114,20 @@ def backend_spec(name: str) -> Backend:
         raise LLMError(f"unknown backend {name!r}: choose {', '.join(BACKENDS)}") from None
 
 
+def with_setup(settings, backend: str, filled: dict[str, str | None]):
+    """The settings with a set-up form's answers: the backend, and each field typed in. A form that asks for no base
+    URL (a hosted API) clears one set elsewhere, so the key typed for OpenAI is never sent to another server."""
+    from pydantic import SecretStr
+
+    update: dict = {"backend": backend}
+    if filled and "base_url" not in filled:
+        update["base_url"] = None
+    for name, value in filled.items():
+        if value:
+            update[name] = SecretStr(value) if name == "api_key" else value
+    return settings.model_copy(update=update)
+
+
 def make_llm(settings=None, backend: str | None = None, *, on_progress: Progress = None) -> LLM:
     """Build the LLM the settings ask for. The local backend starts (or reuses) the embedded server; a compatible
     server is probed once (the result is kept in the data directory)."""

@@ -1,0 +1,67 @@
+"""The history page: past interviews with their scores, open or continue one, delete one's data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from interviewer.config import Settings
+from interviewer.interview.db import SessionDB
+from interviewer.interview.report import build_report
+from ui import state
+from ui.sidebar import Setup
+from ui.views import progress_chart, render_report
+
+
+def _session_list(db: SessionDB, user: str) -> str | None:
+    """The list and the progress chart; returns the id of a session the candidate asked to open, if any."""
+    sessions = db.list_sessions(user)
+    if not sessions:
+        st.info(f"No interviews yet for **{user}**.")
+        return None
+    chart = progress_chart(sessions)
+    if chart is not None:
+        st.markdown("**Progress**")
+        st.altair_chart(chart, width="stretch")
+    st.dataframe(pd.DataFrame([{"date": f"{s.created_at:%Y-%m-%d %H:%M}", "session": s.id, "track": s.track,
+                                "mode": s.mode, "questions": f"{s.asked}/{s.n_questions}",
+                                "score": s.score, "status": s.phase} for s in sessions]), hide_index=True)
+    labels = {s.id: f"{s.created_at:%Y-%m-%d %H:%M} · {s.track} · {s.phase}" for s in sessions}
+    picked = st.selectbox("Open a session", list(labels), format_func=labels.get, key="history_pick")
+    return picked if st.button("Open", key="history_open") else None
+
+
+def _delete_my_data(db: SessionDB, user: str) -> None:
+    with st.expander("Delete my data"):
+        st.write(f"This deletes every interview, answer and grade stored for **{user}**. It cannot be undone.")
+        sure = st.checkbox("Yes, delete everything", key="confirm_delete")
+        if st.button("Delete my data", type="primary", disabled=not sure, key="delete_data"):
+            n = db.delete_user(user)
+            st.session_state["deleted_note"] = f"Deleted {n} session(s) for {user}."
+            st.session_state.pop("agent", None)
+            st.query_params.clear()
+            st.rerun()
+    if note := st.session_state.pop("deleted_note", None):
+        st.success(note)
+
+
+def draw(setup: Setup, settings: Settings) -> None:
+    db = state.get_db(str(settings.db_path))
+    st.header("History")
+    picked = _session_list(db, setup.user)
+    _delete_my_data(db, setup.user)
+    opened = picked or st.session_state.get("history_opened")
+    if not opened:
+        return
+    st.session_state["history_opened"] = opened
+    stored = db.load(opened)
+    if stored is None:
+        st.session_state.pop("history_opened", None)
+        return
+    st.divider()
+    if not stored.finished and st.button("Continue this interview", key="continue"):
+        st.session_state.pop("agent", None)
+        st.query_params["sid"] = opened
+        st.session_state["switch_to"] = "Interview"
+        st.rerun()
+    render_report(build_report(stored, state.get_questions(str(settings.knowledge_dir))), key=f"history-{opened}")

@@ -1,0 +1,122 @@
+"""The interview page: start or resume a session, pass each message to the interviewer, draw what it says."""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import ValidationError
+
+from interviewer.config import Settings
+from interviewer.interview.agent import Interviewer
+from interviewer.interview.report import build_report
+from interviewer.interview.session import SessionConfig
+from interviewer.interview.transcript import Utterance
+from ui import state
+from ui.sidebar import Setup
+from ui.views import render_report, show, show_candidate, show_turns
+
+WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, then press **Start a new interview**. "
+           "During the interview you can type `hint`, `skip`, `repeat` or ask what a question means. Your answers are "
+           "saved as you go: refresh or come back later and the interview continues.")
+# Waiting for the last grades at the end: a few model requests' worth, then the report says what is still grading.
+FINISH_WAIT_REQUESTS = 3
+
+
+def _start(setup: Setup, settings: Settings) -> Interviewer | None:
+    try:
+        config = SessionConfig(track=setup.track, n_questions=setup.n_questions, mode=setup.mode,
+                               concepts=setup.concepts, user=setup.user)
+    except ValidationError as e:
+        st.error(e.errors()[0]["msg"])
+        return None
+    llm = state.obtain_llm(settings, setup.choice)
+    if llm is None:
+        return None
+    agent = Interviewer.start(config, db=state.get_db(str(settings.db_path)), backend=setup.backend, llm=llm,
+                              grader=state.grader_for(settings, llm, setup.choice),
+                              questions=state.get_questions(str(settings.knowledge_dir)), executor=state.get_pool())
+    st.session_state["agent"], st.session_state["agent_choice"] = agent, setup.choice
+    state.live_agents()[agent.session.id] = agent
+    st.query_params["sid"] = agent.session.id
+    return agent
+
+
+def _resume(sid: str, setup: Setup, settings: Settings) -> Interviewer | None:
+    if (live := state.live_agents().get(sid)) is not None:  # open in another tab of this app
+        return live
+    db = state.get_db(str(settings.db_path))
+    stored = db.load(sid)
+    if stored is None:
+        st.warning("That interview no longer exists; start a new one from the sidebar.")
+        st.query_params.clear()
+        return None
+    llm = state.obtain_llm(settings, setup.choice)
+    if llm is None:  # show what was said, so nothing looks lost
+        show_turns(stored.turns)
+        st.stop()
+    agent = Interviewer.resume(sid, db=db, llm=llm, grader=state.grader_for(settings, llm, setup.choice),
+                               questions=state.get_questions(str(settings.knowledge_dir)), executor=state.get_pool())
+    state.live_agents()[sid] = agent
+    st.session_state["agent_choice"] = setup.choice
+    st.toast("Welcome back: the interview continues where you left it.")
+    return agent
+
+
+def _follow_the_sidebar(agent: Interviewer, setup: Setup, settings: Settings) -> None:
+    """The backend changed in the sidebar: the interview uses it from the next message on."""
+    if st.session_state.get("agent_choice") == setup.choice:
+        return
+    llm = state.obtain_llm(settings, setup.choice)
+    if llm is not None:
+        agent.llm, agent.grader = llm, state.grader_for(settings, llm, setup.choice)
+        st.session_state["agent_choice"] = setup.choice
+
+
+def _converse(agent: Interviewer) -> bool:
+    """The chat input and the end button for one run; True when this run's message or button ended the interview."""
+    message = st.chat_input("Your answer (or: hint, skip, repeat)", disabled=agent.phase == "finished", key="chat")
+    end = agent.phase != "finished" and st.sidebar.button("End this interview now", key="end")
+    if message:
+        show_candidate(message)
+        with st.spinner("Listening..."):
+            replies = agent.handle(message)
+        show(replies)
+    elif end:
+        show(agent.finish())
+    return bool(message or end) and agent.phase == "finished"
+
+
+def draw(setup: Setup, settings: Settings) -> None:
+    agent: Interviewer | None = st.session_state.get("agent")
+    fresh: list[Utterance] = []
+    past = None  # the transcript before this run's new utterances
+    if setup.start:
+        agent = _start(setup, settings)
+        if agent is None:
+            return
+        past, fresh = [], agent.opening()
+    elif agent is None and (sid := st.query_params.get("sid")):
+        agent = _resume(sid, setup, settings)
+        st.session_state["agent"] = agent
+    if agent is None:
+        st.header("Deep-learning mock interview")
+        st.markdown(WELCOME)
+        return
+    _follow_the_sidebar(agent, setup, settings)
+    st.caption(f"{agent.session.config.describe().capitalize()} · {agent.session.config.mode} mode · "
+               f"session `{agent.session.id}`")
+    show_turns(list(agent.session.turns) if past is None else past)
+    try:
+        show(fresh)
+        ended_now = _converse(agent)
+    except Exception as e:  # never lose the session over an unexpected error: it is all in SQLite
+        st.error(f"Something went wrong ({type(e).__name__}: {e}). Your interview is saved; send your message "
+                 f"again, or switch the model in the sidebar.")
+    else:
+        if ended_now:
+            st.rerun()  # redraw from the transcript: input closed, no end button, the report below
+    if agent.phase == "finished":
+        with st.spinner("Finishing the grading..."):
+            agent.wait_for_grades(timeout=settings.request_timeout_s * FINISH_WAIT_REQUESTS)
+            agent.ensure_grades()
+        render_report(build_report(agent.session, state.get_questions(str(settings.knowledge_dir)), agent.recent),
+                      key=agent.session.id)

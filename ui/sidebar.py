@@ -1,0 +1,67 @@
+"""The sidebar: which page, who, and the interview's set-up (track, mode, length, focus, model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from interviewer.config import Settings
+from interviewer.interview.session import MODES, TRACKS, SessionConfig
+from interviewer.knowledge.bank import CONCEPTS
+from interviewer.models.registry import BACKENDS
+from ui.state import Choice
+
+MODE_CAPTIONS = {"interview": "feedback at the end, like a real interview",
+                 "practice": "grade and feedback after each answer"}
+MAX_QUESTIONS = 15  # the menu's choice; the session itself allows more (the terminal's --n)
+_DEFAULTS = SessionConfig()
+
+
+@dataclass(frozen=True)
+class Setup:
+    view: str
+    user: str
+    track: str
+    mode: str
+    n_questions: int
+    concepts: list[str]
+    start: bool  # "Start a new interview" was pressed in this run
+    choice: Choice
+
+    @property
+    def backend(self) -> str:
+        return self.choice[0]
+
+
+def _model_form(settings: Settings) -> Choice:
+    default = settings.resolved_backend()
+    options = [name for name, b in BACKENDS.items() if b.offered or name == default]
+    backend = st.radio("Backend", options, index=options.index(default) if default in options else 0,
+                       format_func=lambda name: BACKENDS[name].label, key="backend")
+    filled = {}
+    for f in BACKENDS[backend].setup:
+        value = st.text_input(f.label, "" if f.secret else (f.default(settings) or ""), key=f"{backend}_{f.setting}",
+                              type="password" if f.secret else "default", help=f.help or None)
+        filled[f.setting] = value or None
+    return backend, tuple(sorted(filled.items()))
+
+
+def draw(settings: Settings, pages: list[str]) -> Setup:
+    if switch := st.session_state.pop("switch_to", None):  # set by a button on the history page
+        st.session_state["view"] = switch
+    with st.sidebar:
+        st.title(":material/record_voice_over: Mock interview")
+        view = st.radio("Page", pages, key="view", horizontal=True)
+        user = st.text_input("Your name (for your history)", value=_DEFAULTS.user, key="user").strip() or _DEFAULTS.user
+        st.subheader("Set-up")
+        track = st.selectbox("Track", TRACKS, index=TRACKS.index(_DEFAULTS.track), key="track",
+                             help="mixed adapts: strong answers move up a tier, weak ones down")
+        mode = st.radio("Mode", MODES, key="mode", captions=[MODE_CAPTIONS[m] for m in MODES])
+        n_questions = st.slider("Number of questions", 1, MAX_QUESTIONS, _DEFAULTS.n_questions, key="n_questions")
+        concepts = st.multiselect("Focus concepts (optional)", CONCEPTS, key="concepts")
+        start = st.button("Start a new interview", type="primary", key="start")
+        with st.expander("Model", expanded=False):
+            choice = _model_form(settings)
+    return Setup(view=view, user=user, track=track, mode=mode, n_questions=n_questions, concepts=concepts,
+                 start=start, choice=choice)
