@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import functools
 import random
-import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-from interviewer.interview import conversation as conv
-from interviewer.knowledge.bank import Question
-from interviewer.interview.db import SessionDB
 from interviewer.grading.models import Grade, KeyPointResult
 from interviewer.grading.screen import screen
-from interviewer.models.base import LLM, LLMError
-from interviewer.prompts import load_interview, load_prompt
+from interviewer.interview import conversation as conv
+from interviewer.interview.db import SessionDB
+from interviewer.interview.grading_jobs import GradingJobs
 from interviewer.interview.intents import quick_intent
+from interviewer.interview.phrasing import LINES, REQUESTS, Phraser
 from interviewer.interview.picking import initial_level, pick_question
-from interviewer.interview.transcript import Utterance
 from interviewer.interview.session import MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
+from interviewer.interview.transcript import TranscriptWriter, Utterance
+from interviewer.knowledge.bank import Question
+from interviewer.models.base import LLM
 
 FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up
 STRONG_ANSWER = 4.0   # at or above this, no follow-up unless a key point was contradicted
@@ -40,26 +39,8 @@ LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level
 LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
 NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
 
-_LINES = load_interview()
-MOVES: dict[str, str] = _LINES["moves"]  # how each follow-up move is described to the model
-HINT_STRENGTHS: tuple[str, ...] = tuple(_LINES["hint_strengths"])
-REQUESTS: dict[str, dict] = _LINES["requests"]  # per task: max_tokens, temperature (and max_words where it applies)
-
-
-def _request(task: str) -> dict:
-    """The model request fields for a task, from the data file."""
-    return {k: v for k, v in REQUESTS[task].items() if k in ("max_tokens", "temperature")}
-
-
-# --- the model's phrasing -----------------------------------------------------------------------------------------
-
-def _clean(text: str, max_chars: int = 320) -> str:
-    text = re.sub(r"^\s*(follow-?up( question)?|hint|clarification|interviewer)\s*:\s*", "", text.strip(), flags=re.I)
-    text = text.strip().strip('"').strip()
-    if len(text) > max_chars:
-        cut = max(text.rfind(". ", 0, max_chars), text.rfind("? ", 0, max_chars))
-        text = text[:cut + 1] if cut > 40 else text[:max_chars].rsplit(" ", 1)[0] + "..."
-    return text
+MOVES: dict[str, str] = LINES["moves"]  # how each follow-up move is described to the model
+HINT_STRENGTHS: tuple[str, ...] = tuple(LINES["hint_strengths"])
 
 
 def skipped_grade(question: Question) -> Grade:
@@ -83,24 +64,40 @@ class Interviewer:
                  executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0,
                  leak_check: conv.LeakCheck | None = None) -> None:
         self.session = session
-        self.leak_check = leak_check or conv.LeakCheck()
-        self.llm = llm
-        self.grader = grader
+        self.db = db
         self.bank = {q.id: q for q in questions}
         self.term_counts = conv.term_counts([p for q in questions for p in q.key_points])
-        self.db = db
         self.decide_timeout_s = decide_timeout_s
-        self._own_pool = executor is None
-        self.pool = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="grading")
+        self.phraser = Phraser(llm, leak_check or conv.LeakCheck())
+        self.grading = GradingJobs(session, db, grader, self.bank, executor)
+        self.transcript = TranscriptWriter(session, db)
         self._lock = threading.RLock()
         # One candidate turn at a time, even when the session is open in two tabs (the UI shares one agent per
         # session). Pool threads never take it, so waiting on a score future under it cannot deadlock.
         self._turn_lock = threading.RLock()
-        self._scores: dict[int, tuple[str, int, Future]] = {}  # question index -> (answer, hints, score future)
-        self.jobs: dict[int, Future] = {}  # background grading per question index
         self.recent = db.recent_question_ids(session.user)
         self.rng = random.Random(session.id)
-        self._seq = max((t.seq for t in session.turns), default=-1) + 1
+
+    # The model and the grader can be swapped between turns (the app's backend menu).
+    @property
+    def llm(self) -> LLM | None:
+        return self.phraser.llm
+
+    @llm.setter
+    def llm(self, llm: LLM | None) -> None:
+        self.phraser.llm = llm
+
+    @property
+    def grader(self):
+        return self.grading.grader
+
+    @grader.setter
+    def grader(self, grader) -> None:
+        self.grading.grader = grader
+
+    @property
+    def leak_check(self) -> conv.LeakCheck:
+        return self.phraser.leak_check
 
     # -- construction ----------------------------------------------------------------------------------------------
     @classmethod
@@ -121,7 +118,7 @@ class Interviewer:
         agent = cls(session, db=db, **kwargs)
         for rec in session.questions:
             if rec.closed and rec.grade is None:
-                agent._grade_in_background(rec)
+                agent.grading.grade_in_background(rec)
         return agent
 
     @property
@@ -135,82 +132,8 @@ class Interviewer:
     def question(self, rec: QuestionRecord) -> Question:
         return self.bank[rec.question_id]
 
-    # -- the transcript ----------------------------------------------------------------------------------------------
-    def _next_seq(self) -> int:
-        with self._lock:
-            self._seq += 1
-            return self._seq - 1
-
-    def _record(self, turn: Turn) -> None:
-        with self._lock:
-            self.db.add_turn(self.session.id, turn)  # may move turn.seq past another writer's turns
-            self._seq = max(self._seq, turn.seq + 1)
-            self.session.turns = sorted([t for t in self.session.turns if t is not turn and t.seq != turn.seq] + [turn],
-                                        key=lambda t: t.seq)
-
-    def _say(self, kind: str, text: str = "", chunks: Iterable[str] | None = None,
-             index: int | None = None, background: bool = False, origin: str = "") -> Utterance:
-        seq = self._next_seq()
-        if index is None and self.current is not None:
-            index = self.current.index
-
-        def done(u: Utterance) -> None:
-            self._record(Turn(seq=seq, role="interviewer", kind=u.kind, text=u.text, question_index=index))
-
-        u = Utterance(kind, text, chunks, on_done=done, background=background, origin=origin)
-        if chunks is None:
-            done(u)
-        return u
-
-    # -- model phrasing with fallbacks -------------------------------------------------------------------------------
-    def _phrase(self, prompt: str, variables: dict, *, task: str, secrets: list[str], question: str,
-                fallbacks: Iterable[str], said: str = "",
-                usable: Callable[[str], bool] | None = None) -> tuple[str, str]:
-        """The model's line when it is usable and gives nothing away, else the first fallback that gives nothing away
-        (a fallback built from a key point's words is checked too); the last fallback is safe by construction.
-        Returns the line and where it came from: model, template, or model+template (the model's was not used)."""
-        candidates: list[str] = []
-        asked = False
-        if self.llm is not None:
-            msgs = [{"role": "system", "content": load_prompt(prompt)},
-                    {"role": "user", "content": load_prompt(f"{prompt}_user", **variables)}]
-            asked = True
-            try:
-                text = _clean(self.llm.complete(msgs, **_request(task), task=task))
-            except LLMError:
-                text = ""
-            if len(text) >= 8 and (usable is None or usable(text)):
-                candidates.append(text)
-        fallbacks = list(fallbacks)
-        template = "model+template" if asked else "template"
-        if candidates and not self.leak_check.leaks(candidates[0], secrets, question, said):
-            return candidates[0], "model"
-        for text in fallbacks[:-1]:
-            if not self.leak_check.leaks(text, secrets, question, said):
-                return text, template
-        return fallbacks[-1], template
-
-    def _greeting_chunks(self) -> Iterator[str]:
-        cfg = self.session.config
-        mode_line = ("practice: feedback after each answer" if cfg.mode == "practice"
-                     else "interview: feedback is held until the end, like a real interview")
-        fallback = (f"Hello, and welcome to your mock deep-learning interview: {cfg.describe()}. "
-                    f"Mode: {mode_line}. Take your time; type \"hint\", \"skip\" or \"repeat\" whenever you like.")
-        if self.llm is None:
-            yield fallback
-            return
-        msgs = [{"role": "system", "content": load_prompt("interview_greeting")},
-                {"role": "user", "content": load_prompt("interview_greeting_user", setup=cfg.describe(),
-                                                        mode_line=mode_line)}]
-        sent = False
-        try:
-            for piece in self.llm.stream(msgs, **_request("greet"), task="greet"):
-                sent = True
-                yield piece
-        except LLMError:
-            pass
-        if not sent:
-            yield fallback
+    def _say(self, kind: str, text: str = "", **kwargs) -> Utterance:
+        return self.transcript.say(kind, text, **kwargs)
 
     # -- the flow -----------------------------------------------------------------------------------------------------
     @_one_turn_at_a_time
@@ -218,7 +141,7 @@ class Interviewer:
         """Greeting and first question; nothing when the session has already begun (e.g. a UI re-run)."""
         if self.session.phase != "new":
             return []
-        out = [self._say("greeting", chunks=self._greeting_chunks())] if greet else []
+        out = [self._say("greeting", chunks=self.phraser.greeting(self.session.config))] if greet else []
         return out + self._ask_next()
 
     def _ask_next(self) -> list[Utterance]:
@@ -236,7 +159,7 @@ class Interviewer:
         self.db.save_question(self.session.id, rec)
         self.db.mark_seen(self.session.user, [q.id])
         self.db.save_state(self.session)
-        self._background(self.grader.prepare, q)
+        self.grading.background(self.grader.prepare, q)
         return [self._say("question", self.question_text(rec))]
 
     def question_text(self, rec: QuestionRecord) -> str:
@@ -248,30 +171,15 @@ class Interviewer:
         if self.session.phase == "new":
             return self.opening()
         rec = self.current
-        seq = self._next_seq()
-        turn = Turn(seq=seq, role="candidate", kind="message", text=message,
+        turn = Turn(seq=self.transcript.next_seq(), role="candidate", kind="message", text=message,
                     question_index=rec.index if rec else None)
-        self._record(turn)
+        self.transcript.record(turn)
         if self.session.phase == "finished" or rec is None:
             return [self._say("note", "The interview is over; your report is below. Start a new one any time.")]
-        intent = quick_intent(message) or self._classify(rec, message)
+        intent = quick_intent(message) or self.phraser.classify(rec.question, message)
         turn.kind = "answer" if intent == "answer" else intent
-        self._record(turn)
+        self.transcript.record(turn)
         return getattr(self, f"_on_{intent}")(rec, message)
-
-    def _classify(self, rec: QuestionRecord, message: str) -> str:
-        """Only for short questions the heuristic cannot place; unsure means clarify (nothing is lost)."""
-        if self.llm is None:
-            return "clarify"
-        msgs = [{"role": "system", "content": load_prompt("interview_intent")},
-                {"role": "user", "content": load_prompt("interview_intent_user", question=rec.question,
-                                                        message=message)}]
-        try:
-            reply = self.llm.complete(msgs, **_request("intent"), task="intent")
-            label = re.search(r"answer|clarif", reply.lower())
-        except LLMError:
-            return "clarify"
-        return "answer" if label and label.group(0) == "answer" else "clarify"
 
     def _on_repeat(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
         if self.session.phase == "awaiting_followup" and rec.followups:
@@ -289,7 +197,7 @@ class Interviewer:
         restated = conv.rephrase(q.question, q.tier)
         if conv.generic_clarification(message, q.question) or conv.asks_depth(message):
             return [self._say("clarify", restated, origin="template")]
-        scope, origin = self._phrase("interview_clarify", {"question": q.question, "message": message},
+        scope, origin = self.phraser.line("interview_clarify", {"question": q.question, "message": message},
                                      task="clarify", secrets=self._secrets(q), question=q.question, fallbacks=[""],
                                      usable=lambda t: len(t.split()) <= REQUESTS["clarify"]["max_words"])
         origin = "model+template" if origin == "model" else origin
@@ -308,7 +216,7 @@ class Interviewer:
             if point not in rec.probed:
                 rec.probed.append(point)
         previous = f"PREVIOUS HINT (say more than this): {rec.hints[-1]}\n" if rec.hints else ""
-        text, origin = self._phrase("interview_hint", {"question": q.question, "point": point,
+        text, origin = self.phraser.line("interview_hint", {"question": q.question, "point": point,
                                                "strength": HINT_STRENGTHS[level], "previous": previous},
                             task="hint", secrets=self._secrets(q), question=q.question,
                             fallbacks=conv.fallback_hints(level, point, q.question, q.concepts, self.term_counts),
@@ -347,9 +255,9 @@ class Interviewer:
         probing_over = len(rec.followups) >= MAX_FOLLOWUPS or (rec.followups and not conv.substantive(message,
                                                                                                   q.question))
         if probing_over:  # nothing left to decide ("I don't know", "yes, I'm sure"): move on without waiting
-            self._score_future(rec, q)
+            self.grading.score_future(rec)
             return self._close_question(rec)
-        grade = self._quick_score(rec, q)
+        grade = self.grading.quick_score(rec, self.decide_timeout_s)
         if grade is None:
             return self._close_question(rec)
         rec.decision_score = grade.score
@@ -385,7 +293,7 @@ class Interviewer:
         n = len(rec.followups)
         probes = conv.FALLBACK_PROBES[plan.move]
         pointer = [conv.pointer_probe(plan.target, q.question, self.term_counts)] if plan.move == "probe" else []
-        probe, origin = self._phrase("interview_followup", {"question": q.question, "missing": plan.target,
+        probe, origin = self.phraser.line("interview_followup", {"question": q.question, "missing": plan.target,
                                                     "answer": message[-1500:], "quote": quote or "(nothing quotable)",
                                                     "move": MOVES[plan.move]},
                              task="followup", secrets=self._secrets(q), question=q.question,
@@ -393,34 +301,6 @@ class Interviewer:
         return f"{conv.opener(plan, n)} {probe}", origin
 
     # -- grading -------------------------------------------------------------------------------------------------------
-    def _background(self, fn, *args) -> Future:
-        def safe():
-            try:
-                return fn(*args)
-            except Exception:  # a warm-up or a lost race must never surface in the conversation
-                return None
-        return self.pool.submit(safe)
-
-    def _score_future(self, rec: QuestionRecord, q: Question) -> Future:
-        """The quick score of the current combined answer, started once and shared with the final grading."""
-        answer, hints = rec.combined_answer(), len(rec.hints)
-        with self._lock:
-            known = self._scores.get(rec.index)
-            if known and known[0] == answer and known[1] == hints:
-                return known[2]
-            fut = self.pool.submit(self.grader.score, q, answer, hints=hints)
-            self._scores[rec.index] = (answer, hints, fut)
-            return fut
-
-    def _quick_score(self, rec: QuestionRecord, q: Question) -> Grade | None:
-        """Wait a bounded time: a slow model means no follow-up, never a stalled conversation."""
-        try:
-            return self._score_future(rec, q).result(timeout=self.decide_timeout_s)
-        except FutureTimeout:
-            return None
-        except Exception:
-            return None
-
     def _next_target(self, rec: QuestionRecord, q: Question, grade: Grade | None = None) -> str | None:
         missing = [k.point for k in grade.key_points if k.status == "missing"] if grade else list(q.key_points)
         return next((p for p in missing if p not in rec.probed), None)
@@ -433,11 +313,11 @@ class Interviewer:
         self.db.save_state(self.session)
         out: list[Utterance] = []
         if rec.skipped:
-            self._set_grade(rec, skipped_grade(self.question(rec)))
+            self.grading.set_grade(rec, skipped_grade(self.question(rec)))
         elif self.session.config.mode == "practice":
             out.append(self._say("feedback", chunks=self._feedback_chunks(rec), index=rec.index, background=True))
         else:
-            self._grade_in_background(rec)
+            self.grading.grade_in_background(rec)
         return out + (self._ask_next() if ask_next else [])
 
     def _adapt(self, score: float | None) -> None:
@@ -453,41 +333,18 @@ class Interviewer:
             rec.grade, rec.grade_error = grade, error
         self.db.save_grade(self.session.id, rec.index, grade, error)
 
-    def _full_grade(self, rec: QuestionRecord) -> Grade:
-        """Runs on a pool thread: reuse a quick score already under way, else score here (waiting on a new future
-        from inside the pool could deadlock when every worker does the same)."""
-        q = self.question(rec)
-        answer, hints = rec.combined_answer(), len(rec.hints)
-        with self._lock:
-            known = self._scores.get(rec.index)
-        if known and known[0] == answer and known[1] == hints:
-            grade = known[2].result()
-        else:
-            grade = self.grader.score(q, answer, hints=hints)
-        return grade
-
-    def _grade_in_background(self, rec: QuestionRecord) -> Future:
-        def job():
-            try:
-                self._set_grade(rec, self._full_grade(rec))
-            except Exception as e:  # keep the session; the report shows the question as ungraded
-                self._set_grade(rec, None, f"{type(e).__name__}: {e}")
-        with self._lock:
-            self.jobs[rec.index] = self.pool.submit(job)
-            return self.jobs[rec.index]
-
     def _feedback_chunks(self, rec: QuestionRecord) -> Iterator[str]:
         q = self.question(rec)
         try:
-            grade = self._score_future(rec, q).result()
+            grade = self.grading.score_future(rec).result()
         except Exception as e:
-            self._set_grade(rec, None, f"{type(e).__name__}: {e}")
+            self.grading.set_grade(rec, None, f"{type(e).__name__}: {e}")
             yield "I couldn't grade that answer just now; it will show as ungraded in your report."
             return
         cap = f" (capped at {grade.hint_cap:g} after {len(rec.hints)} hint(s))" if grade.hint_cap is not None else ""
         yield f"**Feedback on question {rec.index + 1}. Score: {grade.score:.1f}/5**{cap}\n\n"
         yield from self.grader.stream_feedback(q, rec.combined_answer(), grade)
-        self._set_grade(rec, grade)
+        self.grading.set_grade(rec, grade)
 
     def _close_session(self) -> list[Utterance]:
         self.session.phase = "finished"
@@ -512,27 +369,15 @@ class Interviewer:
 
     # -- waiting for results ---------------------------------------------------------------------------------------
     def pending(self) -> int:
-        return sum(1 for r in self.session.questions if r.closed and r.grade is None and r.grade_error is None)
+        return self.grading.pending()
 
     def wait_for_grades(self, timeout: float | None = None) -> bool:
         """Block until background grading is done (the report needs it); True when nothing is left."""
-        from concurrent.futures import wait
-
-        with self._lock:
-            jobs = list(self.jobs.values())
-        wait(jobs, timeout=timeout)
-        return self.pending() == 0
+        return self.grading.wait(timeout)
 
     def ensure_grades(self) -> None:
         """Grade, in this thread, any closed question whose grade is missing (e.g. lost with a restart)."""
-        for rec in self.session.questions:
-            job = self.jobs.get(rec.index)
-            if rec.closed and rec.grade is None and (job is None or job.done()):
-                try:
-                    self._set_grade(rec, self._full_grade(rec))
-                except Exception as e:
-                    self._set_grade(rec, None, f"{type(e).__name__}: {e}")
+        self.grading.ensure()
 
     def close(self) -> None:
-        if self._own_pool:
-            self.pool.shutdown(wait=True)
+        self.grading.close()

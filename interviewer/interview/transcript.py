@@ -1,8 +1,13 @@
-"""What the interviewer says: one `Utterance` per message, ready or streamed, saved once complete."""
+"""What the interviewer says: one `Utterance` per message, ready or streamed, saved once complete; and the
+`TranscriptWriter` that numbers and saves every turn of a session."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
+
+from interviewer.interview.db import SessionDB
+from interviewer.interview.session import Session, Turn
 
 
 class Utterance:
@@ -49,3 +54,41 @@ class Utterance:
 
     def __repr__(self) -> str:
         return f"Utterance({self.kind!r}, {self.text[:40]!r}{', streaming' if self.streaming else ''})"
+
+
+class TranscriptWriter:
+    """Turn numbers are reserved when a turn begins and the turn is saved when its text is complete, so a streamed
+    line keeps its place. Another writer of the same session (a second tab, a second process) may take a number
+    first: the database moves ours after it and the in-memory transcript follows."""
+
+    def __init__(self, session: Session, db: SessionDB) -> None:
+        self.session, self.db = session, db
+        self._lock = threading.RLock()
+        self._seq = max((t.seq for t in session.turns), default=-1) + 1
+
+    def next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq - 1
+
+    def record(self, turn: Turn) -> None:
+        with self._lock:
+            self.db.add_turn(self.session.id, turn)  # may move turn.seq past another writer's turns
+            self._seq = max(self._seq, turn.seq + 1)
+            self.session.turns = sorted([t for t in self.session.turns if t is not turn and t.seq != turn.seq] + [turn],
+                                        key=lambda t: t.seq)
+
+    def say(self, kind: str, text: str = "", chunks: Iterable[str] | None = None, index: int | None = None,
+            background: bool = False, origin: str = "") -> Utterance:
+        """An interviewer utterance about question `index` (default: the current one)."""
+        seq = self.next_seq()
+        if index is None and self.session.current is not None:
+            index = self.session.current.index
+
+        def done(u: Utterance) -> None:
+            self.record(Turn(seq=seq, role="interviewer", kind=u.kind, text=u.text, question_index=index))
+
+        u = Utterance(kind, text, chunks, on_done=done, background=background, origin=origin)
+        if chunks is None:
+            done(u)
+        return u

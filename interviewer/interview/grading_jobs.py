@@ -1,0 +1,108 @@
+"""An interview's grades, computed on a thread pool while the conversation goes on.
+
+One quick score per (question, answer, hints) is started once and shared: the interviewer waits for it a bounded
+time to decide on a follow-up, the practice feedback streams from it, and the final grade reuses it. A grading job
+never raises into the conversation: a failure is stored as the question's grade error and shown in the report.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from interviewer.grading.models import Grade
+from interviewer.interview.db import SessionDB
+from interviewer.interview.session import QuestionRecord, Session
+from interviewer.knowledge.bank import Question
+
+OWN_POOL_WORKERS = 2  # when the caller shares no pool: one quick score and one background grade at once
+
+
+class GradingJobs:
+    def __init__(self, session: Session, db: SessionDB, grader, bank: dict[str, Question],
+                 executor: ThreadPoolExecutor | None = None) -> None:
+        self.session, self.db, self.grader, self.bank = session, db, grader, bank
+        self._own_pool = executor is None
+        self.pool = executor or ThreadPoolExecutor(max_workers=OWN_POOL_WORKERS, thread_name_prefix="grading")
+        self._lock = threading.RLock()
+        self._scores: dict[int, tuple[str, int, Future]] = {}  # question index -> (answer, hints, score future)
+        self.jobs: dict[int, Future] = {}  # background grading per question index
+
+    def background(self, fn, *args) -> Future:
+        """Work whose failure must never surface in the conversation (a warm-up, a lost race)."""
+        def safe():
+            try:
+                return fn(*args)
+            except Exception:
+                return None
+        return self.pool.submit(safe)
+
+    def score_future(self, rec: QuestionRecord) -> Future:
+        """The quick score of the current combined answer, started once and shared with the final grading."""
+        answer, hints = rec.combined_answer(), len(rec.hints)
+        with self._lock:
+            known = self._scores.get(rec.index)
+            if known and known[0] == answer and known[1] == hints:
+                return known[2]
+            fut = self.pool.submit(self.grader.score, self.bank[rec.question_id], answer, hints=hints)
+            self._scores[rec.index] = (answer, hints, fut)
+            return fut
+
+    def quick_score(self, rec: QuestionRecord, timeout_s: float) -> Grade | None:
+        """Waits a bounded time: a slow or failing model means no decision, never a stalled conversation."""
+        try:
+            return self.score_future(rec).result(timeout=timeout_s)
+        except FutureTimeout:
+            return None
+        except Exception:
+            return None
+
+    def set_grade(self, rec: QuestionRecord, grade: Grade | None, error: str | None = None) -> None:
+        with self._lock:
+            rec.grade, rec.grade_error = grade, error
+        self.db.save_grade(self.session.id, rec.index, grade, error)
+
+    def full_grade(self, rec: QuestionRecord) -> Grade:
+        """Runs on a pool thread: reuse a quick score already under way, else score here (waiting on a new future
+        from inside the pool could deadlock when every worker does the same)."""
+        answer, hints = rec.combined_answer(), len(rec.hints)
+        with self._lock:
+            known = self._scores.get(rec.index)
+        if known and known[0] == answer and known[1] == hints:
+            return known[2].result()
+        return self.grader.score(self.bank[rec.question_id], answer, hints=hints)
+
+    def grade_in_background(self, rec: QuestionRecord) -> Future:
+        def job():
+            try:
+                self.set_grade(rec, self.full_grade(rec))
+            except Exception as e:  # keep the session; the report shows the question as ungraded
+                self.set_grade(rec, None, f"{type(e).__name__}: {e}")
+        with self._lock:
+            self.jobs[rec.index] = self.pool.submit(job)
+            return self.jobs[rec.index]
+
+    def pending(self) -> int:
+        return sum(1 for r in self.session.questions if r.closed and r.grade is None and r.grade_error is None)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until background grading is done (the report needs it); True when nothing is left."""
+        with self._lock:
+            jobs = list(self.jobs.values())
+        wait(jobs, timeout=timeout)
+        return self.pending() == 0
+
+    def ensure(self) -> None:
+        """Grade, in this thread, any closed question whose grade is missing (e.g. lost with a restart)."""
+        for rec in self.session.questions:
+            job = self.jobs.get(rec.index)
+            if rec.closed and rec.grade is None and (job is None or job.done()):
+                try:
+                    self.set_grade(rec, self.full_grade(rec))
+                except Exception as e:
+                    self.set_grade(rec, None, f"{type(e).__name__}: {e}")
+
+    def close(self) -> None:
+        if self._own_pool:
+            self.pool.shutdown(wait=True)

@@ -1,0 +1,97 @@
+"""The interviewer's model-written lines: how each is asked for, cleaned, checked, and what stands in for it.
+
+Every line has a templated fallback, so a model that is down, slow to answer, or says too much never reaches the
+candidate: `Phraser.line` keeps the model's line only when it is usable and passes the leak check, else the first
+fallback that passes (the last fallback is safe by construction). Budgets per task come from prompts/interview.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+from interviewer.interview.conversation import LeakCheck
+from interviewer.interview.session import SessionConfig
+from interviewer.models.base import LLM, LLMError
+from interviewer.prompts import load_interview, load_prompt
+
+LINES = load_interview()
+REQUESTS: dict[str, dict] = LINES["requests"]  # per task: max_tokens, temperature (and max_words where it applies)
+MAX_LINE_CHARS = 320  # a spoken-length line; longer model output is cut at a sentence end
+MIN_LINE_CHARS = 8    # shorter model output ("OK.", "") is not a line
+_LABEL = re.compile(r"^\s*(follow-?up( question)?|hint|clarification|interviewer)\s*:\s*", re.I)
+
+
+def request(task: str) -> dict:
+    """The model request fields for a task, from the data file."""
+    return {k: v for k, v in REQUESTS[task].items() if k in ("max_tokens", "temperature")}
+
+
+def clean(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
+    """Without a "Follow-up:" label or quotes, and cut at a sentence end when too long."""
+    text = _LABEL.sub("", text.strip()).strip().strip('"').strip()
+    if len(text) > max_chars:
+        cut = max(text.rfind(". ", 0, max_chars), text.rfind("? ", 0, max_chars))
+        text = text[:cut + 1] if cut > 40 else text[:max_chars].rsplit(" ", 1)[0] + "..."
+    return text
+
+
+def _messages(prompt: str, **variables) -> list[dict]:
+    return [{"role": "system", "content": load_prompt(prompt)},
+            {"role": "user", "content": load_prompt(f"{prompt}_user", **variables)}]
+
+
+class Phraser:
+    def __init__(self, llm: LLM | None, leak_check: LeakCheck) -> None:
+        self.llm = llm  # None: templates only
+        self.leak_check = leak_check
+
+    def line(self, prompt: str, variables: dict, *, task: str, secrets: list[str], question: str,
+             fallbacks: Iterable[str], said: str = "", usable: Callable[[str], bool] | None = None) -> tuple[str, str]:
+        """The line and where it came from: model, template, or model+template (the model's was not used)."""
+        candidate = ""
+        if self.llm is not None:
+            try:
+                candidate = clean(self.llm.complete(_messages(prompt, **variables), **request(task), task=task))
+            except LLMError:
+                candidate = ""
+            if len(candidate) < MIN_LINE_CHARS or (usable is not None and not usable(candidate)):
+                candidate = ""
+        if candidate and not self.leak_check.leaks(candidate, secrets, question, said):
+            return candidate, "model"
+        template = "template" if self.llm is None else "model+template"
+        fallbacks = list(fallbacks)
+        for text in fallbacks[:-1]:
+            if not self.leak_check.leaks(text, secrets, question, said):
+                return text, template
+        return fallbacks[-1], template
+
+    def greeting(self, config: SessionConfig) -> Iterator[str]:
+        """Streamed from the model; the template when it fails before its first word."""
+        mode_line = ("practice: feedback after each answer" if config.mode == "practice"
+                     else "interview: feedback is held until the end, like a real interview")
+        fallback = (f"Hello, and welcome to your mock deep-learning interview: {config.describe()}. "
+                    f"Mode: {mode_line}. Take your time; type \"hint\", \"skip\" or \"repeat\" whenever you like.")
+        sent = False
+        if self.llm is not None:
+            try:
+                for piece in self.llm.stream(_messages("interview_greeting", setup=config.describe(),
+                                                       mode_line=mode_line), **request("greet"), task="greet"):
+                    sent = True
+                    yield piece
+            except LLMError:
+                pass
+        if not sent:
+            yield fallback
+
+    def classify(self, question: str, message: str) -> str:
+        """answer or clarify, for short questions the heuristic cannot place; unsure means clarify (nothing is lost)."""
+        if self.llm is None:
+            return "clarify"
+        try:
+            reply = self.llm.complete(_messages("interview_intent", question=question, message=message),
+                                      **request("intent"), task="intent")
+        except LLMError:
+            return "clarify"
+        label = re.search(r"answer|clarif", reply.lower())
+        return "answer" if label and label.group(0) == "answer" else "clarify"
