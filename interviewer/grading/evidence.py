@@ -21,6 +21,7 @@ COVERED_SIM = 0.5     # a key point this close to an answer sentence counts towa
 MAX_SENTENCE_WORDS = 40  # longer run-on sentences are windowed so a quote can be found inside a paragraph
 WINDOW, STRIDE = 25, 20
 MAX_PIECES = 60
+QUESTIONS_KEPT = 512  # questions whose vectors stay in memory (the bank and a user CSV's; ~10 KB each)
 
 
 OFF_TOPIC_SIM = 0.12  # answer-vs-(question+reference) cosine below which, with no key point near, it is off-topic
@@ -50,7 +51,7 @@ def answer_pieces(text: str) -> list[str]:
     return [p for p in out if len(p) > 2][:MAX_PIECES] or [text]
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=QUESTIONS_KEPT)
 def question_vectors(question: str, reference: str, key_points: tuple[str, ...]) -> tuple[np.ndarray, ...]:
     """Every answer to one question shares these: embed them once (reference, question + reference, key points)."""
     vecs = get_embedder().embed([reference, f"{question} {reference}", *key_points])

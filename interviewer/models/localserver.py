@@ -24,6 +24,9 @@ from interviewer.config import Settings
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 N_PARTS = 22
+START_TIMEOUT_S = 180.0  # a cold start on 2 cores reads ~1 GB of weights from disk
+HEALTH_POLL_S = 0.5
+STOP_GRACE_S, STOP_POLL_S = 3.0, 0.1  # after SIGTERM, then SIGKILL
 Progress = Callable[[str], None] | None
 
 
@@ -129,7 +132,7 @@ def server_config(model: Path, settings: Settings) -> dict:
     return {"command": server_command(model, 0, settings)[1:], "code": hashlib.sha256(code).hexdigest()[:12]}
 
 
-def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: float = 180.0) -> str:
+def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: float = START_TIMEOUT_S) -> str:
     """Return the base URL of a healthy local server, starting one if needed.
 
     A server started with other settings (sampler, jump-forward, threads, context) or by an older version of our server
@@ -164,7 +167,7 @@ def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: f
             state.write_text(json.dumps({"url": url, "pid": proc.pid, "model": str(model), "config": config}))
             _say(on_progress, "local model ready")
             return url
-        time.sleep(0.5)
+        time.sleep(HEALTH_POLL_S)
     proc.kill()
     raise ModelError(f"the local model server did not answer within {timeout_s:.0f} s")
 
@@ -178,8 +181,8 @@ def stop_server(settings: Settings) -> bool:
         if not isinstance(pid, int) or pid <= 0:  # os.kill(0 or -n) would signal a whole process group
             raise ValueError(f"bad pid {pid!r}")
         os.kill(pid, 15)
-        for _ in range(30):  # a server busy generating can ignore SIGTERM for a while
-            time.sleep(0.1)
+        for _ in range(int(STOP_GRACE_S / STOP_POLL_S)):  # a server busy generating can ignore SIGTERM a while
+            time.sleep(STOP_POLL_S)
             os.kill(pid, 0)
         os.kill(pid, 9)
     except (ValueError, KeyError, ProcessLookupError):
