@@ -74,19 +74,6 @@ def test_sampled_or_ungrammared_calls_keep_the_stock_sampler(llama, sampler_log)
     assert sampler_log and not any(isinstance(s, llamaserve.GrammarLastGreedy) for s in sampler_log)
 
 
-def test_the_setting_picks_the_server_module(tmp_path):
-    from pathlib import Path
-
-    from interviewer.models.localserver import server_command
-
-    ours = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path))
-    stock = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path, local_grammar_last=False))
-    assert ours[1:3] == ["-m", "interviewer.models.llamaserve"]
-    assert stock[1:3] == ["-m", "llama_cpp.server"]
-    # same model, port and llama.cpp options either way; ours reads probabilities without logits for every position
-    assert ours[3:] == stock[3:] + ["--logits_all", "false"]
-
-
 def test_recorded_logprobs_are_the_stock_servers_at_the_sampled_positions(llama, monkeypatch):
     """Our records (no logits for every position) give what llama-cpp-python's own logprobs (logits_all) give."""
     from llama_cpp import Llama

@@ -83,3 +83,22 @@ def test_a_state_file_with_a_bad_pid_signals_nothing(tmp_path, pid):
     localserver._state_file(settings).write_text(json.dumps({"url": "http://127.0.0.1:1/v1", "pid": pid}))
     assert localserver.stop_server(settings) is True
     assert not localserver._state_file(settings).exists()
+
+
+# Pure: the command line and the model-file check, no model loaded and no server started.
+
+def test_the_setting_picks_the_server_module(tmp_path):
+    ours = localserver.server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path))
+    stock = localserver.server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path, local_grammar_last=False))
+    assert ours[1:3] == ["-m", "interviewer.models.llamaserve"]
+    assert stock[1:3] == ["-m", "llama_cpp.server"]
+    # same model, port and llama.cpp options either way; ours reads probabilities without logits for every position
+    assert ours[3:] == stock[3:] + ["--logits_all", "false"]
+
+
+def test_a_file_that_does_not_match_is_refused(tmp_path):
+    s = Settings(data_dir=tmp_path, models_path=tmp_path / "m")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / localserver.MODEL_FILE).write_bytes(b"not a model")
+    with pytest.raises(localserver.ModelError, match="refusing to load"):
+        localserver.ensure_model(s)
