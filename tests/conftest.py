@@ -31,3 +31,39 @@ def store(session_settings, bank):
     s = Store(session_settings)
     s.ingest(bank, progress=False)
     return s
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A fresh session database of the test's own."""
+    from interviewer.interview.db import SessionDB
+
+    return SessionDB(tmp_path / "s.sqlite3")
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    """The Streamlit app's environment: the scripted model, a data dir of the test's own, no API key, no cached
+    resources. Yields the app's session database."""
+    import streamlit as st
+
+    from interviewer.interview.db import SessionDB
+
+    monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("INTERVIEWER_API_KEY", raising=False)
+    st.cache_resource.clear()
+    yield SessionDB(tmp_path / "interviewer.sqlite3")
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def llama():
+    """The real embedded model in-process (llama-cpp-python), loaded once per module: for slow tests only."""
+    from llama_cpp import Llama
+
+    from interviewer.models.localserver import ensure_model
+
+    model = ensure_model(Settings())
+    return Llama(model_path=str(model), n_ctx=2048, n_threads=2, n_batch=512, chat_format="chatml", verbose=False)

@@ -9,7 +9,6 @@ import pytest
 from interviewer.interview import conversation as conv
 from interviewer.interview.agent import Interviewer
 from interviewer.interview.intents import quick_intent
-from interviewer.interview.db import SessionDB
 from interviewer.grading.grader import Grader
 from interviewer.models.fake import FakeLLM
 from interviewer.interview.session import LEVELS, SessionConfig
@@ -44,11 +43,6 @@ def scripted(messages: list[dict], task: str | None = None, *, hint: str = "Thin
 def on_topic(question, marker: str) -> str:
     """An answer built from the reference itself, so the embedding checks see it as on-topic."""
     return f"{marker}. {question.reference_answer}"
-
-
-@pytest.fixture
-def db(tmp_path):
-    return SessionDB(tmp_path / "sessions.sqlite3")
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from interviewer import PROJECT_ROOT
@@ -62,15 +60,6 @@ def test_two_sessions_in_parallel_stay_isolated(tmp_path, bank, session_settings
         assert set(db.recent_question_ids(user)) == {r.question_id for r in stored.questions}
     assert {r.tier for r in db.load(agents["ann"].session.id).questions} == {"fresher"}
     assert {r.tier for r in db.load(agents["bob"].session.id).questions} == {"advanced"}
-
-
-@pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
-    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
-    st.cache_resource.clear()
-    yield SessionDB(tmp_path / "interviewer.sqlite3")
-    st.cache_resource.clear()
 
 
 def test_two_browser_sessions_interleaved(app_env, bank):

@@ -70,14 +70,7 @@ def test_cached_judgements_are_kept_apart_by_decoding():
 
 # --- on the real model ---------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def llama():
-    from llama_cpp import Llama
-
-    from interviewer.models.localserver import ensure_model
-
-    model = ensure_model(Settings())
-    return Llama(model_path=str(model), n_ctx=2048, n_threads=2, n_batch=512, chat_format="chatml", verbose=False)
+# `llama` (the real model, loaded once per module) is in conftest.py.
 
 
 def _judge(llama, monkeypatch, jump: bool, feedback: bool) -> tuple[str, object, int]:

@@ -8,9 +8,7 @@ import pytest
 from llama_cpp import LlamaGrammar
 
 from interviewer.models import llamaserve
-from interviewer.config import Settings
 from interviewer.grading.judge import judge_messages, judge_schema
-from interviewer.models.localserver import ensure_model
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +17,6 @@ ANSWERS = [
     "at inference it is switched off.",
     "Dropout removes outlier samples from the training data before each epoch.",
 ]
-
-
-@pytest.fixture(scope="module")
-def llama():
-    from llama_cpp import Llama
-
-    model = ensure_model(Settings())
-    return Llama(model_path=str(model), n_ctx=2048, n_threads=2, n_batch=512, chat_format="chatml", verbose=False)
 
 
 @pytest.fixture
