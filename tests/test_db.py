@@ -10,11 +10,6 @@ from interviewer.grading.models import Grade, KeyPointResult
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn
 
 
-@pytest.fixture
-def db(tmp_path):
-    return SessionDB(tmp_path / "s.sqlite3")
-
-
 def _session(user="ann", **cfg) -> Session:
     return Session(config=SessionConfig(user=user, **cfg))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -11,17 +10,6 @@ from interviewer.interview.db import SessionDB
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 TIMEOUT = 120  # generous: the test machine may be busy
-
-
-@pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
-    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("INTERVIEWER_API_KEY", raising=False)
-    st.cache_resource.clear()
-    yield SessionDB(tmp_path / "interviewer.sqlite3")
-    st.cache_resource.clear()
 
 
 def new_app() -> AppTest:
