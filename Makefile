@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==0.13.9
-	$(BIN)/uv pip install --python $(BIN)/python -e ".[dev,local]"
+	$(BIN)/uv pip install --python $(BIN)/python -e ".[dev,local,voice,speech]"
 	touch $(STAMP)
 
 install: $(STAMP)

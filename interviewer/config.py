@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     max_answer_chars: int = 4000
     related_chunks: int = 3
 
+    # Voice (the `voice` extra): speech-to-text on this machine; audio stays in memory unless kept.
+    voice_beam_size: int = 1  # greedy: as accurate as beam 5 on our fixture, ~40% faster (interviewer/voice/stt.py)
+    max_recording_s: float = Field(default=300.0, description="longer recordings are refused, not cut")
+    keep_recordings: bool = Field(default=False, description="save each spoken answer under <data dir>/recordings")
+    speak_questions: str = Field(default="browser", description="read questions aloud: browser, piper (GPL extra), off")
+
     @property
     def jump_forward(self) -> bool:
         """Whether the embedded server decodes with jump-forward: it is part of the grammar-last sampler."""

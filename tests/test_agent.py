@@ -541,3 +541,39 @@ def test_only_an_answer_that_states_no_key_point_is_challenged_for_low_correctne
     assert conv.plan_followup("Batch GD means batches of 32.", grade(["missing", "missing"]), [], 3).move == \
         "challenge"
     assert conv.plan_followup("I'm not sure, batches?", grade(["missing", "missing"]), [], 3).move == "step-down"
+
+
+def test_a_spoken_answer_keeps_its_delivery_and_the_grade_ignores_it(make_agent, db, bank):
+    from interviewer.interview.report import build_report, to_markdown
+    from interviewer.voice.delivery import measure
+
+    agent = make_agent()
+    start(agent)
+    q = agent.question(agent.current)
+    answer = on_topic(q, "Um, so, like, you know")
+    heard = measure(answer, spoken_s=20.0)
+    say(agent, "hint")  # not an answer: nothing to attach a delivery to
+    assert agent.current.delivery == []
+    agent.handle(answer, delivery=heard)
+    stored = db.load(agent.session.id).questions[0]
+    assert stored.delivery == [heard] and heard.fillers["um"] == 1 and heard.fillers["like"] == 1
+    agent.finish()
+    assert agent.wait_for_grades(timeout=60)
+    session = db.load(agent.session.id)
+    rec = session.questions[0]
+    # Delivery is feedback, not grade: the stored grade is what the grader gives the words alone.
+    assert rec.grade.score == agent.grader.score(q, rec.combined_answer(), hints=len(rec.hints)).score
+    report = build_report(session, bank.questions)
+    assert report.delivery is not None and report.delivery.answers == 1 and report.delivery.wpm == heard.wpm
+    assert "## Delivery" in to_markdown(report) and report.questions[0].delivery == [heard.note()]
+
+
+def test_a_typed_interview_has_no_delivery_section(make_agent, db, bank):
+    from interviewer.interview.report import build_report, to_markdown
+
+    agent = make_agent()
+    start(agent)
+    say(agent, on_topic(agent.question(agent.current), "Typed"))
+    agent.finish()
+    report = build_report(db.load(agent.session.id), bank.questions)
+    assert report.delivery is None and "## Delivery" not in to_markdown(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -171,3 +172,37 @@ def test_history_page_lists_sessions_and_deletes_my_data(app_env, bank):
     assert not at.exception
     assert db.list_sessions("local") == [] and db.load(sid) is None
     assert any("Deleted 1 session" in s.value for s in at.success)
+
+
+def test_without_the_voice_extra_the_app_says_how_to_enable_it_and_typing_works(app_env, bank, monkeypatch):
+    from interviewer.voice import stt
+
+    monkeypatch.setattr(stt, "missing", lambda: "voice input needs the `voice` extra (test)")
+    at = new_app()
+    sid = start(at, n=1)
+    assert not at.get("audio_input") and any("needs the `voice` extra" in c.value for c in at.caption)
+    say(at, strong_answer(current_question(app_env, sid, bank)))
+    assert app_env.load(sid).questions[0].answers
+
+
+@pytest.mark.slow
+def test_a_spoken_answer_is_transcribed_corrected_and_sent_with_its_delivery(app_env, bank):
+    from interviewer.voice import tts
+
+    db = app_env
+    at = new_app()
+    sid = start(at, n=2, mode="practice")
+    q = current_question(db, sid, bank)
+    spoken = "Um, dropout randomly zeroes activations during training, and it is switched off at inference."
+    at.audio_input[0].set_value(("answer.wav", tts.synthesize(spoken), "audio/wav")).run()
+    assert not at.exception, at.exception
+    draft = at.text_area[0]
+    assert "dropout" in draft.value.lower() and not db.load(sid).questions[0].answers  # nothing sent yet
+    draft.set_value(draft.value + " It regularizes the network.")
+    at.button(key="send_spoken").click().run()
+    assert not at.exception, at.exception
+    rec = db.load(sid).questions[0]
+    assert rec.question_id == q.id and rec.answers and rec.answers[0].endswith("It regularizes the network.")
+    assert len(rec.delivery) == 1 and rec.delivery[0].spoken_s > 3 and rec.delivery[0].wpm
+    assert any(rec.answers[0] in text for role, text in messages(at) if role == "user")
+    assert not at.text_area  # the draft is gone; a fresh microphone waits for the next answer

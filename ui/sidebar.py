@@ -10,12 +10,14 @@ from interviewer.config import Settings
 from interviewer.interview.session import MODES, TRACKS, SessionConfig
 from interviewer.knowledge.bank import CONCEPTS
 from interviewer.models.registry import BACKENDS
+from interviewer.voice.tts import ENGINES, piper_missing
 from ui.state import Choice
 
 MODE_CAPTIONS = {"interview": "feedback at the end, like a real interview",
                  "practice": "grade and feedback after each answer"}
 MAX_QUESTIONS = 15  # the menu's choice; the session itself allows more (the terminal's --n)
 _DEFAULTS = SessionConfig()
+SPEAK_LABELS = {"browser": "browser", "piper": "Piper", "off": "off"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Setup:
     concepts: list[str]
     start: bool  # "Start a new interview" was pressed in this run
     choice: Choice
+    speak: str = "off"  # how questions are read aloud: an engine of interviewer.voice.tts
+    keep_recordings: bool = False
 
     @property
     def backend(self) -> str:
@@ -47,6 +51,19 @@ def _model_form(settings: Settings) -> Choice:
     return backend, tuple(sorted(filled.items()))
 
 
+def _voice_form(settings: Settings) -> tuple[str, bool]:
+    engines = list(ENGINES)
+    default = settings.speak_questions if settings.speak_questions in engines else "browser"
+    speak = st.radio("Read questions aloud", engines, index=engines.index(default), key="speak", horizontal=True,
+                     format_func=SPEAK_LABELS.get, help="browser: your browser's own voice; piper: a local neural "
+                     "voice (the optional GPL `speech` extra)")
+    if speak == "piper" and (reason := piper_missing()):
+        st.caption(reason)
+    keep = st.toggle("Keep my recordings", value=settings.keep_recordings, key="keep_recordings",
+                     help="off: audio is transcribed in memory on this computer and then discarded")
+    return speak, keep
+
+
 def draw(settings: Settings, pages: list[str]) -> Setup:
     if switch := st.session_state.pop("switch_to", None):  # set by a button on the history page
         st.session_state["view"] = switch
@@ -61,7 +78,9 @@ def draw(settings: Settings, pages: list[str]) -> Setup:
         n_questions = st.slider("Number of questions", 1, MAX_QUESTIONS, _DEFAULTS.n_questions, key="n_questions")
         concepts = st.multiselect("Focus concepts (optional)", CONCEPTS, key="concepts")
         start = st.button("Start a new interview", type="primary", key="start")
+        with st.expander("Voice", expanded=False):
+            speak, keep = _voice_form(settings)
         with st.expander("Model", expanded=False):
             choice = _model_form(settings)
     return Setup(view=view, user=user, track=track, mode=mode, n_questions=n_questions, concepts=concepts,
-                 start=start, choice=choice)
+                 start=start, choice=choice, speak=speak, keep_recordings=keep)

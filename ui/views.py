@@ -69,12 +69,17 @@ def render_report(report: Report, key: str) -> None:
         for item in report.study_plan:
             practice = ", ".join(f"`{p}`" for p in item.practice) or "no more bank questions on this"
             st.markdown(f"- **{item.concept}**: {item.advice} Practise next: {practice}")
+    if report.delivery:
+        st.markdown("**Delivery** (spoken answers; not part of the grade)")
+        st.markdown("\n".join(f"- {line}" for line in report.delivery.lines()))
     for r in report.questions:
         score = "skipped" if r.skipped else f"{r.score:.1f}/5" if r.score is not None else r.status
         with st.expander(f"Q{r.index + 1} · {score} · {r.question}"):
             if not r.skipped:
                 st.markdown("**Your answer**")
                 st.markdown(r.answer or "_(empty)_")
+                for note in r.delivery:
+                    st.caption(f"Delivery: {note}")
             if r.followups:
                 st.markdown("**Follow-ups asked:** " + " / ".join(r.followups))
             for title, points in r.point_sections():

@@ -3,7 +3,6 @@ logprobs, store, database, calibration, optional voice models)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -106,10 +105,12 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     out.append(_run("grading", grade))
 
     def voice() -> str:
-        found = [m for m in ("faster_whisper", "piper") if importlib.util.find_spec(m)]
-        if not found:
-            raise _Skip("not installed (optional)")
-        return "installed: " + ", ".join(found)
+        from interviewer.voice import stt, tts
+
+        if reason := stt.missing():
+            raise _Skip(reason)
+        speech = "Piper voice installed" if tts.piper_missing() is None else "browser voice only"
+        return f"speech-to-text {stt.MODEL_NAME} at {stt.model_dir()} (sha256 ok); {speech}"
 
     out.append(_run("voice", voice))
     return out

@@ -19,6 +19,26 @@ from interviewer.config import Settings, get_settings
 from interviewer.models.registry import BACKEND_HELP, BACKENDS, backend_spec
 from interviewer.interview.session import MODES, TRACKS
 
+AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".webm", ".m4a", ".flac")
+
+
+def _spoken(message: str, agent):
+    """A path to a recording typed as the answer is transcribed (and shown); anything else is the answer itself."""
+    path = Path(message.strip().strip("'\""))
+    if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
+        return message, None
+    from interviewer.voice import stt
+
+    settings = get_settings()
+    try:
+        with console.status("transcribing..."):
+            heard = stt.shared_transcriber(settings.voice_beam_size, settings.max_recording_s).transcribe(
+                path, question=agent.current.question if agent.current else "")
+    except stt.VoiceError as e:
+        err.print(f"[yellow]{e}[/]")
+        return "", None  # an empty message: the interviewer asks again, nothing is recorded as an answer
+    console.print(f"[dim]heard: {heard.text}\n{heard.delivery.note()}[/]")
+    return heard.text, heard.delivery
 
 
 def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
@@ -118,8 +138,9 @@ def interview(
                 message = console.input("[bold cyan]you>[/] ")
             except EOFError:
                 message = "end"
+            message, delivery = _spoken(message, agent)
             with console.status("thinking..."):
-                replies = agent.handle(message)
+                replies = agent.handle(message, delivery=delivery)
             console.print()
             _show_all(replies)
     except KeyboardInterrupt:

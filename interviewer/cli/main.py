@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import typer
 
-from interviewer.cli import doctor, evals, grading, interview, knowledge
+from interviewer.cli import doctor, evals, grading, interview, knowledge, voice
 
 app = typer.Typer(help="Mock deep-learning interviews with a measured rubric grader.", no_args_is_help=True,
                   add_completion=False)
-for _module in (knowledge, grading, interview, evals, doctor):
+for _module in (knowledge, grading, interview, voice, evals, doctor):
     for _name, _command in _module.COMMANDS.items():
         app.command(_name)(_command)
 

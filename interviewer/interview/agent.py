@@ -29,6 +29,7 @@ from interviewer.interview.session import MAX_LEVEL, QuestionRecord, Session, Se
 from interviewer.interview.transcript import TranscriptWriter, Utterance
 from interviewer.knowledge.bank import Question
 from interviewer.models.base import LLM
+from interviewer.voice.delivery import Delivery
 
 FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up
 STRONG_ANSWER = 4.0   # at or above this, no follow-up unless a key point was contradicted
@@ -166,8 +167,9 @@ class Interviewer:
         return f"**Question {rec.index + 1} of {self.session.config.n_questions}** ({rec.tier}): {rec.question}"
 
     @_one_turn_at_a_time
-    def handle(self, message: str) -> list[Utterance]:
-        """One candidate message in, the interviewer's reply out. The message is saved before anything else."""
+    def handle(self, message: str, *, delivery: Delivery | None = None) -> list[Utterance]:
+        """One candidate message in, the interviewer's reply out. The message is saved before anything else.
+        `delivery`: how a spoken message was said (kept with the answer; it never changes the grade)."""
         if self.session.phase == "new":
             return self.opening()
         rec = self.current
@@ -179,6 +181,8 @@ class Interviewer:
         intent = quick_intent(message) or self.phraser.classify(rec.question, message)
         turn.kind = "answer" if intent == "answer" else intent
         self.transcript.record(turn)
+        if intent == "answer":
+            return self._on_answer(rec, message, delivery)
         return getattr(self, f"_on_{intent}")(rec, message)
 
     def _on_repeat(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
@@ -240,7 +244,7 @@ class Interviewer:
         out = self._close_question(rec, ask_next=False)
         return out + self._close_session()
 
-    def _on_answer(self, rec: QuestionRecord, message: str) -> list[Utterance]:
+    def _on_answer(self, rec: QuestionRecord, message: str, delivery: Delivery | None = None) -> list[Utterance]:
         q = self.question(rec)
         languages = self.llm.capabilities.languages if self.llm is not None else None
         screened = screen(message, languages=frozenset(languages) if languages else None,
@@ -251,6 +255,8 @@ class Interviewer:
             return [self._say("nudge", "I didn't quite catch an answer there. Could you put it in a sentence or "
                                        "two? You can also type \"hint\" or \"skip\".")]
         rec.answers.append(message)
+        if delivery is not None:
+            rec.delivery.append(delivery)
         self.db.save_question(self.session.id, rec)
         probing_over = len(rec.followups) >= MAX_FOLLOWUPS or (rec.followups and not conv.substantive(message,
                                                                                                   q.question))

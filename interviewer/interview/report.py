@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from interviewer.knowledge.bank import Question
 from interviewer.interview.session import LEVELS, Session, SessionConfig
+from interviewer.voice.delivery import DeliverySummary
+from interviewer.voice.delivery import summary as delivery_summary
 
 WEAK_BELOW = 3.5  # concepts under this average go into the study plan
 PLAN_SIZE = 3
@@ -26,6 +28,7 @@ class QuestionResult(BaseModel):
     concepts: list[str]
     question: str
     answer: str = ""
+    delivery: list[str] = Field(default_factory=list, description="one note per spoken answer")
     followups: list[str] = Field(default_factory=list)
     hints: int = 0
     skipped: bool = False
@@ -77,6 +80,7 @@ class Report(BaseModel):
     by_concept: list[Bucket]
     study_plan: list[StudyItem]
     questions: list[QuestionResult]
+    delivery: DeliverySummary | None = Field(default=None, description="spoken answers only; not part of the grade")
 
     @property
     def percent(self) -> int | None:
@@ -90,6 +94,7 @@ def _result(rec, bank: dict[str, Question]) -> QuestionResult:
     res = QuestionResult(index=rec.index, question_id=rec.question_id, tier=rec.tier, concepts=rec.concepts,
                          question=rec.question, answer=rec.combined_answer(), followups=rec.followups,
                          hints=len(rec.hints), skipped=rec.skipped, status=status,
+                         delivery=[d.note() for d in rec.delivery],
                          model_answer=(q.reference_answer if q else ""))
     if g is not None:
         res.score = round(g.score, 2)
@@ -169,7 +174,8 @@ def build_report(session: Session, questions: list[Question] | dict[str, Questio
                   skipped=sum(1 for r in results if r.skipped),
                   pending=sum(1 for r in results if r.status == "pending"),
                   by_tier=by_tier, by_concept=by_concept,
-                  study_plan=_study_plan(session, results, by_concept, bank, recent or []), questions=results)
+                  study_plan=_study_plan(session, results, by_concept, bank, recent or []), questions=results,
+                  delivery=delivery_summary([d for r in session.questions for d in r.delivery]))
 
 
 # --- exports ---------------------------------------------------------------------------------------------------------
@@ -207,6 +213,9 @@ def to_markdown(report: Report) -> str:
     for i, item in enumerate(report.study_plan, 1):
         practice = ", ".join(f"`{p}`" for p in item.practice) or "(no more questions on this in the bank)"
         lines.append(f"{i}. **{item.concept}**: {item.advice} Practise next: {practice}")
+    if report.delivery:
+        lines += ["", "## Delivery (spoken answers; not part of the grade)", ""]
+        lines += [f"- {line}" for line in report.delivery.lines()]
     lines += ["", "## Questions"]
     for r in report.questions:
         score = "skipped" if r.skipped else f"{r.score:.1f} / 5" if r.score is not None else r.status
@@ -216,6 +225,8 @@ def to_markdown(report: Report) -> str:
                   + "*", ""]
         if not r.skipped:
             lines += ["**Your answer:**", "", _quote(r.answer), ""]
+        if r.delivery:
+            lines += ["*Delivery: " + " / ".join(r.delivery) + "*", ""]
         if r.followups:
             lines += ["**Follow-ups asked:** " + " / ".join(r.followups), ""]
         for title, points in r.point_sections():

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from interviewer.knowledge.bank import CONCEPTS
 from interviewer.grading.models import Grade
+from interviewer.voice.delivery import Delivery
 
 Track = Literal["fresher", "intermediate", "advanced", "engineering", "scenario", "mixed"]
 TRACKS: tuple[str, ...] = get_args(Track)
@@ -76,6 +77,7 @@ class QuestionRecord(BaseModel):
     followups: list[str] = Field(default_factory=list, description="the follow-up questions asked")
     probed: list[str] = Field(default_factory=list, description="key points a follow-up or hint already targeted")
     hints: list[str] = Field(default_factory=list)
+    delivery: list[Delivery] = Field(default_factory=list, description="how each spoken answer was delivered")
     skipped: bool = False
     closed: bool = False
     decision_score: float | None = Field(default=None, description="the quick score that steered follow-ups")

@@ -10,7 +10,7 @@ from interviewer.interview.agent import Interviewer
 from interviewer.interview.report import build_report
 from interviewer.interview.session import SessionConfig
 from interviewer.interview.transcript import Utterance
-from ui import state
+from ui import state, voice
 from ui.sidebar import Setup
 from ui.views import render_report, show, show_candidate, show_turns
 
@@ -71,15 +71,21 @@ def _follow_the_sidebar(agent: Interviewer, setup: Setup, settings: Settings) ->
         st.session_state["agent_choice"] = setup.choice
 
 
-def _converse(agent: Interviewer) -> bool:
-    """The chat input and the end button for one run; True when this run's message or button ended the interview."""
+def _converse(agent: Interviewer, setup: Setup, settings: Settings) -> bool:
+    """The chat input, the microphone and the end button for one run; True when this run's message or button ended
+    the interview."""
+    spoken = voice.recorder(agent, settings, setup.keep_recordings) if agent.phase != "finished" else None
     message = st.chat_input("Your answer (or: hint, skip, repeat)", disabled=agent.phase == "finished", key="chat")
+    delivery = None
+    if spoken and spoken[0].strip():
+        message, delivery = spoken
     end = agent.phase != "finished" and st.sidebar.button("End this interview now", key="end")
     if message:
         show_candidate(message)
         with st.spinner("Listening..."):
-            replies = agent.handle(message)
+            replies = agent.handle(message, delivery=delivery)
         show(replies)
+        voice.speak(replies, setup.speak)
     elif end:
         show(agent.finish())
     return bool(message or end) and agent.phase == "finished"
@@ -107,7 +113,8 @@ def draw(setup: Setup, settings: Settings) -> None:
     show_turns(list(agent.session.turns) if past is None else past)
     try:
         show(fresh)
-        ended_now = _converse(agent)
+        voice.speak(fresh, setup.speak)
+        ended_now = _converse(agent, setup, settings)
     except Exception as e:  # never lose the session over an unexpected error: it is all in SQLite
         st.error(f"Something went wrong ({type(e).__name__}: {e}). Your interview is saved; send your message "
                  f"again, or switch the model in the sidebar.")

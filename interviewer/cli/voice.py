@@ -1,0 +1,41 @@
+"""`interviewer transcribe`: a recording to text with its delivery figures, for scripts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from interviewer.cli.output import console, fail
+from interviewer.config import get_settings
+
+
+def transcribe_file(path: Path, question: str = ""):
+    """A Transcription of an audio file, or a clear exit (missing extra, unreadable file, silence)."""
+    from interviewer.voice import stt
+
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    settings = get_settings()
+    try:
+        return stt.shared_transcriber(settings.voice_beam_size, settings.max_recording_s).transcribe(
+            path, question=question)
+    except stt.VoiceError as e:
+        fail(f"{path}: {e}")
+
+
+def transcribe(path: Path = typer.Argument(..., help="a WAV, MP3, WebM or OGG recording"),
+               question: str = typer.Option("", help="the question answered: its jargon helps the transcription"),
+               as_json: bool = typer.Option(False, "--json", help="text, duration, words per minute, model, seconds")
+               ) -> None:
+    """Transcribe a spoken answer on this machine (Whisper tiny.en, offline)."""
+    heard = transcribe_file(path, question)
+    if as_json:
+        sys.stdout.write(heard.model_dump_json(indent=2) + "\n")
+        return
+    console.print(heard.text)
+    console.print(f"[dim]{heard.delivery.note()} · {heard.model} in {heard.seconds:.2f} s[/]")
+
+
+COMMANDS = {"transcribe": transcribe}

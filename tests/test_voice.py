@@ -1,0 +1,125 @@
+"""Voice: delivery figures (pure), recordings that cannot become answers, and the real packaged models: Piper
+speaks the fixture answers, Whisper tiny.en transcribes them (slow: real models)."""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from interviewer.voice import stt, tts
+from interviewer.voice.delivery import count_fillers, measure, summary
+
+
+def _wav(samples: np.ndarray, rate: int = stt.SAMPLE_RATE) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
+    return buf.getvalue()
+
+
+# -- delivery --------------------------------------------------------------------------------------------------------
+
+def test_fillers_are_counted_and_like_as_a_comparison_is_not():
+    counts = count_fillers("Um, so dropout is, like, basically zeroing units, you know. It works like a mask. Uh, I "
+                           "mean the summer of umbrellas")
+    assert counts == {"um": 1, "uh": 1, "you know": 1, "i mean": 1, "basically": 1, "like": 1}
+    assert count_fillers("It behaves like a CNN and likes small kernels.") == {}
+
+
+def test_pace_and_summary():
+    d = measure("one two three four five six seven eight nine ten", spoken_s=4.0)
+    assert (d.words, d.wpm) == (10, 150.0) and "150 words/min" in d.note()
+    assert measure("hi", spoken_s=0.5).wpm is None
+    s = summary([d, measure("um " * 10 + "word " * 30, spoken_s=10.0)])
+    assert s.answers == 2 and s.wpm == round(50 / 14 * 60, 1) and s.pace == "fast"
+    assert s.fillers == {"um": 10} and any("Filler words" in line for line in s.lines())
+    assert summary([]) is None
+
+
+def test_speakable_text_has_no_markup():
+    assert tts.speakable("**Question 1 of 3** (fresher): What is `dropout`?") == "Question 1 of 3. What is dropout?"
+
+
+# -- recordings that cannot become answers (decoding only; no model is loaded) ----------------------------------
+
+@pytest.mark.parametrize("audio, message", [
+    (b"", "could not read"),
+    (b"RIFF" + b"\x00garbage" * 50, "could not read"),
+    (_wav(np.zeros(stt.SAMPLE_RATE * 2)), "silence"),
+])
+def test_bad_recordings_get_a_clear_message(audio, message):
+    with pytest.raises(stt.VoiceError, match=message):
+        stt.Transcriber().transcribe(audio)
+
+
+def test_a_recording_over_the_limit_is_refused_not_cut():
+    with pytest.raises(stt.VoiceError, match="1.0 minutes; answers up to"):
+        stt.Transcriber(max_seconds=30).transcribe(_wav(np.full(stt.SAMPLE_RATE * 60, 0.1)))
+
+
+def test_transcribe_command_reports_a_missing_file(tmp_path):
+    from interviewer.cli.main import app
+
+    result = CliRunner().invoke(app, ["transcribe", str(tmp_path / "none.wav")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+# -- the real packaged models --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def spoken():
+    from interviewer.evals.voice import load_fixture
+
+    fixture = load_fixture()
+    return fixture, [tts.synthesize(item.answer) for item in fixture]
+
+
+@pytest.mark.slow
+def test_jargon_dense_answers_are_transcribed_within_the_word_error_target(spoken):
+    from interviewer.evals.voice import wer
+
+    fixture, audio = spoken
+    assert len(fixture) >= 10
+    transcriber = stt.Transcriber()
+    heard = [transcriber.transcribe(clip, question=item.question) for item, clip in zip(fixture, audio)]
+    assert wer([x.answer for x in fixture], [h.text for h in heard]) <= 0.08
+    assert all(h.delivery.fillers == {} for h in heard)  # the filler prompt invents none in clean speech
+    assert all(100 <= h.delivery.wpm <= 220 for h in heard)
+
+
+@pytest.mark.slow
+def test_noise_is_not_taken_for_an_answer():
+    noise = np.random.default_rng(0).normal(0, 0.1, stt.SAMPLE_RATE * 3)
+    with pytest.raises(stt.VoiceError, match="could not make out"):
+        stt.Transcriber().transcribe(_wav(noise))
+
+
+@pytest.mark.slow
+def test_transcribe_command_and_a_wav_answer_in_the_terminal(spoken, tmp_path, monkeypatch):
+    from interviewer.cli.interview import _spoken
+    from interviewer.cli.main import app
+    from interviewer.evals.voice import normalize
+
+    fixture, audio = spoken
+    path = tmp_path / "answer.wav"
+    path.write_bytes(audio[0])
+    result = CliRunner().invoke(app, ["transcribe", str(path), "--json", "--question", fixture[0].question])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) >= {"text", "duration_s", "seconds", "model", "delivery"} and out["delivery"]["wpm"] > 0
+    assert normalize(out["text"]).split()[:3] == normalize(fixture[0].answer).split()[:3]
+
+    class _Agent:  # only what `_spoken` reads
+        current = None
+
+    text, delivery = _spoken(f"'{path}'", _Agent())
+    assert normalize(text) == normalize(out["text"]) and delivery.spoken_s == out["duration_s"]
+    assert _spoken("a typed answer.wav", _Agent()) == ("a typed answer.wav", None)  # not a file: it is the answer

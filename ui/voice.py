@@ -1,0 +1,86 @@
+"""The microphone and the interviewer's voice in the app: a recording becomes an editable draft, sent as the answer
+with how it was delivered; the interviewer's questions can be read aloud."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from interviewer.config import Settings
+from interviewer.interview.agent import Interviewer
+from interviewer.interview.transcript import Utterance
+from interviewer.voice import stt, tts
+from interviewer.voice.delivery import Delivery
+
+SPOKEN_KINDS = {"question", "followup", "repeat", "clarify", "hint"}  # what the interviewer reads aloud
+MIC_LABEL = ("Answer aloud: transcribed on this computer, kept in memory only (unless you keep recordings), "
+             "and shown here for you to correct before sending")
+
+
+def _send(draft_key: str) -> None:
+    """The send button's callback: runs before the next script run, so the draft widget can be cleared."""
+    st.session_state["spoken_send"] = (st.session_state.get(draft_key, ""), st.session_state.get("spoken_delivery"))
+    st.session_state.pop(draft_key, None)
+    st.session_state["mic_round"] = st.session_state.get("mic_round", 0) + 1
+
+
+def _keep(settings: Settings, agent: Interviewer, data: bytes, digest: str) -> None:
+    folder = settings.data_dir / "recordings" / agent.session.id
+    folder.mkdir(parents=True, exist_ok=True)
+    index = agent.current.index if agent.current else "x"
+    (folder / f"q{index}-{digest[:8]}.wav").write_bytes(data)
+
+
+def recorder(agent: Interviewer, settings: Settings, keep_recordings: bool) -> tuple[str, Delivery | None] | None:
+    """The answer spoken in an earlier run and now sent, if any; else draws the microphone and the draft."""
+    if sent := st.session_state.pop("spoken_send", None):
+        return sent
+    if reason := stt.missing():
+        st.caption(f":material/mic_off: {reason}")
+        return None
+    mic_round = st.session_state.get("mic_round", 0)
+    audio = st.audio_input(MIC_LABEL, key=f"mic-{mic_round}")
+    draft_key = f"spoken_draft-{mic_round}"
+    if audio is not None:
+        data = audio.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        if st.session_state.get("mic_heard") != digest:  # a new recording (reruns keep the old one in the widget)
+            st.session_state["mic_heard"] = digest
+            try:
+                with st.spinner("Transcribing..."):
+                    heard = stt.shared_transcriber(settings.voice_beam_size, settings.max_recording_s).transcribe(
+                        data, question=agent.current.question if agent.current else "")
+            except stt.VoiceError as e:
+                st.warning(str(e))
+                return None
+            st.session_state[draft_key] = heard.text
+            st.session_state["spoken_delivery"] = heard.delivery
+            if keep_recordings:
+                _keep(settings, agent, data, digest)
+    if draft_key not in st.session_state:
+        return None
+    st.text_area("What I heard (correct it if needed)", key=draft_key)
+    if delivery := st.session_state.get("spoken_delivery"):
+        st.caption(delivery.note())
+    st.button("Send this answer", key="send_spoken", type="primary", on_click=_send, args=(draft_key,))
+    return None
+
+
+def speak(utterances: list[Utterance], engine: str) -> None:
+    """Read the finished questions and follow-ups of this run aloud."""
+    lines = [tts.speakable(u.text) for u in utterances if u.kind in SPOKEN_KINDS and u.done and u.text]
+    if not lines or engine == "off":
+        return
+    text = " ".join(lines)
+    if engine == "piper":
+        try:
+            st.audio(tts.synthesize(text), format="audio/wav", autoplay=True)
+            return
+        except tts.SpeechError as e:
+            st.caption(f"{e}; using the browser's voice")
+    components.html(f"<script>const u = new SpeechSynthesisUtterance({json.dumps(text)}); u.lang = 'en-US';"
+                    "window.parent.speechSynthesis.cancel(); window.parent.speechSynthesis.speak(u);</script>",
+                    height=0)
