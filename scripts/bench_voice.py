@@ -1,11 +1,11 @@
 """Speech-to-text on this machine: word error rate on the spoken-answer fixture and latency per clip.
 
-    python scripts/bench_voice.py [--beam 1] [--repeat 3]
+    python scripts/bench_voice.py [--models tiny.en,base] [--beam 1] [--repeat 3]
 
 Synthesises each fixture answer with Piper (the `speech` extra), transcribes it with the packaged Whisper tiny.en
 (prompted with its question, as the app does), and prints WER per clip and over the corpus, and latency p50/p95 for
-the clips and for ~30 s answers (three clips joined). Run it on an idle machine: two cores shared with a running
-model server slow everything.
+the clips and for ~30 s answers (three clips joined). Run it on an idle machine; `--beside-grading` adds the load of
+an interview in progress (grades on the embedded model, one after another) to see latency where it matters.
 """
 
 from __future__ import annotations
@@ -38,40 +38,80 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--beam", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=3, help="timed passes over the clips")
-    args = ap.parse_args()
-    fixture = load_fixture()
+def start_grading_load() -> None:
+    """Grades on the embedded model, one after another, on a daemon thread: the load of an interview in progress."""
+    import threading
+
+    from interviewer.config import get_settings
+    from interviewer.grading.grader import Grader
+    from interviewer.knowledge.bank import load_bank
+    from interviewer.models.registry import make_llm
+
+    settings = get_settings()
+    grader = Grader(make_llm(settings, "local"), None, settings)
+    bank = load_bank(settings.knowledge_dir).questions[:20]
+    grader.score(bank[0], bank[0].reference_answer)  # the server is up and warm before the timings
+
+    def grade_forever():
+        i = 0
+        while True:
+            q = bank[i % len(bank)]
+            grader.score(q, f"I think {q.question.lower()} is about {' '.join(q.key_points[:1])} {i}")
+            i += 1
+
+    threading.Thread(target=grade_forever, daemon=True).start()
+    print("grading on the embedded model meanwhile (one grade after another)")
+
+
+def bench(model: str, beam: int, fixture, audio: list[bytes], repeat: int) -> None:
+    if reason := stt.missing(model):
+        print(f"\n{model}: skipped ({reason})")
+        return
+    transcriber = stt.Transcriber(model=model, beam_size=beam)
     started = time.perf_counter()
-    audio = [tts.synthesize(item.answer) for item in fixture]
-    print(f"synthesised {len(audio)} clips in {time.perf_counter() - started:.1f} s (Piper, incl. loading)")
-    transcriber = stt.Transcriber(beam_size=args.beam)
     transcriber.transcribe(audio[0], question=fixture[0].question)  # load the model outside the timings
+    print(f"\n== whisper-{model}, beam {beam} (first call incl. load {time.perf_counter() - started:.1f} s)")
     heard, seconds, durations = [], [], []
-    for rep in range(args.repeat):
+    for rep in range(repeat):
         for item, clip in zip(fixture, audio):
             t = transcriber.transcribe(clip, question=item.question)
             seconds.append(t.seconds)
             if rep == 0:
                 heard.append(t.text)
                 durations.append(t.duration_s)
-    print(f"\n{'clip':>4} {'audio s':>8} {'WER':>6}  heard")
+    print(f"{'clip':>4} {'audio s':>8} {'WER':>6}  heard")
     for i, (item, text, d) in enumerate(zip(fixture, heard, durations)):
         print(f"{i:>4} {d:>8.1f} {wer([item.answer], [text]):>6.1%}  {text}")
         if normalize(item.answer) != normalize(text):
             print(f"{'':>21}said: {item.answer}")
-    print(f"\ncorpus WER {wer([x.answer for x in fixture], heard):.1%} over {len(fixture)} clips "
-          f"({sum(len(normalize(x.answer).split()) for x in fixture)} words), model {stt.MODEL_NAME}, beam {args.beam}")
+    words = sum(len(normalize(x.answer).split()) for x in fixture)
+    print(f"corpus WER {wer([x.answer for x in fixture], heard):.1%} over {len(fixture)} clips ({words} words)")
     print(f"clip latency p50 {statistics.median(seconds):.2f} s, p95 {pct(seconds, 0.95):.2f} s "
           f"(clips {min(durations):.0f}-{max(durations):.0f} s; real-time factor "
-          f"{sum(seconds) / (args.repeat * sum(durations)):.3f})")
+          f"{sum(seconds) / (repeat * sum(durations)):.3f})")
     long_clips = [join_wavs(audio[i:i + 3]) for i in range(0, len(audio) - 2, 3)]
-    long_s = [transcriber.transcribe(c).seconds for _ in range(args.repeat) for c in long_clips]
+    long_s = [transcriber.transcribe(c).seconds for _ in range(repeat) for c in long_clips]
     long_d = [stt.decode(c).size / stt.SAMPLE_RATE for c in long_clips]
     print(f"~30 s answers ({min(long_d):.0f}-{max(long_d):.0f} s): p50 {statistics.median(long_s):.2f} s, "
           f"p95 {pct(long_s, 0.95):.2f} s over {len(long_s)} runs")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default=",".join(stt.MODELS), help="comma-separated names in stt.MODELS")
+    ap.add_argument("--beam", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3, help="timed passes over the clips")
+    ap.add_argument("--beside-grading", action="store_true",
+                    help="grade answers on the embedded model in a loop meanwhile, as a running interview does")
+    args = ap.parse_args()
+    if args.beside_grading:
+        start_grading_load()
+    fixture = load_fixture()
+    started = time.perf_counter()
+    audio = [tts.synthesize(item.answer) for item in fixture]
+    print(f"synthesised {len(audio)} clips in {time.perf_counter() - started:.1f} s (Piper, incl. loading)")
+    for model in args.models.split(","):
+        bench(model.strip(), args.beam, fixture, audio, args.repeat)
 
 
 if __name__ == "__main__":

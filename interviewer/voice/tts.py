@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import wave
 from functools import lru_cache
@@ -56,3 +57,11 @@ def synthesize(text: str) -> bytes:
     with wave.open(buf, "wb") as out:
         _voice().synthesize_wav(speakable(text), out)
     return buf.getvalue()
+
+
+def browser_script(text: str) -> str:
+    """An HTML snippet that has the browser (the app's page, not its frame) say `text`. The text can quote the
+    candidate: as a JSON string with "<" escaped it cannot close the script element."""
+    literal = json.dumps(speakable(text)).replace("<", "\\u003c")
+    return (f"<script>const u = new SpeechSynthesisUtterance({literal}); u.lang = 'en-US';"
+            "window.parent.speechSynthesis.cancel(); window.parent.speechSynthesis.speak(u);</script>")
