@@ -90,6 +90,10 @@ def current_question(agent, bank):
     ("Could you repeat the question?", "repeat"), ("say that again", "repeat"), ("end the interview", "end"),
     ("Do you mean during training or at inference?", "clarify"), ("Should I cover CNNs too?", "clarify"),
     ("Is it because of vanishing gradients?", None),
+    # as speech-to-text writes spoken requests
+    ("Um, skip this one.", "skip"), ("Okay so, give me a hint.", "hint"), ("Uh, can you repeat the question?", "repeat"),
+    ("I want to end the interview.", "end"), ("Let's stop here.", "end"), ("Can we skip this one?", "skip"),
+    ("So dropout zeroes activations at random during training.", "answer"),
     ("Backpropagation computes gradients with the chain rule, layer by layer.", "answer"),
     ("A hint of overfitting shows when validation loss rises while training loss keeps falling, so you stop early.",
      "answer"),
