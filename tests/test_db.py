@@ -146,14 +146,22 @@ def test_a_database_from_before_migrations_opens_with_its_data(tmp_path):
     con.execute("INSERT INTO seen VALUES ('ann', 'guide-02', '2026-01-01T00:00:00')")
     con.close()
     db = SessionDB(path)
-    assert db.migrated == ["m001_initial"] and db.recent_question_ids("ann") == ["guide-02"]
+    assert db.migrated == [fn.__name__ for fn in migrations.MIGRATIONS] and db.recent_question_ids("ann") == ["guide-02"]
 
 
-def m002_notes(con):
+def _next(fn):
+    """A test migration numbered after the shipped ones."""
+    fn.__name__ = f"m{len(migrations.MIGRATIONS) + 1:03d}_{fn.__name__.lstrip('_')}"
+    return fn
+
+
+@_next
+def _notes(con):
     con.execute("ALTER TABLE sessions ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
 
 
-def m002_broken(con):
+@_next
+def _broken(con):
     con.execute("CREATE TABLE half_done (x INTEGER)")
     raise RuntimeError("disk on fire")
 
@@ -163,8 +171,8 @@ def test_a_later_migration_runs_on_an_existing_database_and_keeps_rows(tmp_path)
     db = SessionDB(path)
     s = _session()
     db.create(s)
-    upgraded = SessionDB(path, schema=[*migrations.MIGRATIONS, m002_notes])
-    assert upgraded.migrated == ["m002_notes"]
+    upgraded = SessionDB(path, schema=[*migrations.MIGRATIONS, _notes])
+    assert upgraded.migrated == [_notes.__name__]
     assert upgraded.load(s.id) is not None
     with upgraded._connect() as con:
         assert con.execute("SELECT notes FROM sessions WHERE id=?", (s.id,)).fetchone() == ("",)
@@ -174,9 +182,9 @@ def test_a_failing_migration_leaves_no_trace_and_is_tried_again(tmp_path):
     path = tmp_path / "m.sqlite3"
     SessionDB(path)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        SessionDB(path, schema=[*migrations.MIGRATIONS, m002_broken])
+        SessionDB(path, schema=[*migrations.MIGRATIONS, _broken])
     db = SessionDB(path)
-    assert db.schema() == ["m001_initial"]
+    assert db.schema() == [fn.__name__ for fn in migrations.MIGRATIONS]
     with db._connect() as con:
         assert con.execute("SELECT 1 FROM sqlite_master WHERE name='half_done'").fetchone() is None
 
@@ -206,4 +214,4 @@ def test_two_processes_opening_a_new_file_apply_each_migration_once(tmp_path):
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(results, key=len) == [[], [], [], ["m001_initial"]]
+    assert sorted(results, key=len) == [[], [], [], [fn.__name__ for fn in migrations.MIGRATIONS]]

@@ -98,6 +98,8 @@ def interview(
     backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
     user: str = typer.Option("local", help="whose history this session belongs to"),
     resume: Optional[str] = typer.Option(None, help="resume the session with this id"),
+    plan: bool = typer.Option(False, "--plan", help="today's practice for --user (see `interviewer practice`), "
+                              "--n questions"),
     out: Optional[Path] = typer.Option(None, help="also write the report here (.md, or .json for JSON)"),
 ) -> None:
     """A mock interview in the terminal. Type 'hint', 'skip', 'repeat' or 'end' at any time."""
@@ -115,12 +117,22 @@ def interview(
     _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
     backend = backend or settings.resolved_backend()
+    questions = load_bank(settings.knowledge_dir).questions
+    planned: dict = {}
+    if plan:
+        from interviewer.interview.practice import todays_plan
+
+        today = todays_plan(SessionDB(settings.db_path), user, questions, n=n)
+        planned = {"planned": today.question_ids, "plan_reasons": {i.question_id: i.reason for i in today.items},
+                   "n_questions": len(today.items)}
+        if not today.items:
+            fail("nothing to practise: the bank has no question left for this plan")
     try:
-        config = SessionConfig(track=track, n_questions=n, mode=mode, concepts=concept, user=user)
+        config = SessionConfig(**{"track": track, "n_questions": n, "mode": mode, "concepts": concept, "user": user,
+                                  **planned})
     except ValidationError as e:
         fail(e.errors()[0]["msg"])
     llm = prepare_llm(settings, backend)
-    questions = load_bank(settings.knowledge_dir).questions
     parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions,
                  db=SessionDB(settings.db_path))
     if resume:
@@ -198,7 +210,7 @@ def run_app(
     _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
     chosen = backend or settings.resolved_backend()
-    if chosen == "local":
+    if BACKENDS[chosen].starts_server:
         try:  # join, verify and start the shared server now, with progress; the app then reuses it
             prepare_llm(settings, "local")
         except typer.Exit:  # the app still opens: its sidebar offers OpenAI or a compatible server instead
@@ -216,4 +228,31 @@ def run_app(
         raise typer.Exit(0)
 
 
-COMMANDS = {"interview": interview, "history": history, "app": run_app}
+def practice(
+    user: str = typer.Option("local", help="whose schedule"),
+    n: int = typer.Option(5, "--n", min=1, max=30, help="questions in the plan"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Today's practice: questions due for review (weakest concepts first), then new ones. Run it with
+    `interviewer interview --plan --user U`."""
+    from interviewer.interview.db import SessionDB
+    from interviewer.interview.practice import todays_plan
+    from interviewer.knowledge.bank import load_bank
+
+    settings = get_settings()
+    today = todays_plan(SessionDB(settings.db_path), user, load_bank(settings.knowledge_dir).questions, n=n)
+    if as_json:
+        sys.stdout.write(today.model_dump_json(indent=2) + "\n")
+        return
+    console.print(f"Today's practice for {user}: {today.due_total} due for review"
+                  + (f" (showing {n})" if today.due_total > n else ""))
+    table = Table("question", "kind", "why")
+    for item in today.items:
+        table.add_row(item.question_id, item.kind, item.reason)
+    console.print(table)
+    if today.concept_strength:
+        console.print("Weakest first: " + ", ".join(f"{c} {s:.1f}" for c, s in list(today.concept_strength.items())[:6]))
+    console.print(f"Start it: interviewer interview --plan --user {user} --n {n}")
+
+
+COMMANDS = {"interview": interview, "history": history, "app": run_app, "practice": practice}

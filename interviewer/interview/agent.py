@@ -164,7 +164,10 @@ class Interviewer:
         return [self._say("question", self.question_text(rec))]
 
     def question_text(self, rec: QuestionRecord) -> str:
-        return f"**Question {rec.index + 1} of {self.session.config.n_questions}** ({rec.tier}): {rec.question}"
+        text = f"**Question {rec.index + 1} of {self.session.config.n_questions}** ({rec.tier}): {rec.question}"
+        if reason := self.session.config.plan_reasons.get(rec.question_id):
+            text += f"\n\n_Why this question: {reason}_"
+        return text
 
     @_one_turn_at_a_time
     def handle(self, message: str, *, delivery: Delivery | None = None) -> list[Utterance]:

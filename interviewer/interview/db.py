@@ -35,6 +35,17 @@ class SessionSummary(BaseModel):
     score: float | None = None  # mean over graded questions, 0-5
 
 
+class StoredCard(BaseModel):
+    """One row of the practice schedule; `card` is the spaced-repetition library's own JSON."""
+
+    question_id: str
+    card: str
+    due: datetime
+    last_score: float
+    reviews: int
+    updated_at: datetime
+
+
 class SessionDB:
     def __init__(self, path: Path | str, *, schema: Sequence[migrations.Migration] = migrations.MIGRATIONS) -> None:
         self.path = Path(path)
@@ -107,11 +118,21 @@ class SessionDB:
             con.executemany("INSERT INTO seen VALUES (?,?,?) ON CONFLICT(user, question_id) "
                             "DO UPDATE SET seen_at=excluded.seen_at", [(user, q, stamp) for q in question_ids])
 
+    def save_card(self, user: str, card: StoredCard) -> None:
+        with self._connect() as con:
+            con.execute("INSERT INTO schedule VALUES (?,?,?,?,?,?,?) ON CONFLICT(user, question_id) DO UPDATE SET "
+                        "card=excluded.card, due=excluded.due, last_score=excluded.last_score, "
+                        "reviews=excluded.reviews, updated_at=excluded.updated_at",
+                        (user, card.question_id, card.card, card.due.isoformat(), card.last_score, card.reviews,
+                         card.updated_at.isoformat()))
+
     def delete_user(self, user: str) -> int:
-        """Everything stored about a user: sessions (with their turns and grades) and the seen-questions list."""
+        """Everything stored about a user: sessions (with their turns and grades), the seen-questions list and the
+        practice schedule."""
         with self._connect() as con:
             n = con.execute("DELETE FROM sessions WHERE user=?", (user,)).rowcount
             con.execute("DELETE FROM seen WHERE user=?", (user,))
+            con.execute("DELETE FROM schedule WHERE user=?", (user,))
         return n
 
     # -- reads ---------------------------------------------------------------------------------------------------
@@ -150,6 +171,22 @@ class SessionDB:
                                       asked=asked, graded=graded,
                                       score=round(score, 2) if score is not None else None))
         return out
+
+    def cards(self, user: str) -> dict[str, StoredCard]:
+        """This user's practice schedule: question id -> its card."""
+        with self._connect() as con:
+            rows = con.execute("SELECT question_id, card, due, last_score, reviews, updated_at FROM schedule "
+                               "WHERE user=?", (user,)).fetchall()
+        return {r[0]: StoredCard(question_id=r[0], card=r[1], due=r[2], last_score=r[3], reviews=r[4],
+                                 updated_at=r[5]) for r in rows}
+
+    def score_history(self, user: str) -> list[tuple[datetime, list[str], float]]:
+        """(session start, the question's concepts, score) of every graded answer of this user, oldest first."""
+        with self._connect() as con:
+            rows = con.execute("SELECT s.created_at, q.record, q.score FROM questions q JOIN sessions s "
+                               "ON s.id = q.session_id WHERE s.user=? AND q.score IS NOT NULL ORDER BY s.created_at",
+                               (user,)).fetchall()
+        return [(datetime.fromisoformat(at), json.loads(record)["concepts"], score) for at, record, score in rows]
 
     def recent_question_ids(self, user: str, limit: int = 60) -> list[str]:
         """Question ids this user was asked most recently, newest first."""

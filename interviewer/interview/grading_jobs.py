@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from interviewer.grading.models import Grade
+from interviewer.interview import practice
 from interviewer.interview.db import SessionDB
 from interviewer.interview.session import QuestionRecord, Session
 from interviewer.knowledge.bank import Question
@@ -59,9 +60,12 @@ class GradingJobs:
             return None
 
     def set_grade(self, rec: QuestionRecord, grade: Grade | None, error: str | None = None) -> None:
+        """Stored with the session, and the question rescheduled in the user's practice plan."""
         with self._lock:
             rec.grade, rec.grade_error = grade, error
         self.db.save_grade(self.session.id, rec.index, grade, error)
+        if grade is not None:
+            practice.review(self.db, self.session.user, rec.question_id, grade.score)
 
     def full_grade(self, rec: QuestionRecord) -> Grade:
         """Runs on a pool thread: reuse a quick score already under way, else score here (waiting on a new future

@@ -63,6 +63,22 @@ def m001_initial(con: sqlite3.Connection) -> None:
         PRIMARY KEY (user, question_id))""")
 
 
+@migration
+def m002_practice_schedule(con: sqlite3.Connection) -> None:
+    """One spaced-repetition card per user and question (interview/practice.py): the fsrs card as JSON, when it is
+    due, and the latest score."""
+    con.execute("""CREATE TABLE schedule (
+        user TEXT NOT NULL,
+        question_id TEXT NOT NULL,
+        card TEXT NOT NULL,
+        due TEXT NOT NULL,
+        last_score REAL NOT NULL,
+        reviews INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (user, question_id))""")
+    con.execute("CREATE INDEX schedule_due ON schedule(user, due)")
+
+
 def check_order(migrations: Sequence[Migration]) -> None:
     """Names are mNNN_what, numbered 1, 2, 3, ... in list order: a gap or a swap is a mistake, not a choice."""
     for expected, fn in enumerate(migrations, start=1):

@@ -8,6 +8,7 @@ from collections import Counter
 from interviewer.knowledge.bank import Question
 from interviewer.interview.session import LEVELS, Session, SessionConfig
 
+
 def pick_question(pool: list[Question], session: Session, recent: list[str], rng: random.Random) -> Question | None:
     """The next question: right tier (or level, in mixed), focus concepts, unseen in this session and lately.
 
@@ -19,6 +20,9 @@ def pick_question(pool: list[Question], session: Session, recent: list[str], rng
     left = [q for q in pool if q.id not in asked]
     if not left:
         return None
+    if cfg.planned:  # a plan is asked as planned; ids the bank no longer has are passed over
+        by_id = {q.id: q for q in left}
+        return next((by_id[qid] for qid in cfg.planned if qid in by_id), None)
     tiers = ({t for t, lvl in LEVELS.items() if lvl == session.level} if cfg.track == "mixed" else {cfg.track})
     focus = set(cfg.concepts)
 

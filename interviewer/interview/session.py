@@ -39,6 +39,9 @@ class SessionConfig(BaseModel):
     concepts: list[str] = Field(default_factory=list, description="focus concepts; empty means any")
     mode: Mode = "interview"
     user: str = Field(default="local", min_length=1, max_length=64)
+    planned: list[str] = Field(default_factory=list, description="question ids to ask in this order (a practice plan); "
+                               "empty means drawn by track and focus")
+    plan_reasons: dict[str, str] = Field(default_factory=dict, description="why each planned question was chosen")
 
     @field_validator("concepts")
     @classmethod
@@ -49,6 +52,8 @@ class SessionConfig(BaseModel):
         return list(dict.fromkeys(value))
 
     def describe(self) -> str:
+        if self.planned:
+            return f"{self.n_questions} questions from your practice plan"
         track = "mixed difficulty" if self.track == "mixed" else f"{self.track}-level"
         focus = f", focusing on {', '.join(self.concepts)}" if self.concepts else ""
         return f"{self.n_questions} {track} questions{focus}"

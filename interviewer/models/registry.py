@@ -45,6 +45,7 @@ class Backend:
     setup: tuple[SetupField, ...] = ()
     scripted: bool = False  # replies come from a script, not a model: free to remake, not worth caching or grounding
     offered: bool = True    # listed in the app's menu (the scripted one only when the settings already chose it)
+    starts_server: bool = False  # builds a server on this machine: worth starting, with progress, before the app
 
 
 def _openai_client(**kwargs):
@@ -94,7 +95,7 @@ def _build_local(settings, on_progress: Progress) -> LLM:
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("local", "Embedded model (default, runs offline)", _build_local),
+    Backend("local", "Embedded model (default, runs offline)", _build_local, starts_server=True),
     Backend("openai", "OpenAI", _build_openai, setup=(
         SetupField("api_key", "OpenAI API key", secret=True, help="kept in memory for this app only"),
         SetupField("model", "Model", default=lambda s: s.model or s.openai_model))),

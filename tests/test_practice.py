@@ -1,0 +1,121 @@
+"""The practice schedule: grades map to FSRS ratings, every graded answer reschedules its question per user, and
+today's plan puts due questions first (weakest concept first), then new ones."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fsrs import Rating
+from typer.testing import CliRunner
+
+from interviewer.interview import practice
+from interviewer.interview.session import Session, SessionConfig
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("score, rating", [(0.0, Rating.Again), (1.4, Rating.Again), (1.5, Rating.Hard),
+                                           (2.4, Rating.Hard), (2.5, Rating.Good), (3.9, Rating.Good),
+                                           (4.0, Rating.Easy), (5.0, Rating.Easy)])
+def test_grades_map_to_ratings(score, rating):
+    assert practice.rating_for(score) == rating
+
+
+def test_a_weak_answer_comes_back_sooner_than_a_strong_one(db):
+    weak = practice.review(db, "ann", "guide-02", 0.5, T0)
+    strong = practice.review(db, "ann", "guide-03", 4.8, T0)
+    assert T0 < weak.due < strong.due and weak.due - T0 <= timedelta(days=1)
+    again = practice.review(db, "ann", "guide-03", 4.8, strong.due)
+    assert again.reviews == 2 and again.due - strong.due > strong.due - T0  # known twice: a longer interval
+    assert db.cards("bob") == {} and set(db.cards("ann")) == {"guide-02", "guide-03"}
+
+
+def _graded(db, user, answers: dict[str, float], at: datetime, bank) -> None:
+    """A finished session of `user` with these question scores, and the schedule updated as grading does."""
+    from interviewer.grading.models import Grade
+    from interviewer.interview.session import QuestionRecord
+
+    s = Session(config=SessionConfig(user=user, n_questions=len(answers)), created_at=at)
+    db.create(s)
+    for i, (qid, score) in enumerate(answers.items()):
+        q = bank.get(qid)
+        db.save_question(s.id, QuestionRecord(index=i, question_id=qid, tier=q.tier, concepts=q.concepts,
+                                              question=q.question, closed=True))
+        db.save_grade(s.id, i, Grade(question_id=qid, score=score))
+        practice.review(db, user, qid, score, at)
+
+
+def test_todays_plan_is_due_questions_weakest_concept_first_then_new_ones(db, bank):
+    by_concept: dict[str, list[str]] = {}
+    for q in bank.questions:
+        by_concept.setdefault(q.concepts[0], []).append(q.id)
+    (weak_c, weak_ids), (strong_c, strong_ids) = [(c, ids) for c, ids in by_concept.items() if len(ids) >= 3][:2]
+    _graded(db, "ann", {weak_ids[0]: 0.5, strong_ids[0]: 3.0}, T0, bank)
+    plan = practice.todays_plan(db, "ann", bank.questions, n=4, now=T0 + timedelta(days=30))
+    assert [i.kind for i in plan.items] == ["due", "due", "new", "new"]
+    assert plan.items[0].question_id == weak_ids[0] and plan.items[1].question_id == strong_ids[0]
+    assert plan.items[2].concept == weak_c  # new questions on the weakest concept first
+    assert "due for review" in plan.items[0].reason and "weakest" in plan.items[2].reason
+    assert plan.due_total == 2 and list(plan.concept_strength)[0] == weak_c
+    early = practice.todays_plan(db, "ann", bank.questions, n=4, now=T0 + timedelta(hours=1))
+    assert all(i.kind == "new" for i in early.items)  # nothing due yet
+    assert practice.todays_plan(db, "bob", bank.questions, n=3, now=T0).due_total == 0  # per user
+
+
+def test_target_topics_lead_the_new_questions(db, bank):
+    topic = bank.questions[-1].concepts[0]
+    plan = practice.todays_plan(db, "ann", bank.questions, n=3, now=T0, topics=[topic])
+    assert all(topic in bank.get(i.question_id).concepts for i in plan.items)
+    assert "target job" in plan.items[0].reason
+
+
+def test_deleting_ones_data_deletes_the_schedule(db, bank):
+    _graded(db, "ann", {bank.questions[0].id: 2.0}, T0, bank)
+    _graded(db, "bob", {bank.questions[0].id: 2.0}, T0, bank)
+    db.delete_user("ann")
+    assert db.cards("ann") == {} and db.cards("bob")
+
+
+def test_every_graded_answer_reschedules_its_question_and_a_plan_runs_as_planned(db, bank, session_settings):
+    from interviewer.grading.grader import Grader
+    from interviewer.interview.agent import Interviewer
+    from interviewer.models.fake import toy_llm
+
+    llm = toy_llm()
+    plan = practice.todays_plan(db, "ann", bank.questions, n=2, now=T0)
+    config = SessionConfig(user="ann", n_questions=2, planned=plan.question_ids,
+                           plan_reasons={i.question_id: i.reason for i in plan.items})
+    agent = Interviewer.start(config, db=db, llm=llm, grader=Grader(llm, None, session_settings),
+                              questions=bank.questions, session_id="plan-1")
+    try:
+        first = [u.resolve() for u in agent.opening()][-1]
+        assert agent.current.question_id == plan.question_ids[0] and "Why this question: new:" in first
+        for _ in range(6):
+            if agent.phase == "finished":
+                break
+            for u in agent.handle(" ".join(bank.get(agent.current.question_id).key_points)):
+                u.resolve()
+        assert agent.phase == "finished" and agent.wait_for_grades(timeout=60)
+        assert [r.question_id for r in agent.session.questions] == plan.question_ids
+        cards = db.cards("ann")
+        assert set(cards) == set(plan.question_ids) and all(c.reviews == 1 for c in cards.values())
+    finally:
+        agent.close()
+
+
+def test_practice_command_prints_the_plan(tmp_path, monkeypatch):
+    import json
+
+    from interviewer.cli.main import app
+    from interviewer.config import get_settings
+
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["practice", "--user", "ann", "--n", "3", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["user"] == "ann" and len(out["items"]) == 3 and out["due_total"] == 0
