@@ -217,3 +217,28 @@ def test_an_unreadable_upload_gets_a_message_and_the_interview_goes_on(app_env, 
     assert not at.text_area and not app_env.load(sid).questions[0].answers
     say(at, strong_answer(current_question(app_env, sid, bank)))  # typing still works
     assert app_env.load(sid).questions[0].answers
+
+
+def test_todays_practice_starts_from_the_plan_and_the_history_shows_progress(app_env, bank):
+    from interviewer.interview.practice import todays_plan
+
+    db = app_env
+    expected = todays_plan(db, "local", bank.questions, n=2).question_ids
+    at = new_app()
+    at.slider(key="n_questions").set_value(2)
+    at.button(key="start_plan").click().run()
+    assert not at.exception, at.exception
+    sid = at.query_params["sid"]
+    assert "Why this question" in messages(at)[-1][1]
+    for _ in range(6):
+        session = db.load(sid)
+        if session.finished:
+            break
+        say(at, strong_answer(current_question(db, sid, bank)) if session.phase == "awaiting_answer" else "skip")
+    session = db.load(sid)
+    assert session.finished and [r.question_id for r in session.questions] == expected
+    assert set(db.cards("local")) == set(expected)  # graded answers went into the schedule
+    at.radio(key="view").set_value("History").run()
+    assert not at.exception, at.exception
+    assert any("Progress per concept" in m.value for m in at.markdown)
+    assert any("Due for review today: 0" in m.value for m in at.markdown)

@@ -30,6 +30,7 @@ class Setup:
     concepts: list[str]
     start: bool  # "Start a new interview" was pressed in this run
     choice: Choice
+    start_plan: bool = False  # "Today's practice" was pressed: the session asks the user's plan
     speak: str = "off"  # how questions are read aloud: an engine of interviewer.voice.tts
     keep_recordings: bool = False
 
@@ -78,9 +79,12 @@ def draw(settings: Settings, pages: list[str]) -> Setup:
         n_questions = st.slider("Number of questions", 1, MAX_QUESTIONS, _DEFAULTS.n_questions, key="n_questions")
         concepts = st.multiselect("Focus concepts (optional)", CONCEPTS, key="concepts")
         start = st.button("Start a new interview", type="primary", key="start")
+        start_plan = st.button("Today's practice", key="start_plan", icon=":material/event_repeat:",
+                               help="what is due for review (weakest areas first), then new questions; "
+                                    "as many as the number of questions above")
         with st.expander("Voice", expanded=False):
             speak, keep = _voice_form(settings)
         with st.expander("Model", expanded=False):
             choice = _model_form(settings)
     return Setup(view=view, user=user, track=track, mode=mode, n_questions=n_questions, concepts=concepts,
-                 start=start, choice=choice, speak=speak, keep_recordings=keep)
+                 start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep)

@@ -106,3 +106,15 @@ def progress_chart(sessions: list[SessionSummary]):
             .encode(x=alt.X("date:T", title=None), y=alt.Y("score:Q", scale=alt.Scale(domain=[0, 5]), title="score"),
                     color="track:N", tooltip=["date:T", "track", "score"])
             .properties(height=260))
+
+
+def concept_progress_chart(history: list[tuple], concepts: list[str]):
+    """Per concept, the mean score of each day it was practised (the weakest concepts only, to stay readable)."""
+    rows = [{"date": at.date(), "concept": c, "score": score} for at, cs, score in history for c in cs if c in concepts]
+    if not rows:
+        return None
+    df = pd.DataFrame(rows).groupby(["date", "concept"], as_index=False)["score"].mean()
+    return (alt.Chart(df).mark_line(point=True)
+            .encode(x=alt.X("date:T", title=None), y=alt.Y("score:Q", scale=alt.Scale(domain=[0, 5]), title="score"),
+                    color="concept:N", tooltip=["date:T", "concept", alt.Tooltip("score:Q", format=".1f")])
+            .properties(height=260))

@@ -7,10 +7,11 @@ import streamlit as st
 
 from interviewer.config import Settings
 from interviewer.interview.db import SessionDB
+from interviewer.interview.practice import todays_plan
 from interviewer.interview.report import build_report
 from ui import state
 from ui.sidebar import Setup
-from ui.views import progress_chart, render_report
+from ui.views import concept_progress_chart, progress_chart, render_report
 
 
 def _session_list(db: SessionDB, user: str) -> str | None:
@@ -31,9 +32,28 @@ def _session_list(db: SessionDB, user: str) -> str | None:
     return picked if st.button("Open", key="history_open") else None
 
 
+PROGRESS_CONCEPTS = 6  # concepts drawn in the progress chart: the weakest
+
+
+def _practice_overview(db: SessionDB, user: str, settings: Settings) -> None:
+    plan = todays_plan(db, user, state.get_questions(str(settings.knowledge_dir)))
+    if not plan.concept_strength:
+        return
+    st.markdown("**Progress per concept** (weakest first)")
+    chart = concept_progress_chart(db.score_history(user), list(plan.concept_strength)[:PROGRESS_CONCEPTS])
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    due = [i for i in plan.items if i.kind == "due"]
+    st.markdown(f"**Due for review today: {plan.due_total}**" + (" (start them with *Today's practice*)" if due else ""))
+    if due:
+        st.dataframe(pd.DataFrame([{"question": i.question_id, "concept": i.concept, "last score": i.last_score,
+                                    "due since": f"{i.due:%Y-%m-%d}"} for i in due]), hide_index=True)
+
+
 def _delete_my_data(db: SessionDB, user: str) -> None:
     with st.expander("Delete my data"):
-        st.write(f"This deletes every interview, answer and grade stored for **{user}**. It cannot be undone.")
+        st.write(f"This deletes every interview, answer, grade and the practice schedule stored for **{user}**. "
+                 "It cannot be undone.")
         sure = st.checkbox("Yes, delete everything", key="confirm_delete")
         if st.button("Delete my data", type="primary", disabled=not sure, key="delete_data"):
             n = db.delete_user(user)
@@ -49,6 +69,7 @@ def draw(setup: Setup, settings: Settings) -> None:
     db = state.get_db(str(settings.db_path))
     st.header("History")
     picked = _session_list(db, setup.user)
+    _practice_overview(db, setup.user, settings)
     _delete_my_data(db, setup.user)
     opened = picked or st.session_state.get("history_opened")
     if not opened:

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from interviewer.config import Settings
 from interviewer.interview.agent import Interviewer
+from interviewer.interview.practice import todays_plan
 from interviewer.interview.report import build_report
 from interviewer.interview.session import SessionConfig
 from interviewer.interview.transcript import Utterance
@@ -14,17 +15,28 @@ from ui import state, voice
 from ui.sidebar import Setup
 from ui.views import render_report, show, show_candidate, show_turns
 
-WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, then press **Start a new interview**. "
+WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, then press **Start a new interview**, "
+           "or **Today's practice** for what is due for review and your weakest areas. "
            "During the interview you can type `hint`, `skip`, `repeat` or ask what a question means. Your answers are "
            "saved as you go: refresh or come back later and the interview continues.")
 # Waiting for the last grades at the end: a few model requests' worth, then the report says what is still grading.
 FINISH_WAIT_REQUESTS = 3
 
 
+def _planned(setup: Setup, settings: Settings) -> dict:
+    """The session fields of today's practice, when that was asked for."""
+    if not setup.start_plan:
+        return {}
+    plan = todays_plan(state.get_db(str(settings.db_path)), setup.user,
+                       state.get_questions(str(settings.knowledge_dir)), n=setup.n_questions)
+    return {"planned": plan.question_ids, "plan_reasons": {i.question_id: i.reason for i in plan.items},
+            "n_questions": max(1, len(plan.items))}
+
+
 def _start(setup: Setup, settings: Settings) -> Interviewer | None:
     try:
-        config = SessionConfig(track=setup.track, n_questions=setup.n_questions, mode=setup.mode,
-                               concepts=setup.concepts, user=setup.user)
+        config = SessionConfig(**{"track": setup.track, "n_questions": setup.n_questions, "mode": setup.mode,
+                                  "concepts": setup.concepts, "user": setup.user, **_planned(setup, settings)})
     except ValidationError as e:
         st.error(e.errors()[0]["msg"])
         return None
@@ -95,7 +107,7 @@ def draw(setup: Setup, settings: Settings) -> None:
     agent: Interviewer | None = st.session_state.get("agent")
     fresh: list[Utterance] = []
     past = None  # the transcript before this run's new utterances
-    if setup.start:
+    if setup.start or setup.start_plan:
         agent = _start(setup, settings)
         if agent is None:
             return
