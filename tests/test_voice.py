@@ -123,8 +123,11 @@ def test_transcribe_command_and_a_wav_answer_in_the_terminal(spoken, tmp_path, m
     assert set(out) >= {"text", "duration_s", "seconds", "model", "delivery"} and out["delivery"]["wpm"] > 0
     assert normalize(out["text"]).split()[:3] == normalize(fixture[0].answer).split()[:3]
 
-    class _Agent:  # only what `_spoken` reads
-        current = None
+    class _Question:  # what `_spoken` reads of the agent: the current question, the transcription's prompt
+        question = fixture[0].question
+
+    class _Agent:
+        current = _Question()
 
     text, delivery = _spoken(f"'{path}'", _Agent())
     assert normalize(text) == normalize(out["text"]) and delivery.spoken_s == out["duration_s"]
