@@ -41,6 +41,39 @@ def _spoken(message: str, agent):
     return heard.text, heard.delivery
 
 
+def read_or_fail(path: Path) -> str:
+    from interviewer.interview.tailor import DocumentError, read_document
+
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    try:
+        return read_document(path.read_bytes(), path.name)
+    except DocumentError as e:
+        fail(str(e))
+
+
+def tailored_plan(settings: Settings, questions, jd: Path, cv: Path | None, n: int, llm, backend: str):
+    """The bank questions that match a job description (and CV), or a clear exit when nothing does."""
+    from interviewer.interview.tailor import tailor
+
+    job, resume = read_or_fail(jd), read_or_fail(cv) if cv else ""
+    with err.status("matching the job description to the question bank..."):
+        plan = tailor(prepare_store(settings, backend) or _ingested_store(settings), questions, job, cv=resume,
+                      llm=llm, n=n)
+    if not plan.items:
+        fail(f"nothing in the question bank matches {jd.name} ({plan.phrases} phrases searched): is it a "
+             "deep-learning role? Try a track instead (--track)")
+    return plan
+
+
+def _ingested_store(settings: Settings):
+    from interviewer.knowledge.store import Store, ensure_ingested
+
+    store = Store(settings)
+    ensure_ingested(store)
+    return store
+
+
 def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
     if value is not None and value not in allowed:
         fail(f"unknown {what} {value!r}: choose one of {', '.join(allowed)}")
@@ -100,6 +133,8 @@ def interview(
     resume: Optional[str] = typer.Option(None, help="resume the session with this id"),
     plan: bool = typer.Option(False, "--plan", help="today's practice for --user (see `interviewer practice`), "
                               "--n questions"),
+    jd: Optional[Path] = typer.Option(None, "--jd", help="a job description (.txt .md .pdf .docx): its questions"),
+    cv: Optional[Path] = typer.Option(None, "--cv", help="with --jd: your CV, whose claims are probed too"),
     out: Optional[Path] = typer.Option(None, help="also write the report here (.md, or .json for JSON)"),
 ) -> None:
     """A mock interview in the terminal. Type 'hint', 'skip', 'repeat' or 'end' at any time."""
@@ -118,6 +153,7 @@ def interview(
     settings = get_settings()
     backend = backend or settings.resolved_backend()
     questions = load_bank(settings.knowledge_dir).questions
+    llm = prepare_llm(settings, backend)
     planned: dict = {}
     if plan:
         from interviewer.interview.practice import todays_plan
@@ -127,12 +163,15 @@ def interview(
                    "n_questions": len(today.items)}
         if not today.items:
             fail("nothing to practise: the bank has no question left for this plan")
+    elif jd:
+        tailored = tailored_plan(settings, questions, jd, cv, n, llm, backend)
+        planned = {"planned": tailored.question_ids, "plan_reasons": {m.question_id: m.reason for m in tailored.items},
+                   "n_questions": len(tailored.items)}
     try:
         config = SessionConfig(**{"track": track, "n_questions": n, "mode": mode, "concepts": concept, "user": user,
                                   **planned})
     except ValidationError as e:
         fail(e.errors()[0]["msg"])
-    llm = prepare_llm(settings, backend)
     parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions,
                  db=SessionDB(settings.db_path))
     if resume:
@@ -228,6 +267,36 @@ def run_app(
         raise typer.Exit(0)
 
 
+def plan_for_job(
+    jd: Path = typer.Option(..., "--jd", help="a job description: .txt, .md, .pdf or .docx"),
+    cv: Optional[Path] = typer.Option(None, "--cv", help="your CV (its claims are probed, with less weight)"),
+    n: int = typer.Option(8, "--n", min=1, max=30, help="questions"),
+    backend: Optional[str] = typer.Option(None, help=BACKEND_HELP + "; names the job's topics (none: retrieval only)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """The bank questions a job description asks about, each with the phrase it matched. Run them with
+    `interviewer interview --jd FILE`."""
+    from interviewer.knowledge.bank import load_bank
+
+    _check_choice(backend, tuple(BACKENDS), "backend")
+    settings = get_settings()
+    chosen = backend or settings.resolved_backend()
+    plan = tailored_plan(settings, load_bank(settings.knowledge_dir).questions, jd, cv, n,
+                         prepare_llm(settings, chosen), chosen)
+    if as_json:
+        sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
+        return
+    if plan.concepts:
+        console.print("The job stresses: " + ", ".join(plan.concepts))
+    table = Table("question", "why this question")
+    for m in plan.items:
+        table.add_row(m.question_id, m.reason)
+    console.print(table)
+    if plan.unmatched:
+        console.print(f"[dim]{len(plan.unmatched)} of {plan.phrases} phrases matched nothing in the bank, e.g. "
+                      f"\"{plan.unmatched[0]}\"[/]")
+
+
 def practice(
     user: str = typer.Option("local", help="whose schedule"),
     n: int = typer.Option(5, "--n", min=1, max=30, help="questions in the plan"),
@@ -255,4 +324,4 @@ def practice(
     console.print(f"Start it: interviewer interview --plan --user {user} --n {n}")
 
 
-COMMANDS = {"interview": interview, "history": history, "app": run_app, "practice": practice}
+COMMANDS = {"interview": interview, "history": history, "app": run_app, "practice": practice, "plan": plan_for_job}

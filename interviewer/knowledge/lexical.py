@@ -28,9 +28,11 @@ class LexicalIndex:
         self.question_ids, self.metadatas = question_ids, metadatas
         self._stem = _stemmer()
         self._lock = threading.Lock()  # bm25s keeps scratch state per call
-        self.bm25 = bm25s.BM25()
-        self.bm25.index(bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, show_progress=False),
-                        show_progress=False)
+        self.bm25 = None  # an empty store: nothing to rank
+        if texts:
+            self.bm25 = bm25s.BM25()
+            self.bm25.index(bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, show_progress=False),
+                            show_progress=False)
 
     def __len__(self) -> int:
         return len(self.question_ids)
@@ -39,6 +41,8 @@ class LexicalIndex:
         """Question ids, best first, by their best-scoring chunk; only chunks in `allowed` (indices) count."""
         import bm25s
 
+        if self.bm25 is None:
+            return []
         words = bm25s.tokenize([query], stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False)[0]
         words = [w for w in words if w in self.bm25.vocab_dict]
         if not words:

@@ -71,6 +71,12 @@ def toy_reply(messages: list[dict], task: str | None = None) -> str:
         return "Good question: answer in terms of how the model is trained and used; any reasonable assumption is fine."
     if task == "intent":
         return json.dumps({"intent": "answer"})
+    if task == "job_concepts":  # the bank concepts whose words the document uses
+        from interviewer.knowledge.bank import CONCEPTS
+
+        text = _last_user(messages).lower()
+        found = [c for c in CONCEPTS if any(w in text for w in c.split("-") if len(w) > 3)]
+        return json.dumps({"concepts": found[:6]}, separators=COMPACT)
     if task == "greet":
         return "Hello! I'm your interviewer today. Let's begin."
     return "OK."

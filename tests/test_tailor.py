@@ -1,0 +1,128 @@
+"""An interview built for a job: documents read (or refused clearly), job phrases matched to the bank by retrieval,
+the model's topics bound to the bank's concepts, "why this question" for each."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from interviewer.interview.tailor import DocumentError, JobConcepts, phrases, read_document, tailor
+from interviewer.knowledge.bank import CONCEPTS
+
+LLM_JOB = """LLM Inference Engineer
+
+We are hiring an engineer to make large language model serving fast and cheap.
+- Optimise transformer inference: KV caching, batching, speculative decoding
+- Quantization of weights to int8 and int4 without losing accuracy
+- Profile attention kernels and memory bandwidth on GPUs
+- Deploy and monitor models in production with low latency
+"""
+VISION_JOB = """Computer Vision Engineer
+
+Join our perception team building image models for automated visual inspection.
+- Design and train convolutional neural networks for image classification and detection
+- Data augmentation and transfer learning from pretrained ImageNet backbones
+- Receptive fields, pooling and feature maps: know what your conv layers see
+- Handle few defect images and class imbalance
+"""
+BAKERY_JOB = """Head Baker
+- Bake sourdough bread and croissants every morning from 4am
+- Manage the flour and butter orders with our suppliers
+- Keep the shop floor clean and greet customers warmly
+"""
+SERVING = {"transformers-attention", "deployment-mlops", "training-at-scale", "nlp", "generative-models"}
+VISION = {"cnns", "computer-vision", "transfer-learning", "data-preprocessing"}
+
+
+def test_job_lines_become_phrases_and_titles_are_left_out():
+    got = phrases(LLM_JOB)
+    assert "Optimise transformer inference: KV caching, batching, speculative decoding" in got
+    assert "LLM Inference Engineer" not in got and not any(p.startswith("-") for p in got)
+
+
+def test_documents_are_read_or_refused_with_a_reason(tmp_path):
+    from docx import Document
+    from pypdf import PdfWriter
+
+    assert read_document(LLM_JOB.encode(), "job.md").startswith("LLM Inference Engineer")
+    doc = Document()
+    for line in LLM_JOB.splitlines():
+        doc.add_paragraph(line)
+    buf = io.BytesIO()
+    doc.save(buf)
+    assert "KV caching" in read_document(buf.getvalue(), "job.docx")
+    scanned = PdfWriter()
+    scanned.add_blank_page(width=595, height=842)  # a page with no text layer, as a scanned PDF has
+    buf = io.BytesIO()
+    scanned.write(buf)
+    with pytest.raises(DocumentError, match="scanned PDF"):
+        read_document(buf.getvalue(), "job.pdf")
+    with pytest.raises(DocumentError, match="could not be read"):
+        read_document(b"%PDF-1.7 broken", "job.pdf")
+    with pytest.raises(DocumentError, match="no readable text"):
+        read_document(b"   \n", "job.txt")
+    with pytest.raises(DocumentError, match="MB"):
+        read_document(b"x" * (11 << 20), "job.txt")
+    with pytest.raises(DocumentError, match="not read"):
+        read_document(b"data", "job.xlsx")
+
+
+def test_the_models_topics_can_only_be_bank_concepts():
+    assert JobConcepts.model_validate({"concepts": ["cnns"]}).concepts == ["cnns"]
+    with pytest.raises(ValueError):
+        JobConcepts.model_validate({"concepts": ["kubernetes"]})
+    schema = json.dumps(JobConcepts.model_json_schema())
+    assert all(c in schema for c in CONCEPTS)  # the enum the server's schema mode enforces
+
+
+@pytest.mark.parametrize("job, topics", [(LLM_JOB, SERVING), (VISION_JOB, VISION)])
+def test_a_job_gets_mostly_its_own_topics_with_the_phrase_that_matched(store, bank, job, topics):
+    from interviewer.models.fake import toy_llm
+
+    plan = tailor(store, bank.questions, job, llm=toy_llm(), n=8)
+    assert len(plan.items) == 8 and set(plan.concepts) <= set(CONCEPTS)
+    on_topic = [m for m in plan.items if topics & set(bank.get(m.question_id).concepts)]
+    assert len(on_topic) >= 6, [(m.question_id, bank.get(m.question_id).concepts) for m in plan.items]
+    assert all(m.phrase in phrases(job) and m.reason.startswith("the job asks for") for m in plan.items)
+
+
+def test_a_job_the_bank_cannot_serve_matches_nothing(store, bank):
+    plan = tailor(store, bank.questions, BAKERY_JOB, n=8)
+    assert plan.items == [] and len(plan.unmatched) == plan.phrases == 3
+
+
+def test_a_cv_adds_its_claims_with_less_weight(store, bank):
+    cv = "Built a sentiment classifier with LSTMs and bidirectional RNNs; tuned gradient clipping for exploding gradients."
+    plan = tailor(store, bank.questions, LLM_JOB, cv=cv, n=10)
+    from_cv = [m for m in plan.items if m.source == "cv"]
+    assert from_cv and all(m.reason.startswith("your CV says") for m in from_cv)
+    assert plan.items[0].source == "job"
+
+
+def test_plan_and_interview_commands_take_a_job_description(tmp_path, monkeypatch, session_settings, store):
+    from interviewer.cli.main import app
+    from interviewer.config import get_settings
+
+    job = tmp_path / "job.md"
+    job.write_text(LLM_JOB)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(session_settings.data_dir))  # the ingested store
+    monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["plan", "--jd", str(job), "--n", "4", "--json"])
+        bad = CliRunner().invoke(app, ["plan", "--jd", str(empty)])
+        run = CliRunner().invoke(app, ["interview", "--jd", str(job), "--n", "2", "--user", "jd-test"],
+                                 input="end\n")
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    plan = json.loads(out.stdout)
+    assert len(plan["items"]) == 4 and all(i["phrase"] for i in plan["items"])
+    assert bad.exit_code == 2 and "no readable text" in bad.output
+    assert run.exit_code == 0, run.output
+    assert "Why this question: the job asks for" in " ".join(run.output.split())  # the terminal wraps lines
