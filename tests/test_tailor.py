@@ -9,30 +9,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from interviewer import PROJECT_ROOT
 from interviewer.interview.tailor import DocumentError, JobConcepts, phrases, read_document, tailor
 from interviewer.knowledge.bank import CONCEPTS
 
-LLM_JOB = """LLM Inference Engineer
-
-We are hiring an engineer to make large language model serving fast and cheap.
-- Optimise transformer inference: KV caching, batching, speculative decoding
-- Quantization of weights to int8 and int4 without losing accuracy
-- Profile attention kernels and memory bandwidth on GPUs
-- Deploy and monitor models in production with low latency
-"""
-VISION_JOB = """Computer Vision Engineer
-
-Join our perception team building image models for automated visual inspection.
-- Design and train convolutional neural networks for image classification and detection
-- Data augmentation and transfer learning from pretrained ImageNet backbones
-- Receptive fields, pooling and feature maps: know what your conv layers see
-- Handle few defect images and class imbalance
-"""
-BAKERY_JOB = """Head Baker
-- Bake sourdough bread and croissants every morning from 4am
-- Manage the flour and butter orders with our suppliers
-- Keep the shop floor clean and greet customers warmly
-"""
+JOBS = PROJECT_ROOT / "tests" / "fixtures" / "jobs"  # job descriptions written by the project for these tests
+LLM_JOB = (JOBS / "llm_inference.md").read_text()
+VISION_JOB = (JOBS / "computer_vision.md").read_text()
+BAKERY_JOB = (JOBS / "bakery.md").read_text()
 SERVING = {"transformers-attention", "deployment-mlops", "training-at-scale", "nlp", "generative-models"}
 VISION = {"cnns", "computer-vision", "transfer-learning", "data-preprocessing"}
 

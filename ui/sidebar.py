@@ -10,6 +10,7 @@ from interviewer.config import Settings
 from interviewer.interview.session import MODES, TRACKS, SessionConfig
 from interviewer.knowledge.bank import CONCEPTS
 from interviewer.models.registry import BACKENDS
+from interviewer.interview.tailor import READABLE, DocumentError, read_document
 from interviewer.voice.tts import ENGINES, piper_missing
 from ui.state import Choice
 
@@ -33,6 +34,9 @@ class Setup:
     start_plan: bool = False  # "Today's practice" was pressed: the session asks the user's plan
     speak: str = "off"  # how questions are read aloud: an engine of interviewer.voice.tts
     keep_recordings: bool = False
+    job: str = ""  # a job description to tailor the interview to (pasted or read from a document)
+    cv: str = ""
+    document_error: str | None = None  # why an uploaded document could not be read
 
     @property
     def backend(self) -> str:
@@ -50,6 +54,28 @@ def _model_form(settings: Settings) -> Choice:
                               type="password" if f.secret else "default", help=f.help or None)
         filled[f.setting] = value or None
     return backend, tuple(sorted(filled.items()))
+
+
+def _document(label: str, key: str) -> tuple[str, str | None]:
+    upload = st.file_uploader(label, type=[s.lstrip(".") for s in READABLE], key=key)
+    if upload is None:
+        return "", None
+    try:
+        return read_document(upload.getvalue(), upload.name), None
+    except DocumentError as e:
+        return "", str(e)
+
+
+def _job_form() -> tuple[str, str, str | None]:
+    """The job description (pasted, or a document) and an optional CV; an unreadable document's reason."""
+    pasted = st.text_area("Job description", key="job_text", height=120,
+                          placeholder="Paste the job ad; the interview asks the bank's questions that match it")
+    job_doc, job_error = _document("...or upload it", "job_file")
+    cv, cv_error = _document("Your CV (optional: its claims are probed too)", "cv_file")
+    for error in (job_error, cv_error):
+        if error:
+            st.warning(error)
+    return (pasted.strip() or job_doc), cv, job_error or cv_error
 
 
 def _voice_form(settings: Settings) -> tuple[str, bool]:
@@ -82,9 +108,12 @@ def draw(settings: Settings, pages: list[str]) -> Setup:
         start_plan = st.button("Today's practice", key="start_plan", icon=":material/event_repeat:",
                                help="what is due for review (weakest areas first), then new questions; "
                                     "as many as the number of questions above")
+        with st.expander("Tailor to a job (optional)", expanded=False):
+            job, cv, document_error = _job_form()
         with st.expander("Voice", expanded=False):
             speak, keep = _voice_form(settings)
         with st.expander("Model", expanded=False):
             choice = _model_form(settings)
     return Setup(view=view, user=user, track=track, mode=mode, n_questions=n_questions, concepts=concepts,
-                 start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep)
+                 start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep, job=job, cv=cv,
+                 document_error=document_error)

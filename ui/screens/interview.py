@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from interviewer.config import Settings
 from interviewer.interview.agent import Interviewer
 from interviewer.interview.practice import todays_plan
+from interviewer.interview.tailor import tailor
 from interviewer.interview.report import build_report
 from interviewer.interview.session import SessionConfig
 from interviewer.interview.transcript import Utterance
@@ -21,27 +22,48 @@ WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, t
            "saved as you go: refresh or come back later and the interview continues.")
 # Waiting for the last grades at the end: a few model requests' worth, then the report says what is still grading.
 FINISH_WAIT_REQUESTS = 3
+STORE_WAIT_S = 300  # embedding the bank on a first start takes about a minute on two cores
 
 
-def _planned(setup: Setup, settings: Settings) -> dict:
-    """The session fields of today's practice, when that was asked for."""
-    if not setup.start_plan:
+def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
+    """The session fields of today's practice or of a job's plan, when asked for; None when a job plan failed."""
+    questions = state.get_questions(str(settings.knowledge_dir))
+    if setup.start_plan:
+        plan = todays_plan(state.get_db(str(settings.db_path)), setup.user, questions, n=setup.n_questions)
+        return {"planned": plan.question_ids, "plan_reasons": {i.question_id: i.reason for i in plan.items},
+                "n_questions": max(1, len(plan.items))}
+    if not setup.job:
         return {}
-    plan = todays_plan(state.get_db(str(settings.db_path)), setup.user,
-                       state.get_questions(str(settings.knowledge_dir)), n=setup.n_questions)
-    return {"planned": plan.question_ids, "plan_reasons": {i.question_id: i.reason for i in plan.items},
-            "n_questions": max(1, len(plan.items))}
+    store = state.get_store(str(settings.data_dir), True, settings)  # matching needs the bank in the store
+    try:
+        with st.spinner("Matching the job description to the question bank (the first time: embedding it)..."):
+            store.opening.result(timeout=STORE_WAIT_S)
+            tailored = tailor(store, questions, setup.job, cv=setup.cv, llm=llm, n=setup.n_questions)
+    except (RuntimeError, TimeoutError) as e:
+        st.warning(f"The question store is not ready ({e or 'still being built'}); try again in a moment.")
+        return None
+    if not tailored.items:
+        st.warning("Nothing in the question bank matches this job description: is it a deep-learning role? "
+                   "Clear it to be interviewed by track.")
+        return None
+    if tailored.concepts:
+        st.caption("The job stresses: " + ", ".join(tailored.concepts))
+    return {"planned": tailored.question_ids, "plan_reasons": {m.question_id: m.reason for m in tailored.items},
+            "n_questions": len(tailored.items)}
 
 
 def _start(setup: Setup, settings: Settings) -> Interviewer | None:
-    try:
-        config = SessionConfig(**{"track": setup.track, "n_questions": setup.n_questions, "mode": setup.mode,
-                                  "concepts": setup.concepts, "user": setup.user, **_planned(setup, settings)})
-    except ValidationError as e:
-        st.error(e.errors()[0]["msg"])
-        return None
     llm = state.obtain_llm(settings, setup.choice)
     if llm is None:
+        return None
+    planned = _planned(setup, settings, llm)
+    if planned is None:
+        return None
+    try:
+        config = SessionConfig(**{"track": setup.track, "n_questions": setup.n_questions, "mode": setup.mode,
+                                  "concepts": setup.concepts, "user": setup.user, **planned})
+    except ValidationError as e:
+        st.error(e.errors()[0]["msg"])
         return None
     agent = Interviewer.start(config, db=state.get_db(str(settings.db_path)), backend=setup.backend, llm=llm,
                               grader=state.grader_for(settings, llm, setup.choice),
