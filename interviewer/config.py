@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = 8000
     collection: str = "dl_bank"
-    retrieval: str = Field(default="hybrid", description="question search: hybrid (dense + BM25 fused) or dense")
 
     # LLM backend: local (embedded llama.cpp), openai (OPENAI_API_KEY), compatible (any base URL), fake (tests).
     backend: str | None = Field(default=None, description="a name in interviewer.models.registry.BACKENDS")

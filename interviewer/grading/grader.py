@@ -126,9 +126,7 @@ class Grader:
         if self.store is None:
             return []
         try:
-            # Dense only: the grader's figures were measured with it (a fused ranking would change the grounding).
-            hits = self.store.search(question.question, k=self.settings.related_chunks, exclude_question=question.id,
-                                     hybrid=False)
+            hits = self.store.search(question.question, k=self.settings.related_chunks, exclude_question=question.id)
         except Exception:  # grounding is a nicety; never fail a grade over it
             return []
         return [h.chunk_id for h in hits]

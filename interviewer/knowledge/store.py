@@ -15,10 +15,6 @@ from interviewer.config import Settings, get_settings
 from interviewer.knowledge.embeddings import MODEL_NAME, MiniLMEmbeddingFunction
 
 
-DENSE_POOL = 100   # chunks the dense search returns before fusion: ~every question with a plausible chunk
-LEXICAL_DEPTH = 50  # BM25's ranked questions that take part in the fusion
-
-
 class Hit(BaseModel):
     question_id: str
     chunk_id: str
@@ -90,7 +86,6 @@ class Store:
             embedding_function=MiniLMEmbeddingFunction(),
             configuration={"hnsw": {"space": "cosine"}},
         )
-        self._lexical = None  # (chunk count it was built at, LexicalIndex, chunk ids, chunk texts)
 
     # -- ingest ------------------------------------------------------------------------------------------------
     def _existing_hashes(self) -> dict[str, str]:
@@ -133,8 +128,6 @@ class Store:
             self._add(batch_ids, batch_docs, batch_meta)
             report.chunks_embedded += len(batch_ids)
         report.seconds = round(time.perf_counter() - start, 3)
-        if report.added or report.updated or report.removed:
-            self._lexical = None
         return report
 
     def _add(self, ids: list[str], docs: list[str], metas: list[dict]) -> None:
@@ -163,28 +156,13 @@ class Store:
         hits.sort(key=lambda h: (order.get(h.kind, 3), h.chunk_id))
         return ReferenceMaterial(question=question, chunks=hits)
 
-    def _lexical_index(self):
-        """BM25 over the question chunks, built on first use and again when the collection changed."""
-        from interviewer.knowledge.lexical import LexicalIndex
-
-        count = self.count()
-        if self._lexical is None or self._lexical[0] != count:
-            got = self.collection.get(where={"doc_type": "question"}, include=["documents", "metadatas"])
-            index = LexicalIndex([m["question_id"] for m in got["metadatas"]], got["documents"], got["metadatas"])
-            self._lexical = (count, index, got["ids"], got["documents"])
-        return self._lexical[1:]
-
     def search(self, query: str, k: int = 5, *, tier: str | None = None, concept: str | None = None,
                source: str | None = None, kinds: list[str] | None = None, per_question: bool = True,
-               exclude_question: str | None = None, questions_only: bool = True,
-               hybrid: bool | None = None) -> list[Hit]:
-        """Semantic search; with per_question, the best chunk of each question (the usual need). `hybrid` (default:
-        the `retrieval` setting) fuses in BM25's ranking of the questions; the hits keep their dense cosine."""
-        hybrid = (self.settings.retrieval == "hybrid") if hybrid is None else hybrid
+               exclude_question: str | None = None, questions_only: bool = True) -> list[Hit]:
+        """Semantic search; with per_question, the best chunk of each question (the usual need)."""
         # Reference documents are few: drop them after the query rather than paying for a metadata filter.
         where = _where(tier=tier, concept=concept, source=source, kinds=kinds, exclude=exclude_question)
-        pool = DENSE_POOL if hybrid and per_question and questions_only else (k * 4 + 12)
-        n = min(pool if per_question or questions_only else k, max(self.count(), 1))
+        n = min((k * 4 + 12) if per_question or questions_only else k, max(self.count(), 1))
         res = self.collection.query(query_texts=[query], n_results=n, where=where,
                                     include=["metadatas", "documents", "distances"])
         hits = [_hit(i, d, m, 1.0 - dist) for i, d, m, dist in
@@ -196,34 +174,7 @@ class Store:
                 if h.question_id not in best or h.score > best[h.question_id].score:
                     best[h.question_id] = h
             hits = sorted(best.values(), key=lambda h: -h.score)
-            if hybrid and questions_only:
-                hits = self._fused(query, hits, tier=tier, concept=concept, source=source, kinds=kinds,
-                                   exclude=exclude_question)
         return hits[:k]
-
-    def _fused(self, query: str, dense: list[Hit], **filters) -> list[Hit]:
-        """The dense hits reordered by reciprocal-rank fusion with BM25; a question only BM25 found comes with its
-        best chunk and a cosine of 0 (the dense search did not reach it)."""
-        from interviewer.knowledge.lexical import fuse
-
-        index, chunk_ids, texts = self._lexical_index()
-        allowed = [i for i, m in enumerate(index.metadatas) if _matches(m, **filters)]
-        lexical = index.ranked_questions(query, allowed)[:LEXICAL_DEPTH]
-        by_question = {h.question_id: h for h in dense}
-        out = []
-        for qid in fuse([h.question_id for h in dense], lexical):
-            if qid not in by_question:
-                i = next(i for i in allowed if index.question_ids[i] == qid)
-                by_question[qid] = _hit(chunk_ids[i], texts[i], index.metadatas[i], 0.0)
-            out.append(by_question[qid])
-        return out
-
-
-def _matches(meta: dict, *, tier, concept, source, kinds, exclude) -> bool:
-    """The metadata filter of `_where`, in Python, for the lexical index."""
-    return ((not tier or meta.get("tier") == tier) and (not concept or bool(meta.get(f"c_{concept}")))
-            and (not source or meta.get("source") == source) and (not kinds or meta.get("kind") in kinds)
-            and (not exclude or meta.get("question_id") != exclude))
 
 
 def _where(*, tier, concept, source, kinds, exclude) -> dict | None:
