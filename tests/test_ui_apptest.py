@@ -260,3 +260,16 @@ def test_a_pasted_job_description_tailors_the_interview(app_env, bank, store, tm
     first = messages(at)[-1][1]
     assert "Why this question: the job asks for" in first
     assert db.load(sid).config.planned and len(db.load(sid).config.planned) == 3
+
+
+def test_a_topic_search_starts_an_interview_on_its_questions(app_env, bank, store, tmp_path):
+    import shutil
+
+    shutil.copytree(store.settings.chroma_dir, tmp_path / "chroma")
+    db = app_env
+    at = new_app()
+    at.text_input(key="topic").set_value("practise questions about KV caches")
+    sid = start(at, n=2)
+    planned = db.load(sid).config.planned
+    assert len(planned) == 2 and any("cache" in bank.get(q).question.lower() for q in planned)
+    assert "it matches your topic" in messages(at)[-1][1]

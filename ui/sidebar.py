@@ -34,6 +34,7 @@ class Setup:
     start_plan: bool = False  # "Today's practice" was pressed: the session asks the user's plan
     speak: str = "off"  # how questions are read aloud: an engine of interviewer.voice.tts
     keep_recordings: bool = False
+    topic: str = ""  # "practise questions about KV caches": the interview asks the bank's closest questions
     job: str = ""  # a job description to tailor the interview to (pasted or read from a document)
     cv: str = ""
     document_error: str | None = None  # why an uploaded document could not be read
@@ -104,6 +105,8 @@ def draw(settings: Settings, pages: list[str]) -> Setup:
         mode = st.radio("Mode", MODES, key="mode", captions=[MODE_CAPTIONS[m] for m in MODES])
         n_questions = st.slider("Number of questions", 1, MAX_QUESTIONS, _DEFAULTS.n_questions, key="n_questions")
         concepts = st.multiselect("Focus concepts (optional)", CONCEPTS, key="concepts")
+        topic = st.text_input("Or practise a topic", key="topic", placeholder="e.g. KV caches, why my loss is NaN",
+                              help="the interview asks the bank's questions closest to what you type").strip()
         start = st.button("Start a new interview", type="primary", key="start")
         start_plan = st.button("Today's practice", key="start_plan", icon=":material/event_repeat:",
                                help="what is due for review (weakest areas first), then new questions; "
@@ -115,5 +118,5 @@ def draw(settings: Settings, pages: list[str]) -> Setup:
         with st.expander("Model", expanded=False):
             choice = _model_form(settings)
     return Setup(view=view, user=user, track=track, mode=mode, n_questions=n_questions, concepts=concepts,
-                 start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep, job=job, cv=cv,
+                 start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep, topic=topic, job=job, cv=cv,
                  document_error=document_error)

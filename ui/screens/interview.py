@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from interviewer.config import Settings
 from interviewer.interview.agent import Interviewer
 from interviewer.interview.practice import todays_plan
-from interviewer.interview.tailor import tailor
+from interviewer.interview.tailor import MATCH_FLOOR, tailor
 from interviewer.interview.report import build_report
 from interviewer.interview.session import SessionConfig
 from interviewer.interview.transcript import Utterance
@@ -22,6 +22,7 @@ WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, t
            "saved as you go: refresh or come back later and the interview continues.")
 # Waiting for the last grades at the end: a few model requests' worth, then the report says what is still grading.
 FINISH_WAIT_REQUESTS = 3
+TOPIC_FLOOR = MATCH_FLOOR  # a topic search hit under this cosine is not about the topic
 STORE_WAIT_S = 300  # embedding the bank on a first start takes about a minute on two cores
 
 
@@ -32,9 +33,11 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
         plan = todays_plan(state.get_db(str(settings.db_path)), setup.user, questions, n=setup.n_questions)
         return {"planned": plan.question_ids, "plan_reasons": {i.question_id: i.reason for i in plan.items},
                 "n_questions": max(1, len(plan.items))}
-    if not setup.job:
+    if not setup.job and not setup.topic:
         return {}
     store = state.get_store(str(settings.data_dir), True, settings)  # matching needs the bank in the store
+    if setup.topic and not setup.job:
+        return _topic_plan(store, setup)
     try:
         with st.spinner("Matching the job description to the question bank (the first time: embedding it)..."):
             store.opening.result(timeout=STORE_WAIT_S)
@@ -50,6 +53,21 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
         st.caption("The job stresses: " + ", ".join(tailored.concepts))
     return {"planned": tailored.question_ids, "plan_reasons": {m.question_id: m.reason for m in tailored.items},
             "n_questions": len(tailored.items)}
+
+
+def _topic_plan(store, setup: Setup) -> dict | None:
+    try:
+        store.opening.result(timeout=STORE_WAIT_S)
+        hits = store.search(setup.topic, k=setup.n_questions)
+    except (RuntimeError, TimeoutError) as e:
+        st.warning(f"The question store is not ready ({e or 'still being built'}); try again in a moment.")
+        return None
+    hits = [h for h in hits if h.score >= TOPIC_FLOOR]
+    if not hits:
+        st.warning(f"No question in the bank is about “{setup.topic}”; try other words, or clear it.")
+        return None
+    return {"planned": [h.question_id for h in hits], "n_questions": len(hits),
+            "plan_reasons": {h.question_id: f"it matches your topic “{setup.topic}”" for h in hits}}
 
 
 def _start(setup: Setup, settings: Settings) -> Interviewer | None:
