@@ -175,3 +175,21 @@ def test_killed_backend_yields_the_marked_evidence_only_grade(local, bank, tmp_p
     assert g.evidence_only and g.score > 0
     assert any("embedding evidence only" in n for n in g.notes)
     assert g.model_answer  # the answer and a usable grade survive
+
+
+def test_a_job_description_is_matched_with_the_models_topics(local, bank, store):
+    """The real model names the job's topics (bound to the bank's concepts); the plans stay on the job's topics."""
+    from interviewer import PROJECT_ROOT
+    from interviewer.interview.tailor import tailor
+    from interviewer.knowledge.bank import CONCEPTS
+
+    _, llm = local
+    jobs = PROJECT_ROOT / "tests" / "fixtures" / "jobs"
+    serving = {"transformers-attention", "deployment-mlops", "training-at-scale", "nlp", "generative-models"}
+    vision = {"cnns", "computer-vision", "transfer-learning", "data-preprocessing"}
+    for job, topics in (("llm_inference.md", serving), ("computer_vision.md", vision)):
+        plan = tailor(store, bank.questions, (jobs / job).read_text(), llm=llm, n=8)
+        assert plan.concepts and set(plan.concepts) <= set(CONCEPTS), plan.concepts
+        assert set(plan.concepts) & topics, plan.concepts
+        on_topic = sum(bool(topics & set(bank.get(m.question_id).concepts)) for m in plan.items)
+        assert len(plan.items) == 8 and on_topic >= 6, [(m.question_id, m.reason) for m in plan.items]
