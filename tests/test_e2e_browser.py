@@ -202,13 +202,13 @@ def test_a_spoken_answer_through_the_microphone(app_url, tmp_path):
             sid = db.list_sessions()[0].id  # newest first
 
             page.get_by_role("button", name="Record").click()
-            page.wait_for_timeout(clip_ms + 700)  # the fake device plays the clip (then loops it)
+            page.wait_for_timeout(2 * clip_ms + 500)  # the fake device loops the clip from wherever it is: twice holds it whole
             page.get_by_role("button", name="Stop recording").click()
             _wait_idle(page)
-            box = page.locator('[data-testid="stTextArea"] textarea')
+            box = page.get_by_label("What I heard (correct it if needed)")
             box.wait_for()
             heard = box.input_value()
-            assert "dropout" in heard.lower() and "inference" in heard.lower()
+            assert "dropout" in heard.lower() and "inference" in heard.lower(), heard
             assert not db.load(sid).questions[0].answers  # shown for correction, not sent yet
             page.get_by_role("button", name="Send this answer").click()
             _wait_idle(page)
@@ -222,5 +222,42 @@ def test_a_spoken_answer_through_the_microphone(app_url, tmp_path):
             assert page.get_by_text("Delivery").count() >= 1
             OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(OUTPUT_DIR / f"voice-{BACKEND}.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_a_job_tailored_interview_in_chromium(app_url):
+    """Paste a job description in the set-up; the interview asks the matching questions and says why."""
+    from playwright.sync_api import sync_playwright
+
+    url, settings = app_url
+    db = SessionDB(settings.db_path)
+    job = (PROJECT_ROOT / "tests" / "fixtures" / "jobs" / "llm_inference.md").read_text()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            page.goto(url)
+            page.get_by_text("Deep-learning mock interview").first.wait_for()
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            slider = sidebar.get_by_role("slider")
+            slider.focus()
+            for _ in range(3):  # from the default 5 questions to 2
+                slider.press("ArrowLeft")
+            sidebar.get_by_text("Tailor to a job (optional)").click()
+            box = sidebar.get_by_placeholder("Paste the job ad", exact=False)
+            box.fill(job)
+            box.press("Control+Enter")  # a text area applies its value on Ctrl+Enter (or when it loses focus)
+            _wait_idle(page)
+            sidebar.get_by_role("button", name="Start a new interview").click()
+            page.get_by_text("Question 1 of 2").first.wait_for()
+            page.get_by_text("Why this question: the job asks for", exact=False).first.wait_for()
+            _wait_idle(page)
+            sid = db.list_sessions()[0].id
+            stored = db.load(sid)
+            assert len(stored.config.planned) == 2 and stored.current.question_id == stored.config.planned[0]
+            _send(page, "end")
+            page.get_by_text("Your report").first.wait_for()
         finally:
             browser.close()
