@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     # Voice (the `voice` extra): speech-to-text on this machine; audio stays in memory unless kept.
     voice_model: str = Field(default="tiny.en", description="a name in interviewer.voice.stt.MODELS")
-    voice_beam_size: int = 1  # greedy: as accurate as beam 5 on our fixture, ~40% faster (interviewer/voice/stt.py)
+    voice_beam_size: int = 1  # greedy: about as accurate as beam 5 on our fixture, ~35% faster (interviewer/voice/stt.py)
     max_recording_s: float = Field(default=300.0, description="longer recordings are refused, not cut")
     keep_recordings: bool = Field(default=False, description="save each spoken answer under <data dir>/recordings")
     speak_questions: str = Field(default="browser", description="read questions aloud: browser, piper (GPL extra), off")

@@ -38,6 +38,9 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
+GRADED = [0]  # grades finished by the load thread (printed, so a load that died is seen)
+
+
 def start_grading_load() -> None:
     """Grades on the embedded model, one after another, on a daemon thread: the load of an interview in progress."""
     import threading
@@ -58,6 +61,7 @@ def start_grading_load() -> None:
             q = bank[i % len(bank)]
             grader.score(q, f"I think {q.question.lower()} is about {' '.join(q.key_points[:1])} {i}")
             i += 1
+            GRADED[0] = i
 
     threading.Thread(target=grade_forever, daemon=True).start()
     print("grading on the embedded model meanwhile (one grade after another)")
@@ -112,6 +116,8 @@ def main() -> None:
     print(f"synthesised {len(audio)} clips in {time.perf_counter() - started:.1f} s (Piper, incl. loading)")
     for model in args.models.split(","):
         bench(model.strip(), args.beam, fixture, audio, args.repeat)
+        if args.beside_grading:
+            print(f"(grades finished meanwhile so far: {GRADED[0]})")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
 The prompt is the question's own text (its jargon: "softmax", "KV cache"), never the reference answer, which would
 pull a wrong answer towards the right words. A few fillers at the start of the prompt keep Whisper from dropping the
 candidate's own "um"s (it leaves most out otherwise). Greedy decoding (beam 1) is the default: on this 2-core CPU
-(scripts/bench_voice.py, 12 synthesised jargon-dense answers) it read as well as beam 5 (corpus WER 4.3% vs 4.8%)
-and faster (~35 s answers: p50 1.5 s vs 2.5 s; 11-13 s answers 0.6 s vs 1.1 s), after a 0.3 s model load.
+(scripts/bench_voice.py, 12 synthesised jargon-dense answers) it reads about as well as beam 5 (corpus WER 4.3-6.1%
+vs 4.1-4.8% over runs) and faster (~35 s answers: p50 1.2 s vs 1.9 s idle, 1.0 s beside grading).
 """
 
 from __future__ import annotations
