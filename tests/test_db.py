@@ -214,4 +214,5 @@ def test_two_processes_opening_a_new_file_apply_each_migration_once(tmp_path):
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(results, key=len) == [[], [], [], [fn.__name__ for fn in migrations.MIGRATIONS]]
+    # Each migration once in all; which opener applies which one is up to who takes the write lock first.
+    assert sorted(name for applied in results for name in applied) == [fn.__name__ for fn in migrations.MIGRATIONS]
