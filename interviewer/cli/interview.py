@@ -17,7 +17,7 @@ from interviewer import PROJECT_ROOT
 from interviewer.cli.output import console, err, fail
 from interviewer.config import Settings, get_settings
 from interviewer.models.registry import BACKEND_HELP, BACKENDS, backend_spec
-from interviewer.interview.session import MODES, TRACKS
+from interviewer.interview.session import MODES, TRACKS, planned_fields
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".webm", ".m4a", ".flac")
 
@@ -159,14 +159,12 @@ def interview(
         from interviewer.interview.practice import todays_plan
 
         today = todays_plan(SessionDB(settings.db_path), user, questions, n=n)
-        planned = {"planned": today.question_ids, "plan_reasons": {i.question_id: i.reason for i in today.items},
-                   "n_questions": len(today.items)}
+        planned = planned_fields({i.question_id: i.reason for i in today.items})
         if not today.items:
             fail("nothing to practise: the bank has no question left for this plan")
     elif jd:
         tailored = tailored_plan(settings, questions, jd, cv, n, llm, backend)
-        planned = {"planned": tailored.question_ids, "plan_reasons": {m.question_id: m.reason for m in tailored.items},
-                   "n_questions": len(tailored.items)}
+        planned = planned_fields({m.question_id: m.reason for m in tailored.items})
     try:
         config = SessionConfig(**{"track": track, "n_questions": n, "mode": mode, "concepts": concept, "user": user,
                                   **planned})

@@ -59,6 +59,11 @@ class SessionConfig(BaseModel):
         return f"{self.n_questions} {track} questions{focus}"
 
 
+def planned_fields(reasons: dict[str, str]) -> dict:
+    """The SessionConfig fields of a planned interview: question id -> why it was chosen, in the order to ask."""
+    return {"planned": list(reasons), "plan_reasons": dict(reasons), "n_questions": max(1, len(reasons))}
+
+
 class Turn(BaseModel):
     """One line of the transcript. `kind` says what it was: question, answer, followup, hint, feedback..."""
 

@@ -10,7 +10,7 @@ from interviewer.interview.agent import Interviewer
 from interviewer.interview.practice import todays_plan
 from interviewer.interview.tailor import MATCH_FLOOR, tailor
 from interviewer.interview.report import build_report
-from interviewer.interview.session import SessionConfig
+from interviewer.interview.session import SessionConfig, planned_fields
 from interviewer.interview.transcript import Utterance
 from ui import state, voice
 from ui.sidebar import Setup
@@ -31,8 +31,7 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
     questions = state.get_questions(str(settings.knowledge_dir))
     if setup.start_plan:
         plan = todays_plan(state.get_db(str(settings.db_path)), setup.user, questions, n=setup.n_questions)
-        return {"planned": plan.question_ids, "plan_reasons": {i.question_id: i.reason for i in plan.items},
-                "n_questions": max(1, len(plan.items))}
+        return planned_fields({i.question_id: i.reason for i in plan.items})
     if not setup.job and not setup.topic:
         return {}
     store = state.get_store(str(settings.data_dir), True, settings)  # matching needs the bank in the store
@@ -51,8 +50,7 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
         return None
     if tailored.concepts:
         st.caption("The job stresses: " + ", ".join(tailored.concepts))
-    return {"planned": tailored.question_ids, "plan_reasons": {m.question_id: m.reason for m in tailored.items},
-            "n_questions": len(tailored.items)}
+    return planned_fields({m.question_id: m.reason for m in tailored.items})
 
 
 def _topic_plan(store, setup: Setup) -> dict | None:
@@ -66,8 +64,7 @@ def _topic_plan(store, setup: Setup) -> dict | None:
     if not hits:
         st.warning(f"No question in the bank is about “{setup.topic}”; try other words, or clear it.")
         return None
-    return {"planned": [h.question_id for h in hits], "n_questions": len(hits),
-            "plan_reasons": {h.question_id: f"it matches your topic “{setup.topic}”" for h in hits}}
+    return planned_fields({h.question_id: f"it matches your topic “{setup.topic}”" for h in hits})
 
 
 def _start(setup: Setup, settings: Settings) -> Interviewer | None:
