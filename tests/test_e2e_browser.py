@@ -104,6 +104,23 @@ def _send(page, text: str) -> None:
     _wait_idle(page)
 
 
+def _open_and_start(page, url: str, n: int, set_up=None) -> None:
+    """Open the app, set the number of questions (and anything `set_up(sidebar)` fills in), start the interview."""
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(url)
+    page.get_by_text("Deep-learning mock interview").first.wait_for()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    slider = sidebar.get_by_role("slider")
+    slider.focus()
+    for _ in range(5 - n):  # the default is 5 questions
+        slider.press("ArrowLeft")
+    if set_up:
+        set_up(sidebar)
+    _wait_idle(page)
+    sidebar.get_by_role("button", name="Start a new interview").click()
+    page.get_by_text(f"Question 1 of {n}").first.wait_for()  # after the model loaded (status shown)
+
+
 def test_three_question_interview_in_chromium(app_url, bank, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -113,17 +130,7 @@ def test_three_question_interview_in_chromium(app_url, bank, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            page.goto(url)
-            page.get_by_text("Deep-learning mock interview").first.wait_for()
-            sidebar = page.locator('[data-testid="stSidebar"]')
-            slider = sidebar.get_by_role("slider")
-            slider.focus()
-            for _ in range(5 - N_QUESTIONS):  # the default is 5 questions
-                slider.press("ArrowLeft")
-            _wait_idle(page)
-            sidebar.get_by_role("button", name="Start a new interview").click()
-            page.get_by_text(f"Question 1 of {N_QUESTIONS}").first.wait_for()  # after the model loaded (status shown)
+            _open_and_start(page, url, N_QUESTIONS)
             _wait_idle(page)
             [summary] = db.list_sessions()
             sid = summary.id
@@ -187,17 +194,7 @@ def test_a_spoken_answer_through_the_microphone(app_url, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            page.goto(url)
-            page.get_by_text("Deep-learning mock interview").first.wait_for()
-            sidebar = page.locator('[data-testid="stSidebar"]')
-            slider = sidebar.get_by_role("slider")
-            slider.focus()
-            for _ in range(4):  # from the default 5 questions to 1
-                slider.press("ArrowLeft")
-            _wait_idle(page)
-            sidebar.get_by_role("button", name="Start a new interview").click()
-            page.get_by_text("Question 1 of 1").first.wait_for()
+            _open_and_start(page, url, 1)
             _wait_idle(page)
             sid = db.list_sessions()[0].id  # newest first
 
@@ -237,21 +234,14 @@ def test_a_job_tailored_interview_in_chromium(app_url):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            page.goto(url)
-            page.get_by_text("Deep-learning mock interview").first.wait_for()
-            sidebar = page.locator('[data-testid="stSidebar"]')
-            slider = sidebar.get_by_role("slider")
-            slider.focus()
-            for _ in range(3):  # from the default 5 questions to 2
-                slider.press("ArrowLeft")
-            sidebar.get_by_text("Tailor to a job (optional)").click()
-            box = sidebar.get_by_placeholder("Paste the job ad", exact=False)
-            box.fill(job)
-            box.press("Control+Enter")  # a text area applies its value on Ctrl+Enter (or when it loses focus)
-            _wait_idle(page)
-            sidebar.get_by_role("button", name="Start a new interview").click()
-            page.get_by_text("Question 1 of 2").first.wait_for()
+
+            def paste_job(sidebar):
+                sidebar.get_by_text("Tailor to a job (optional)").click()
+                box = sidebar.get_by_placeholder("Paste the job ad", exact=False)
+                box.fill(job)
+                box.press("Control+Enter")  # a text area applies its value on Ctrl+Enter (or when it loses focus)
+
+            _open_and_start(page, url, 2, paste_job)
             page.get_by_text("Why this question: the job asks for", exact=False).first.wait_for()
             _wait_idle(page)
             sid = db.list_sessions()[0].id
