@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,6 +174,16 @@ def test_three_question_interview_in_chromium(app_url, bank, tmp_path):
 
 
 SPOKEN = "Dropout randomly zeroes a fraction of the activations during training, and it is switched off at inference."
+# Whisper tiny.en may mishear a word of a synthetic voice ("Prop-out" for "Dropout", seen in CI): the test is of the
+# path from microphone to answer, the recogniser's accuracy is measured by scripts/bench_voice.py.
+HEARD_SHARE = 0.8
+
+
+def _heard_share(said: str, heard: str) -> float:
+    """Share of the words said that occur in what was heard (the fake device loops the clip, so order is loose)."""
+    heard_words = set(re.findall(r"[a-z]+", heard.lower()))
+    said_words = re.findall(r"[a-z]+", said.lower())
+    return sum(w in heard_words for w in said_words) / len(said_words)
 
 
 def test_a_spoken_answer_through_the_microphone(app_url, tmp_path):
@@ -205,7 +216,7 @@ def test_a_spoken_answer_through_the_microphone(app_url, tmp_path):
             box = page.get_by_label("What I heard (correct it if needed)")
             box.wait_for()
             heard = box.input_value()
-            assert "dropout" in heard.lower() and "inference" in heard.lower(), heard
+            assert _heard_share(SPOKEN, heard) >= HEARD_SHARE, heard
             assert not db.load(sid).questions[0].answers  # shown for correction, not sent yet
             page.get_by_role("button", name="Send this answer").click()
             _wait_idle(page)
