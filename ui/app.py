@@ -14,12 +14,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `ui` importable 
 import streamlit as st  # noqa: E402
 
 from interviewer.config import Settings  # noqa: E402
-from ui import sidebar  # noqa: E402
-from ui.screens import history, interview  # noqa: E402
+from ui import auth, sidebar  # noqa: E402
+from ui.screens import cohort, history, interview  # noqa: E402
 from ui.views import AVATARS  # noqa: E402
 
 st.set_page_config(page_title="Mock deep-learning interview", page_icon=AVATARS["interviewer"])
 settings = Settings()  # fresh every run: cheap, and tests change the environment between runs
+account = auth.signed_in(settings)  # team mode: the sign-in form until someone signs in; None on the laptop
 SCREENS = {"Interview": interview.draw, "History": history.draw}
-setup = sidebar.draw(settings, pages=list(SCREENS))
+if account is not None and account.instructor:
+    SCREENS["Cohort"] = cohort.draw
+setup = sidebar.draw(settings, pages=list(SCREENS), account=account)
 SCREENS[setup.view](setup, settings)

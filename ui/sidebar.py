@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from interviewer.config import Settings
+from interviewer.interview.accounts import Account
 from interviewer.interview.session import MODES, TRACKS, SessionConfig
 from interviewer.knowledge.bank import CONCEPTS
 from interviewer.models.registry import BACKENDS
 from interviewer.interview.tailor import READABLE, DocumentError, read_document
 from interviewer.voice.tts import ENGINES, piper_missing
+from ui.auth import sign_out_button
 from ui.state import Choice
 
 MODE_CAPTIONS = {"interview": "feedback at the end, like a real interview",
@@ -38,6 +40,7 @@ class Setup:
     job: str = ""  # a job description to tailor the interview to (pasted or read from a document)
     cv: str = ""
     document_error: str | None = None  # why an uploaded document could not be read
+    account: Account | None = None  # who signed in (team mode); None on the laptop, where the name is typed
 
     @property
     def backend(self) -> str:
@@ -92,13 +95,18 @@ def _voice_form(settings: Settings) -> tuple[str, bool]:
     return speak, keep
 
 
-def draw(settings: Settings, pages: list[str]) -> Setup:
+def draw(settings: Settings, pages: list[str], account: Account | None = None) -> Setup:
     if switch := st.session_state.pop("switch_to", None):  # set by a button on the history page
         st.session_state["view"] = switch
     with st.sidebar:
         st.title(":material/record_voice_over: Mock interview")
         view = st.radio("Page", pages, key="view", horizontal=True)
-        user = st.text_input("Your name (for your history)", value=_DEFAULTS.user, key="user").strip() or _DEFAULTS.user
+        if account is not None:
+            sign_out_button(account)
+            user = account.name
+        else:
+            user = (st.text_input("Your name (for your history)", value=_DEFAULTS.user, key="user").strip()
+                    or _DEFAULTS.user)
         st.subheader("Set-up")
         track = st.selectbox("Track", TRACKS, index=TRACKS.index(_DEFAULTS.track), key="track",
                              help="mixed adapts: strong answers move up a tier, weak ones down")
@@ -118,5 +126,5 @@ def draw(settings: Settings, pages: list[str]) -> Setup:
         with st.expander("Model", expanded=False):
             choice = _model_form(settings)
     return Setup(view=view, user=user, track=track, mode=mode, n_questions=n_questions, concepts=concepts,
-                 start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep, topic=topic, job=job, cv=cv,
-                 document_error=document_error)
+                 start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep, topic=topic,
+                 job=job, cv=cv, document_error=document_error, account=account)

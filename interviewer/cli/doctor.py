@@ -77,8 +77,8 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     def database() -> str:
         from interviewer.interview.db import SessionDB
 
-        db = SessionDB(settings.db_path)
-        return f"SQLite {settings.db_path} (schema {db.schema()[-1]}): {len(db.list_sessions())} sessions"
+        db = SessionDB(settings.database)
+        return f"{db.describe()} (schema {db.schema()[-1]}): {len(db.list_sessions())} sessions"
 
     out.append(_run("database", database))
 

@@ -158,7 +158,7 @@ def interview(
     if plan:
         from interviewer.interview.practice import todays_plan
 
-        today = todays_plan(SessionDB(settings.db_path), user, questions, n=n)
+        today = todays_plan(SessionDB(settings.database), user, questions, n=n)
         planned = planned_fields({i.question_id: i.reason for i in today.items})
         if not today.items:
             fail("nothing to practise: the bank has no question left for this plan")
@@ -171,7 +171,7 @@ def interview(
     except ValidationError as e:
         fail(e.errors()[0]["msg"])
     parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions,
-                 db=SessionDB(settings.db_path))
+                 db=SessionDB(settings.database))
     if resume:
         agent = Interviewer.resume(resume, **parts)
         if agent is None:
@@ -215,7 +215,7 @@ def history(
     """Past interviews with their scores (and --forget USER to delete a user's data)."""
     from interviewer.interview.db import SessionDB
 
-    db = SessionDB(get_settings().db_path)
+    db = SessionDB(get_settings().database)
     if forget:
         if not yes and not typer.confirm(f"Delete all data of user {forget!r}?"):
             raise typer.Exit(1)
@@ -307,7 +307,7 @@ def practice(
     from interviewer.knowledge.bank import load_bank
 
     settings = get_settings()
-    today = todays_plan(SessionDB(settings.db_path), user, load_bank(settings.knowledge_dir).questions, n=n)
+    today = todays_plan(SessionDB(settings.database), user, load_bank(settings.knowledge_dir).questions, n=n)
     if as_json:
         sys.stdout.write(today.model_dump_json(indent=2) + "\n")
         return

@@ -1,14 +1,11 @@
-"""SQLite persistence for interviews: every turn and answer is written the moment it happens.
-The schema comes from numbered migrations (`migrations.py`), applied when the database is opened.
-
-WAL mode lets the app's script thread, grading workers and a second browser tab read and write at once.
-Each call opens its own short-lived connection, so no connection is ever shared between threads.
+"""Persistence for interviews: every turn and answer is written the moment it happens, to a SQLite file or a
+PostgreSQL server (`database.py`; one SQL for both). The schema comes from numbered migrations (`migrations.py`),
+applied when the database is opened. Each method is one transaction on its own connection.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +15,7 @@ from pydantic import BaseModel
 
 from interviewer.grading.models import Grade
 from interviewer.interview import migrations
+from interviewer.interview.database import Connection, open_database
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn, now
 
 
@@ -46,27 +44,31 @@ class StoredCard(BaseModel):
     updated_at: datetime
 
 
+class StoredAccount(BaseModel):
+    """A team-mode sign-in; the password only as its hash (interview/accounts.py)."""
+
+    name: str
+    password_hash: str
+    role: str
+    created_at: datetime
+
+
 class SessionDB:
-    def __init__(self, path: Path | str, *, schema: Sequence[migrations.Migration] = migrations.MIGRATIONS) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            self.migrated = migrations.migrate(con, schema)
-        finally:
-            con.close()
+    def __init__(self, target: Path | str, *, schema: Sequence[migrations.Migration] = migrations.MIGRATIONS) -> None:
+        """`target`: a SQLite file path, or a postgresql:// URL."""
+        self.database = open_database(target)
+        self.migrated = migrations.migrate(self.database, schema)
+
+    def describe(self) -> str:
+        return self.database.describe()
+
+    def close(self) -> None:
+        self.database.close()
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30.0)
-        try:
-            con.execute("PRAGMA foreign_keys=ON")
-            con.execute("PRAGMA busy_timeout=30000")
-            with con:  # one transaction: commit on success, roll back on error
-                yield con
-        finally:
-            con.close()
+    def _connect(self) -> Iterator[Connection]:
+        with self.database.connect() as con:
+            yield con
 
     # -- writes ----------------------------------------------------------------------------------------------
     def create(self, session: Session) -> None:
@@ -87,6 +89,9 @@ class SessionDB:
         after the last one instead of overwriting it: both are kept, and `turn.seq` is moved."""
         row = (turn.role, turn.kind, turn.text, turn.question_index, turn.at.isoformat())
         with self._connect() as con:
+            # First a write to the session's row: its lock (a row lock on PostgreSQL, the file's on SQLite) orders
+            # this session's writers, so the next free seq below is not taken twice.
+            con.execute("UPDATE sessions SET updated_at=? WHERE id=?", (now().isoformat(), session_id))
             cur = con.execute(
                 "INSERT INTO turns VALUES (?,?,?,?,?,?,?) ON CONFLICT(session_id, seq) DO UPDATE SET "
                 "kind=excluded.kind, text=excluded.text, question_index=excluded.question_index "
@@ -95,7 +100,6 @@ class SessionDB:
                 turn.seq = con.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM turns WHERE session_id=?",
                                        (session_id,)).fetchone()[0]
                 con.execute("INSERT INTO turns VALUES (?,?,?,?,?,?,?)", (session_id, turn.seq, *row))
-            con.execute("UPDATE sessions SET updated_at=? WHERE id=?", (now().isoformat(), session_id))
         return turn.seq
 
     def save_question(self, session_id: str, record: QuestionRecord) -> None:
@@ -115,12 +119,12 @@ class SessionDB:
     def mark_seen(self, user: str, question_ids: list[str]) -> None:
         stamp = now().isoformat()
         with self._connect() as con:
-            con.executemany("INSERT INTO seen VALUES (?,?,?) ON CONFLICT(user, question_id) "
+            con.executemany('INSERT INTO seen VALUES (?,?,?) ON CONFLICT("user", question_id) '
                             "DO UPDATE SET seen_at=excluded.seen_at", [(user, q, stamp) for q in question_ids])
 
     def save_card(self, user: str, card: StoredCard) -> None:
         with self._connect() as con:
-            con.execute("INSERT INTO schedule VALUES (?,?,?,?,?,?,?) ON CONFLICT(user, question_id) DO UPDATE SET "
+            con.execute('INSERT INTO schedule VALUES (?,?,?,?,?,?,?) ON CONFLICT("user", question_id) DO UPDATE SET '
                         "card=excluded.card, due=excluded.due, last_score=excluded.last_score, "
                         "reviews=excluded.reviews, updated_at=excluded.updated_at",
                         (user, card.question_id, card.card, card.due.isoformat(), card.last_score, card.reviews,
@@ -130,9 +134,9 @@ class SessionDB:
         """Everything stored about a user: sessions (with their turns and grades), the seen-questions list and the
         practice schedule."""
         with self._connect() as con:
-            n = con.execute("DELETE FROM sessions WHERE user=?", (user,)).rowcount
-            con.execute("DELETE FROM seen WHERE user=?", (user,))
-            con.execute("DELETE FROM schedule WHERE user=?", (user,))
+            n = con.execute('DELETE FROM sessions WHERE "user"=?', (user,)).rowcount
+            con.execute('DELETE FROM seen WHERE "user"=?', (user,))
+            con.execute('DELETE FROM schedule WHERE "user"=?', (user,))
         return n
 
     # -- reads ---------------------------------------------------------------------------------------------------
@@ -158,9 +162,9 @@ class SessionDB:
                               for t in turns])
 
     def list_sessions(self, user: str | None = None, limit: int = 200) -> list[SessionSummary]:
-        sql = ("SELECT s.id, s.user, s.created_at, s.updated_at, s.phase, s.config, COUNT(q.idx), COUNT(q.score), "
+        sql = ('SELECT s.id, s."user", s.created_at, s.updated_at, s.phase, s.config, COUNT(q.idx), COUNT(q.score), '
                "AVG(q.score) FROM sessions s LEFT JOIN questions q ON q.session_id = s.id "
-               + ("WHERE s.user=? " if user else "") + "GROUP BY s.id ORDER BY s.created_at DESC LIMIT ?")
+               + ('WHERE s."user"=? ' if user else '') + 'GROUP BY s.id ORDER BY s.created_at DESC LIMIT ?')
         with self._connect() as con:
             rows = con.execute(sql, ((user, limit) if user else (limit,))).fetchall()
         out = []
@@ -169,14 +173,14 @@ class SessionDB:
             out.append(SessionSummary(id=sid, user=u, created_at=created, updated_at=updated, phase=phase,
                                       track=cfg["track"], mode=cfg["mode"], n_questions=cfg["n_questions"],
                                       asked=asked, graded=graded,
-                                      score=round(score, 2) if score is not None else None))
+                                      score=round(float(score), 2) if score is not None else None))
         return out
 
     def cards(self, user: str) -> dict[str, StoredCard]:
         """This user's practice schedule: question id -> its card."""
         with self._connect() as con:
             rows = con.execute("SELECT question_id, card, due, last_score, reviews, updated_at FROM schedule "
-                               "WHERE user=?", (user,)).fetchall()
+                               'WHERE "user"=?', (user,)).fetchall()
         return {r[0]: StoredCard(question_id=r[0], card=r[1], due=r[2], last_score=r[3], reviews=r[4],
                                  updated_at=r[5]) for r in rows}
 
@@ -184,14 +188,23 @@ class SessionDB:
         """(session start, the question's concepts, score) of every graded answer of this user, oldest first."""
         with self._connect() as con:
             rows = con.execute("SELECT s.created_at, q.record, q.score FROM questions q JOIN sessions s "
-                               "ON s.id = q.session_id WHERE s.user=? AND q.score IS NOT NULL ORDER BY s.created_at",
+                               'ON s.id = q.session_id WHERE s."user"=? AND q.score IS NOT NULL ORDER BY s.created_at',
                                (user,)).fetchall()
         return [(datetime.fromisoformat(at), json.loads(record)["concepts"], score) for at, record, score in rows]
+
+    def graded_answers(self) -> list[tuple[str, datetime, list[str], float]]:
+        """(user, session start, the question's concepts, score) of every graded answer of everyone, oldest first:
+        the instructors' cohort view."""
+        with self._connect() as con:
+            rows = con.execute('SELECT s."user", s.created_at, q.record, q.score FROM questions q JOIN sessions s '
+                               "ON s.id = q.session_id WHERE q.score IS NOT NULL ORDER BY s.created_at").fetchall()
+        return [(user, datetime.fromisoformat(at), json.loads(record)["concepts"], score)
+                for user, at, record, score in rows]
 
     def recent_question_ids(self, user: str, limit: int = 60) -> list[str]:
         """Question ids this user was asked most recently, newest first."""
         with self._connect() as con:
-            rows = con.execute("SELECT question_id FROM seen WHERE user=? ORDER BY seen_at DESC LIMIT ?",
+            rows = con.execute('SELECT question_id FROM seen WHERE "user"=? ORDER BY seen_at DESC LIMIT ?',
                                (user, limit)).fetchall()
         return [r[0] for r in rows]
 
@@ -202,4 +215,26 @@ class SessionDB:
 
     def users(self) -> list[str]:
         with self._connect() as con:
-            return [r[0] for r in con.execute("SELECT DISTINCT user FROM sessions ORDER BY user")]
+            return [r[0] for r in con.execute('SELECT DISTINCT "user" FROM sessions ORDER BY "user"')]
+
+    # -- accounts (team mode) -----------------------------------------------------------------------------------
+    def save_account(self, account: StoredAccount) -> None:
+        with self._connect() as con:
+            con.execute("INSERT INTO accounts VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                        "password_hash=excluded.password_hash, role=excluded.role",
+                        (account.name, account.password_hash, account.role, account.created_at.isoformat()))
+
+    def account(self, name: str) -> StoredAccount | None:
+        with self._connect() as con:
+            row = con.execute("SELECT name, password_hash, role, created_at FROM accounts WHERE name=?",
+                              (name,)).fetchone()
+        return StoredAccount(name=row[0], password_hash=row[1], role=row[2], created_at=row[3]) if row else None
+
+    def accounts(self) -> list[StoredAccount]:
+        with self._connect() as con:
+            rows = con.execute("SELECT name, password_hash, role, created_at FROM accounts ORDER BY name").fetchall()
+        return [StoredAccount(name=r[0], password_hash=r[1], role=r[2], created_at=r[3]) for r in rows]
+
+    def remove_account(self, name: str) -> bool:
+        with self._connect() as con:
+            return con.execute("DELETE FROM accounts WHERE name=?", (name,)).rowcount > 0

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from interviewer.config import Settings
+from interviewer.interview.accounts import may_open
 from interviewer.interview.db import SessionDB
 from interviewer.interview.practice import todays_plan
 from interviewer.interview.report import build_report
@@ -65,18 +66,28 @@ def _delete_my_data(db: SessionDB, user: str) -> None:
         st.success(note)
 
 
+def _whose(db: SessionDB, setup: Setup) -> str:
+    """Whose history: one's own; an instructor may pick any candidate."""
+    if setup.account is None or not setup.account.instructor:
+        return setup.user
+    people = sorted(set(db.users()) | {setup.user})
+    return st.selectbox("Candidate", people, index=people.index(setup.user), key="history_candidate")
+
+
 def draw(setup: Setup, settings: Settings) -> None:
-    db = state.get_db(str(settings.db_path))
+    db = state.get_db(settings.database)
     st.header("History")
-    picked = _session_list(db, setup.user)
-    _practice_overview(db, setup.user, settings)
-    _delete_my_data(db, setup.user)
+    user = _whose(db, setup)
+    picked = _session_list(db, user)
+    _practice_overview(db, user, settings)
+    if user == setup.user:
+        _delete_my_data(db, user)
     opened = picked or st.session_state.get("history_opened")
     if not opened:
         return
     st.session_state["history_opened"] = opened
     stored = db.load(opened)
-    if stored is None:
+    if stored is None or not may_open(setup.account, stored.user, team_mode=settings.team_mode):
         st.session_state.pop("history_opened", None)
         return
     st.divider()

@@ -1,0 +1,106 @@
+"""`interviewer users add | remove | list` and `interviewer cohort`: team mode's accounts and the instructors' view.
+
+Passwords are read at a hidden prompt (twice) or, for scripts, from standard input with --password-stdin; never
+from the command line, where they would stay in the shell history and the process list.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from interviewer.cli.output import console, emit_json, fail
+
+users = typer.Typer(help="Team mode's accounts (sign-in with a password, role candidate or instructor).",
+                    no_args_is_help=True)
+
+
+def _db():
+    from interviewer.config import get_settings
+    from interviewer.interview.database import DatabaseError
+    from interviewer.interview.db import SessionDB
+
+    try:
+        return SessionDB(get_settings().database)
+    except DatabaseError as e:
+        fail(str(e))
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("add")
+def add(name: str = typer.Argument(..., help="the sign-in name"),
+        role: str = typer.Option("candidate", help="candidate or instructor"),
+        password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from standard input"),
+        replace: bool = typer.Option(False, "--replace", help="set a new password (and role) for an existing name")
+        ) -> None:
+    """Create an account (or reset its password with --replace)."""
+    from interviewer.interview import accounts
+
+    db = _db()
+    try:
+        account = accounts.add(db, name, _password(password_stdin), role, replace=replace)
+    except accounts.AccountError as e:
+        fail(str(e))
+    console.print(f"Account {account.name!r} ({account.role}) saved.")
+
+
+@users.command("remove")
+def remove(name: str = typer.Argument(...),
+           delete_data: bool = typer.Option(False, "--delete-data", help="also delete every session of this name")
+           ) -> None:
+    """Remove an account; its sessions stay unless --delete-data."""
+    from interviewer.interview import accounts
+
+    try:
+        deleted = accounts.remove(_db(), name, delete_data=delete_data)
+    except accounts.AccountError as e:
+        fail(str(e))
+    console.print(f"Account {name!r} removed" + (f", {deleted} sessions deleted." if delete_data else "."))
+
+
+@users.command("list")
+def listing(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """The accounts and their roles (never a password or its hash)."""
+    from interviewer.interview import accounts
+
+    found = accounts.listing(_db())
+    if as_json:
+        emit_json([a.model_dump() for a in found])
+        return
+    table = Table("name", "role")
+    for a in found:
+        table.add_row(a.name, a.role)
+    console.print(table if found else "No accounts yet: interviewer users add NAME --role instructor")
+
+
+def cohort(csv_path: Optional[Path] = typer.Option(None, "--csv", help="write the table as CSV to this file"),
+           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Per candidate and concept: the latest score, the recent mean and the trend."""
+    from interviewer.interview.cohort import cohort as build, to_csv
+
+    rows = build(_db())
+    if csv_path:
+        csv_path.write_text(to_csv(rows), encoding="utf-8")
+        console.print(f"{len(rows)} rows written to {csv_path}")
+        return
+    if as_json:
+        emit_json([r.model_dump(mode="json") for r in rows])
+        return
+    table = Table("candidate", "concept", "answers", "latest", "recent mean", "trend")
+    for r in rows:
+        table.add_row(r.candidate, r.concept, str(r.answers), f"{r.latest:.1f}", f"{r.mean_recent:.1f}",
+                      "-" if r.trend is None else f"{r.trend:+.1f}")
+    console.print(table if rows else "No graded answers yet.")
+
+
+COMMANDS = {"cohort": cohort}
+GROUPS = {"users": users}

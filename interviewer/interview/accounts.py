@@ -1,0 +1,118 @@
+"""Team mode's accounts: who may sign in, with which role, and what each role may open.
+
+Passwords are kept only as argon2id hashes (argon2-cffi's PasswordHasher, its RFC 9106 defaults); a sign-in with
+an unknown name still verifies against a hash, so a wrong name and a wrong password take the same time and say the
+same thing. Hashes made with older parameters are upgraded at the next sign-in.
+
+A candidate opens only their own sessions; an instructor opens anyone's and sees the cohort. The laptop default
+(team mode off) has no accounts: whoever runs the app owns everything in it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from pydantic import BaseModel
+
+from interviewer.interview.db import SessionDB, StoredAccount
+from interviewer.interview.session import now
+
+Role = Literal["candidate", "instructor"]
+ROLES: tuple[str, ...] = get_args(Role)
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024  # argon2 takes any length; a megabyte "password" is a mistake or an attack
+NAME = re.compile(r"^[\w.@+-]{1,64}$")  # what shows in history and the cohort table: no spaces or markup
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done: the reason, never the password."""
+
+
+class Account(BaseModel):
+    """Who is signed in; the hash stays in the database."""
+
+    name: str
+    role: Role
+
+    @property
+    def instructor(self) -> bool:
+        return self.role == "instructor"
+
+
+def _hasher():
+    try:
+        from argon2 import PasswordHasher
+    except ImportError as e:
+        raise AccountError("team mode needs the team extra: pip install -e '.[team]'") from e
+    return PasswordHasher()
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher().hash("not a password of anyone")
+    return _DUMMY_HASH
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountError(f"a password has at most {MAX_PASSWORD_CHARS} characters")
+
+
+def add(db: SessionDB, name: str, password: str, role: str = "candidate", *, replace: bool = False) -> Account:
+    """Create an account (or, with replace, set a new password and role)."""
+    if not NAME.match(name):
+        raise AccountError("a name is 1-64 letters, digits or . _ @ + - (no spaces)")
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}: choose {', '.join(ROLES)}")
+    check_password(password)
+    existing = db.account(name)
+    if existing and not replace:
+        raise AccountError(f"an account named {name!r} exists (use --replace to set a new password)")
+    db.save_account(StoredAccount(name=name, password_hash=_hasher().hash(password), role=role,
+                                  created_at=existing.created_at if existing else now()))
+    return Account(name=name, role=role)
+
+
+def remove(db: SessionDB, name: str, *, delete_data: bool = False) -> int:
+    """Remove the account; with delete_data, also every session, schedule and history of that name. Returns the
+    number of sessions deleted."""
+    if not db.remove_account(name):
+        raise AccountError(f"no account named {name!r}")
+    return db.delete_user(name) if delete_data else 0
+
+
+def listing(db: SessionDB) -> list[Account]:
+    return [Account(name=a.name, role=a.role) for a in db.accounts()]
+
+
+def sign_in(db: SessionDB, name: str, password: str) -> Account | None:
+    """The account if the password is right, else None (the same answer for an unknown name)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    hasher = _hasher()
+    stored = db.account(name) if name else None
+    try:
+        hasher.verify(stored.password_hash if stored else _dummy_hash(), password[:MAX_PASSWORD_CHARS])
+    except (VerificationError, InvalidHashError):
+        return None
+    if stored is None:
+        return None
+    if hasher.check_needs_rehash(stored.password_hash):
+        db.save_account(stored.model_copy(update={"password_hash": hasher.hash(password)}))
+    return Account(name=stored.name, role=stored.role)
+
+
+def may_open(viewer: Account | None, owner: str, *, team_mode: bool) -> bool:
+    """Whether `viewer` may read, resume or delete a session (or history) that belongs to `owner`."""
+    if not team_mode:
+        return True
+    if viewer is None:
+        return False
+    return viewer.instructor or viewer.name == owner

@@ -1,0 +1,160 @@
+"""Where sessions live: a SQLite file (the laptop default) or a PostgreSQL server (team mode, several app replicas).
+
+`SessionDB` and the migrations write one SQL for both, with `?` placeholders and the column "user" quoted (a
+reserved word in PostgreSQL); a `Database` hands out connections in one transaction each and converts the
+placeholders where the driver wants `%s`. What differs is here: how a connection is opened, how a migration takes
+the one write lock, and how a table is looked up.
+
+SQLite: WAL mode, so the app's script thread, grading workers and a second tab read and write at once; each call
+opens its own short-lived connection, none is shared between threads. PostgreSQL: psycopg 3 with a connection pool
+(a new connection costs a few milliseconds of authentication on every turn otherwise); migrations hold an advisory
+lock, so replicas starting together apply each migration once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_TIMEOUT_S = 30.0
+POOL_MAX_CONNECTIONS = 8  # the app's script threads plus its grading workers (ui/state.py GRADING_WORKERS)
+POOL_OPEN_TIMEOUT_S = 10.0
+MIGRATION_LOCK_KEY = 0x1E7E_0001  # pg_advisory_xact_lock key: any constant no other program on the server uses
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened: a clear reason, never the password."""
+
+
+def is_postgres_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and `doctor`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Connection:
+    """One transaction's connection: `execute`/`executemany` take `?` placeholders on either driver."""
+
+    def __init__(self, raw, placeholder: str, dialect: str) -> None:
+        self.raw, self._placeholder, self.dialect = raw, placeholder, dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql if self._placeholder == "?" else sql.replace("?", self._placeholder)
+
+    def execute(self, sql: str, params: Sequence = ()):
+        return self.raw.execute(self._sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
+        cur = self.raw.cursor()
+        try:
+            cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+        finally:
+            cur.close()
+
+    def has_table(self, name: str) -> bool:
+        if self.dialect == "sqlite":
+            sql = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
+        else:
+            sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name=?"
+        return self.execute(sql, (name,)).fetchone() is not None
+
+
+class SQLiteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_S, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
+
+    def describe(self) -> str:
+        return f"SQLite {self.path}"
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        con = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_S)
+        try:
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute(f"PRAGMA busy_timeout={int(SQLITE_TIMEOUT_S * 1000)}")
+            with con:  # one transaction: commit on success, roll back on error
+                yield Connection(con, "?", self.dialect)
+        finally:
+            con.close()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[Connection]:
+        """A transaction that holds the write lock from its first statement (BEGIN IMMEDIATE)."""
+        con = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_S, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield Connection(con, "?", self.dialect)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg  # noqa: F401
+            from psycopg_pool import ConnectionPool
+        except ImportError as e:
+            raise DatabaseError("a PostgreSQL URL needs the team extra: pip install -e '.[team]'") from e
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX_CONNECTIONS, open=False)
+        try:
+            self.pool.open(wait=True, timeout=POOL_OPEN_TIMEOUT_S)
+        except Exception as e:
+            self.pool.close()
+            raise DatabaseError(f"cannot reach the database at {redact(url)}: {type(e).__name__}") from None
+
+    def describe(self) -> str:
+        return f"PostgreSQL {redact(self.url)}"
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.pool.connection() as con:  # commits on success, rolls back on error, returns it to the pool
+            yield Connection(con, "%s", self.dialect)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[Connection]:
+        """A transaction that holds the migration lock: replicas opening one new database wait for each other."""
+        with self.connect() as con:
+            con.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
+            yield con
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+Database = SQLiteDatabase | PostgresDatabase
+
+
+def open_database(target: str | Path) -> Database:
+    """A PostgreSQL URL (postgresql://user:password@host/db) or a SQLite file path."""
+    return PostgresDatabase(str(target)) if is_postgres_url(target) else SQLiteDatabase(target)

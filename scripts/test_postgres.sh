@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A PostgreSQL server for the tests, from Debian's packages: installs them if missing (as root), starts the default
+# cluster, makes a role and a database for the tests, and prints their URL on stdout. Where it cannot (not root and
+# no server), it says why on stderr and prints nothing: the PostgreSQL tests are then skipped with that reason.
+set -euo pipefail
+ROLE=interviewer_test
+PASSWORD=interviewer_test  # a throwaway role on a loopback-only test cluster
+DB=interviewer_test
+APT_LOCK_WAIT_S=${APT_LOCK_WAIT_S:-600}
+
+say() { echo "test_postgres: $*" >&2; }
+
+if ! command -v pg_lsclusters >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then say "PostgreSQL is not installed and this is not root: its tests will be skipped"; exit 0; fi
+  say "installing Debian's postgresql"
+  apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT_S" update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT_S" install -y -qq postgresql >/dev/null
+fi
+if [ "$(id -u)" != 0 ] && [ "$(id -un)" != postgres ]; then
+  say "starting a cluster needs root: its tests will be skipped (or set INTERVIEWER_TEST_DATABASE_URL)"; exit 0
+fi
+as_postgres() { if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi; }
+
+read -r VERSION CLUSTER PORT STATUS _ < <(pg_lsclusters -h | head -1) || true
+if [ -z "${VERSION:-}" ]; then
+  VERSION=$(ls /usr/lib/postgresql | sort -V | tail -1); CLUSTER=main
+  pg_createcluster "$VERSION" "$CLUSTER" >&2
+  read -r VERSION CLUSTER PORT STATUS _ < <(pg_lsclusters -h | head -1)
+fi
+if [ "$STATUS" != online ]; then pg_ctlcluster "$VERSION" "$CLUSTER" start >&2; fi
+
+psql_admin() { as_postgres psql -p "$PORT" -v ON_ERROR_STOP=1 -qtAc "$1"; }
+if [ -z "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname='$ROLE'")" ]; then
+  psql_admin "CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD'" >&2
+fi
+if [ -z "$(psql_admin "SELECT 1 FROM pg_database WHERE datname='$DB'")" ]; then
+  psql_admin "CREATE DATABASE $DB OWNER $ROLE" >&2
+fi
+echo "postgresql://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DB"

@@ -1,0 +1,220 @@
+"""Team mode: accounts (on SQLite and PostgreSQL), who may open what, the cohort view, the `users` CLI, and the
+app's sign-in, on the scripted model."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from interviewer import PROJECT_ROOT
+from interviewer.cli.main import app as cli
+from interviewer.grading.models import Grade
+from interviewer.interview import accounts
+from interviewer.interview.cohort import cohort, to_csv
+from interviewer.interview.db import SessionDB
+from interviewer.interview.session import QuestionRecord, Session, SessionConfig
+
+APP = str(PROJECT_ROOT / "ui" / "app.py")
+TIMEOUT = 120
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def team_db(db_target):
+    opened = SessionDB(db_target)
+    yield opened
+    opened.close()
+
+
+def _graded_session(db: SessionDB, user: str, scores: list[float], concept: str = "cnns") -> Session:
+    s = Session(config=SessionConfig(user=user))
+    db.create(s)
+    for i, score in enumerate(scores):
+        db.save_question(s.id, QuestionRecord(index=i, question_id=f"q-{i}", tier="fresher", concepts=[concept],
+                                              question="Q?"))
+        db.save_grade(s.id, i, Grade(question_id=f"q-{i}", score=score))
+    return s
+
+
+def test_passwords_are_stored_only_as_argon2_hashes_and_verified(team_db):
+    accounts.add(team_db, "ann", PASSWORD)
+    stored = team_db.account("ann")
+    assert PASSWORD not in stored.password_hash and stored.password_hash.startswith("$argon2id$")
+    assert accounts.sign_in(team_db, "ann", PASSWORD) == accounts.Account(name="ann", role="candidate")
+    assert accounts.sign_in(team_db, "ann", PASSWORD + "x") is None
+    assert accounts.sign_in(team_db, "nobody", PASSWORD) is None
+
+
+def test_account_rules(team_db):
+    accounts.add(team_db, "ann", PASSWORD)
+    with pytest.raises(accounts.AccountError, match="exists"):
+        accounts.add(team_db, "ann", PASSWORD)
+    with pytest.raises(accounts.AccountError, match="at least"):
+        accounts.add(team_db, "bob", "short")
+    with pytest.raises(accounts.AccountError, match="role"):
+        accounts.add(team_db, "bob", PASSWORD, "admin")
+    with pytest.raises(accounts.AccountError, match="name"):
+        accounts.add(team_db, "bob smith", PASSWORD)
+    accounts.add(team_db, "ann", "a new password", "instructor", replace=True)
+    assert accounts.sign_in(team_db, "ann", PASSWORD) is None
+    assert accounts.sign_in(team_db, "ann", "a new password").instructor
+
+
+def test_removing_an_account_keeps_or_deletes_its_sessions(team_db):
+    for name in ("ann", "bob"):
+        accounts.add(team_db, name, PASSWORD)
+        _graded_session(team_db, name, [3.0])
+    assert accounts.remove(team_db, "ann") == 0 and team_db.list_sessions("ann")
+    assert accounts.remove(team_db, "bob", delete_data=True) == 1 and not team_db.list_sessions("bob")
+    assert [a.name for a in accounts.listing(team_db)] == []
+    with pytest.raises(accounts.AccountError, match="no account"):
+        accounts.remove(team_db, "ann")
+
+
+def test_candidates_open_only_their_own_sessions_instructors_any():
+    ann, teacher = accounts.Account(name="ann", role="candidate"), accounts.Account(name="t", role="instructor")
+    assert accounts.may_open(ann, "ann", team_mode=True) and not accounts.may_open(ann, "bob", team_mode=True)
+    assert accounts.may_open(teacher, "bob", team_mode=True)
+    assert not accounts.may_open(None, "ann", team_mode=True)
+    assert accounts.may_open(None, "anyone", team_mode=False)  # the laptop: one person owns everything
+
+
+def test_cohort_rows_latest_score_and_trend(team_db):
+    _graded_session(team_db, "ann", [1.0, 2.0])
+    _graded_session(team_db, "ann", [4.0, 5.0])
+    _graded_session(team_db, "bob", [3.0], concept="rnns")
+    rows = {(r.candidate, r.concept): r for r in cohort(team_db)}
+    ann = rows[("ann", "cnns")]
+    assert ann.answers == 4 and ann.latest == 5.0 and ann.trend == 3.0  # mean(4, 5) - mean(1, 2)
+    bob = rows[("bob", "rnns")]
+    assert bob.answers == 1 and bob.trend is None
+    csv = to_csv(list(rows.values())).splitlines()
+    assert csv[0].startswith("candidate,concept,answers,latest") and len(csv) == 3
+
+
+def test_csv_export_defuses_spreadsheet_formulas(tmp_path):
+    db = SessionDB(tmp_path / "s.sqlite3")
+    _graded_session(db, "=HYPERLINK(1)", [2.0])
+    assert "\n'=HYPERLINK(1)," in to_csv(cohort(db))
+
+
+def test_users_cli_adds_lists_and_removes_without_echoing_the_password(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+    from interviewer.config import get_settings
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        added = runner.invoke(cli, ["users", "add", "teacher", "--role", "instructor", "--password-stdin"],
+                              input=PASSWORD + "\n")
+        assert added.exit_code == 0, added.output
+        assert PASSWORD not in added.output
+        listed = runner.invoke(cli, ["users", "list", "--json"])
+        assert '"teacher"' in listed.output and '"instructor"' in listed.output and "argon2" not in listed.output
+        short = runner.invoke(cli, ["users", "add", "x", "--password-stdin"], input="short\n")
+        assert short.exit_code != 0 and "at least" in short.output
+        assert runner.invoke(cli, ["users", "remove", "teacher"]).exit_code == 0
+        assert runner.invoke(cli, ["users", "remove", "teacher"]).exit_code != 0
+    finally:
+        get_settings.cache_clear()
+    stored = (tmp_path / "interviewer.sqlite3").read_bytes()
+    assert PASSWORD.encode() not in stored
+
+
+# -- the app in team mode ------------------------------------------------------------------------------------------
+@pytest.fixture
+def team_app(app_env, monkeypatch):
+    monkeypatch.setenv("INTERVIEWER_TEAM_MODE", "1")
+    accounts.add(app_env, "ann", PASSWORD)
+    accounts.add(app_env, "bob", PASSWORD)
+    accounts.add(app_env, "teacher", PASSWORD, "instructor")
+    return app_env
+
+
+def _signed_in(name: str, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.text_input(key="sign_in_name").set_value(name)
+    at.text_input(key="sign_in_password").set_value(password)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_app_asks_for_a_sign_in_and_refuses_a_wrong_password(team_app):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert at.header[0].value == "Sign in" and not at.chat_input  # nothing of the app before signing in
+    at = _signed_in("ann", "wrong password!")
+    assert any("do not match" in e.value for e in at.error) and at.header[0].value == "Sign in"
+    assert at.session_state["sign_in_password"] == ""  # not kept in the session state
+    at = _signed_in("ann")
+    assert at.header[0].value != "Sign in" and "ann" in " ".join(c.value for c in at.sidebar.caption)
+    assert not any(w.key == "user" for w in at.sidebar.text_input)  # the name comes from the account
+
+
+def test_a_candidate_cannot_open_another_candidates_session_by_url(team_app):
+    bobs = _graded_session(team_app, "bob", [4.0])
+    at = _signed_in("ann")
+    at.query_params["sid"] = bobs.id
+    at.run()
+    assert any("belongs to another candidate" in e.value for e in at.error)
+    assert "sid" not in at.query_params
+    assert bobs.id not in " ".join(m.value for m in at.markdown)
+    at.radio(key="view").set_value("History").run()
+    assert not at.dataframe or bobs.id not in at.dataframe[0].value.to_string()  # ann's history has only ann's
+
+
+def test_an_instructor_sees_the_cohort_and_anyones_history(team_app):
+    _graded_session(team_app, "ann", [2.0, 3.0])
+    _graded_session(team_app, "bob", [4.0], concept="rnns")
+    at = _signed_in("teacher")
+    assert "Cohort" in at.radio(key="view").options
+    at.radio(key="view").set_value("Cohort").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert set(table.candidate) == {"ann", "bob"}
+    at.radio(key="view").set_value("History").run()
+    at.selectbox(key="history_candidate").set_value("bob").run()
+    assert not at.exception and at.dataframe[0].value.session.tolist() == [s.id for s in team_app.list_sessions("bob")]
+
+
+def test_a_candidate_has_no_cohort_page(team_app):
+    at = _signed_in("ann")
+    assert "Cohort" not in at.radio(key="view").options
+
+
+def _said(utterances) -> None:
+    for u in utterances:
+        u.resolve()
+
+
+def test_a_second_replica_resumes_a_session_from_the_shared_database(db_target, bank, session_settings):
+    """Two app replicas behind a load balancer: one starts the interview, the other continues it."""
+    from test_agent import FakeLLM, Grader, Interviewer, current_question, on_topic, scripted
+
+    first, second = SessionDB(db_target), SessionDB(db_target)
+    llm = FakeLLM(task_script=scripted)
+    agent = Interviewer.start(SessionConfig(track="fresher", n_questions=2, user="ann"), db=first, llm=llm,
+                              grader=Grader(llm, None, session_settings), questions=bank.questions,
+                              session_id="replica-test")
+    try:
+        _said(agent.opening())
+        _said(agent.handle("STRONG. " + current_question(agent, bank).reference_answer))
+        agent.wait_for_grades()
+    finally:
+        agent.close()
+    again = Interviewer.resume("replica-test", db=second, llm=llm, grader=Grader(llm, None, session_settings),
+                               questions=bank.questions)
+    try:
+        assert [t.text for t in again.session.turns] == [t.text for t in agent.session.turns]
+        _said(again.handle(on_topic(current_question(again, bank), "STRONG")))
+        again.wait_for_grades()
+    finally:
+        again.close()
+    stored = first.load("replica-test")  # what the other replica wrote, seen from the first
+    assert stored.finished and len(stored.questions) == 2 and all(q.grade is not None for q in stored.questions)
+    assert [t.seq for t in stored.turns] == list(range(len(stored.turns)))
+    first.close()
+    second.close()

@@ -1,0 +1,62 @@
+"""Team mode's sign-in: until someone signs in, the app shows only the form; after, the account rides in this
+browser session's state (a refresh asks again: nothing about the sign-in is kept in the browser).
+
+The password is cleared from the session state by the submit button's callback; a failed sign-in says the same for
+a wrong name and a wrong password. With team mode off there are no accounts and this draws nothing.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from interviewer.config import Settings
+from interviewer.interview import accounts
+from interviewer.interview.accounts import Account
+from ui import state
+
+ACCOUNT_KEY = "account"
+ERROR_KEY = "sign_in_error"
+
+
+def _try_sign_in(settings: Settings) -> None:
+    """The submit button's callback: it runs before the script, the one place a widget's value may be reset, so
+    the password is gone from the session state before anything is drawn."""
+    name = st.session_state.get("sign_in_name", "").strip()
+    password = st.session_state.get("sign_in_password", "")
+    st.session_state["sign_in_password"] = ""
+    try:
+        account = accounts.sign_in(state.get_db(settings.database), name, password)
+    except accounts.AccountError as e:
+        st.session_state[ERROR_KEY] = str(e)
+        return
+    if account is None:
+        st.session_state[ERROR_KEY] = "That name and password do not match an account."
+    else:
+        st.session_state[ACCOUNT_KEY] = account
+
+
+def signed_in(settings: Settings) -> Account | None:
+    """The signed-in account; in team mode without one, draws the sign-in form and stops this run."""
+    if not settings.team_mode:
+        return None
+    if (account := st.session_state.get(ACCOUNT_KEY)) is not None:
+        return account
+    st.header("Sign in")
+    st.caption("This interviewer is shared by a team: sign in to see your own interviews. "
+               "Accounts are made by an instructor (`interviewer users add NAME`).")
+    with st.form("sign_in"):
+        st.text_input("Name", key="sign_in_name")
+        st.text_input("Password", type="password", key="sign_in_password")
+        st.form_submit_button("Sign in", type="primary", on_click=_try_sign_in, args=(settings,))
+    if error := st.session_state.pop(ERROR_KEY, None):
+        st.error(error)
+    st.stop()
+
+
+def sign_out_button(account: Account) -> None:
+    st.caption(f"Signed in as **{account.name}** ({account.role})")
+    if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+        for key in (ACCOUNT_KEY, "agent", "history_opened"):
+            st.session_state.pop(key, None)
+        st.query_params.clear()
+        st.rerun()
