@@ -27,6 +27,7 @@ class Behaviour:
         self.honours, self.rejects, self.words, self.logprobs = set(honours), set(rejects), words, logprobs
         self.alternatives = alternatives or {"y": -0.4, "p": -1.6, "n": -2.0, "x": -3.5}
         self.requests: list[dict] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization header
 
 
 def _mode(body: dict) -> str | None:
@@ -92,6 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         b = self.behaviour
         b.requests.append(body)
+        b.authorizations.append(self.headers.get("Authorization"))
         if _mode(body) in b.rejects:
             self._json(500, {"error": {"message": "Internal Server Error", "type": "server_error"}})
             return

@@ -218,3 +218,29 @@ def test_a_second_replica_resumes_a_session_from_the_shared_database(db_target, 
     assert [t.seq for t in stored.turns] == list(range(len(stored.turns)))
     first.close()
     second.close()
+
+
+def test_the_api_key_is_sent_to_the_server_but_never_shown_or_stored(app_env, tmp_path):
+    """A key typed into the set-up reaches the model server and nothing else: not the page, not the database."""
+    from fake_openai import Behaviour, FakeServer
+
+    secret = "sk-test-DO-NOT-STORE-4711"
+    with FakeServer(Behaviour(honours={"json_schema"})) as server:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        at.radio(key="backend").set_value("compatible").run()
+        at.text_input(key="compatible_base_url").set_value(server.url)
+        at.text_input(key="compatible_model").set_value("fake-model")
+        at.text_input(key="compatible_api_key").set_value(secret)
+        at.slider(key="n_questions").set_value(1)
+        at.button(key="start").click().run()
+        assert not at.exception, at.exception
+        at.chat_input(key="chat").set_value("Dropout zeroes activations at random during training.").run()
+        at.chat_input(key="chat").set_value("skip").run()
+        assert not at.exception, at.exception
+    assert f"Bearer {secret}" in server.behaviour.authorizations  # the key was used...
+    shown = [e.value for kind in ("markdown", "caption", "error", "warning", "info") for e in getattr(at, kind)]
+    assert shown and not any(secret in str(v) for v in shown)  # ...never shown...
+    for path in tmp_path.rglob("*"):  # ...and never written: the database, its WAL, transcripts, caches
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
