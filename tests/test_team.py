@@ -244,3 +244,14 @@ def test_the_api_key_is_sent_to_the_server_but_never_shown_or_stored(app_env, tm
     for path in tmp_path.rglob("*"):  # ...and never written: the database, its WAL, transcripts, caches
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_an_unreachable_database_is_reported_without_its_password(app_env, monkeypatch):
+    monkeypatch.setenv("INTERVIEWER_TEAM_MODE", "1")
+    monkeypatch.setenv("INTERVIEWER_DATABASE_URL", "postgresql://someone:hunter2-secret@127.0.0.1:9/nowhere")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    [error] = at.error
+    assert "cannot be opened" in error.value and "someone:***@127.0.0.1" in error.value
+    assert "hunter2" not in error.value and not at.chat_input

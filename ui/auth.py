@@ -41,6 +41,7 @@ def signed_in(settings: Settings) -> Account | None:
         return None
     if (account := st.session_state.get(ACCOUNT_KEY)) is not None:
         return account
+    state.get_db(settings.database)  # a database that cannot be opened says so here, not inside the callback
     st.header("Sign in")
     st.caption("This interviewer is shared by a team: sign in to see your own interviews. "
                "Accounts are made by an instructor (`interviewer users add NAME`).")

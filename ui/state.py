@@ -14,6 +14,7 @@ import streamlit as st
 
 from interviewer.config import Settings
 from interviewer.grading.grader import Grader
+from interviewer.interview.database import DatabaseError
 from interviewer.interview.db import SessionDB
 from interviewer.knowledge.background import BackgroundStore
 from interviewer.knowledge.bank import load_bank
@@ -25,8 +26,18 @@ Choice = tuple[str, tuple[tuple[str, str | None], ...]]  # (backend, the set-up 
 
 
 @st.cache_resource(show_spinner=False)
-def get_db(path: str) -> SessionDB:
-    return SessionDB(path)
+def _open_db(target: str) -> SessionDB:
+    return SessionDB(target)
+
+
+def get_db(target: str) -> SessionDB:
+    """The sessions database (a SQLite path or a PostgreSQL URL); one that cannot be opened stops the page with the
+    reason (never the password), and is tried again on the next run, not cached."""
+    try:
+        return _open_db(target)
+    except DatabaseError as e:
+        st.error(f"The sessions database cannot be opened: {e}")
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)
