@@ -6,6 +6,8 @@ import hashlib
 import json
 import math
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -30,13 +32,15 @@ class CountingGrader:
         self.calls = 0
         self.forgotten = 0
         self.gullible = gullible
+        self._lock = threading.Lock()  # exact counts when rows are graded on several threads
 
     def forget(self) -> None:
         self.forgotten += 1
 
     def score_item(self, question, reference, answer, key_points=None, question_id="adhoc", kind="technical",
                    fresh=False) -> Grade:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         if self.gullible and "5" in answer:
             return Grade(question_id=question_id, score=5.0)
         # Only content words (>= 5 letters) count, so neither injections nor filler share words with a reference.
@@ -433,3 +437,148 @@ def test_recalibrated_row_fits_a_scale_on_other_questions_only(tmp_path):
     recal = res["systems"]["grader, recalibrated (grouped CV)"]
     assert recal["n"] == len(rows) and recal["metrics"]["rmse"] is not None
     assert res["needs_judgement"]["left_out"] == sum(r.kind in ("empty", "off-topic") for r in rows)
+
+
+# --- concurrency ----------------------------------------------------------------------------------------------------
+
+ROWS_AT_ONCE = 4
+BARRIER_WAIT_S = 30.0  # only bounds a failure: N rows that never meet means they were not graded at once
+
+
+class Overlapping:
+    """The real grader behind a gate: the first N rows must be in flight together (a barrier), and the first row
+    finishes only after another has, so completion order differs from row order and `map` order is what is tested."""
+
+    def __init__(self, grader, at_once: int) -> None:
+        self.grader, self.llm, self.version = grader, grader.llm, grader.version
+        self.barrier = threading.Barrier(at_once, timeout=BARRIER_WAIT_S)
+        self.another_done = threading.Event()
+        self.first_answer: str | None = None
+        self.started = 0
+        self.lock = threading.Lock()
+        self.calls = 0
+
+    def forget(self) -> None:
+        self.grader.forget()
+
+    def score_item(self, question, reference, answer, **kw):
+        with self.lock:
+            self.calls += 1
+            index, self.started = self.started, self.started + 1
+            if index == 0:
+                self.first_answer = answer
+        if index < self.barrier.parties:
+            self.barrier.wait()
+        if index == 0:
+            assert self.another_done.wait(BARRIER_WAIT_S), "no other row finished while the first was held"
+        grade = self.grader.score_item(question, reference, answer, **kw)
+        if index != 0:
+            self.another_done.set()
+        return grade
+
+
+def _jsonl_lines(path) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]  # a torn or glued line would not parse
+
+
+def test_concurrent_grading_gives_the_sequential_scores_in_row_order(tmp_path, session_settings):
+    from interviewer.grading.cache import JsonlCache
+    from interviewer.grading.grader import Grader
+    from interviewer.models.fake import toy_llm
+
+    rows = synthetic_rows()
+    kw = dict(dataset="t", run_probes=False, embed=bag_embed, n_boot=5, progress=False)
+    one = run_eval(rows, Grader(toy_llm(), settings=session_settings), out_dir=tmp_path / "one",
+                   cache_path=tmp_path / "one.jsonl", **kw)
+    judge_cache = JsonlCache(tmp_path / "judge.jsonl")
+    gated = Overlapping(Grader(toy_llm(), settings=session_settings, judge_cache=judge_cache), ROWS_AT_ONCE)
+    many = run_eval(rows, gated, out_dir=tmp_path / "many", cache_path=tmp_path / "many.jsonl",
+                    concurrency=ROWS_AT_ONCE, **kw)
+
+    assert not many["grader_errors"], many["grader_errors"]
+    assert gated.first_answer == rows[0].answer  # the row held back was the first one
+    per_row = [(r["question_id"], r["kind"], r["grader"]) for r in many["per_row"]]
+    assert per_row == [(r["question_id"], r["kind"], r["grader"]) for r in one["per_row"]]
+    assert [p[:2] for p in per_row] == [(r.question_id, r.kind) for r in rows]
+    assert len({p[2] for p in per_row}) > 3  # the scores differ row to row, so a shuffle would show
+    assert many["latency"]["concurrency"] == ROWS_AT_ONCE and many["latency"]["fresh_calls"] == len(rows)
+    assert f"{ROWS_AT_ONCE} at once" in (tmp_path / "many" / "report.md").read_text(encoding="utf-8")
+
+    grades = _jsonl_lines(tmp_path / "many.jsonl")
+    assert len(grades) == len(rows) == len({g["key"] for g in grades})
+    judged = sum(1 for g in grades if g["judgement"])  # the screen's zeroes never reach the model
+    judgements = _jsonl_lines(tmp_path / "judge.jsonl")
+    assert len(judgements) == judged == len({j["key"] for j in judgements}) and judged > 0
+
+
+SAME_ROW_GRADE_S = 0.2  # long enough that copies of a row submitted together are all in flight at once
+
+
+def test_copies_of_a_row_at_once_are_graded_once(tmp_path):
+    class Slow(CountingGrader):
+        def score_item(self, *args, **kw):
+            time.sleep(SAME_ROW_GRADE_S)
+            return super().score_item(*args, **kw)
+
+    distinct = synthetic_rows()[:3]
+    rows = [r for r in distinct for _ in range(ROWS_AT_ONCE)]  # each row's copies are submitted together
+    grader = Slow()
+    res = run_eval(rows, grader, dataset="t", out_dir=tmp_path / "r", cache_path=tmp_path / "c.jsonl",
+                   run_probes=False, embed=bag_embed, n_boot=5, progress=False, concurrency=ROWS_AT_ONCE)
+    assert grader.calls == len(distinct)  # the other copies waited for the first and read its record
+    assert len(_jsonl_lines(tmp_path / "c.jsonl")) == len(distinct)
+    scores = [r["grader"] for r in res["per_row"]]
+    assert scores == [s for s in scores[::ROWS_AT_ONCE] for _ in range(ROWS_AT_ONCE)]
+
+
+KILL_AFTER_LINES = 20
+KILL_WAIT_S = 60.0  # bounds a failure only
+
+_SLOW_EVAL = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_evals import CountingGrader, bag_embed, synthetic_rows
+from interviewer.evals.runner import run_eval
+
+class Slow(CountingGrader):
+    def score_item(self, *a, **kw):
+        time.sleep(0.05)
+        return super().score_item(*a, **kw)
+
+rows = [r.model_copy(update={{"answer": f"{{r.answer}} take {{i}}"}}) for i in range(20) for r in synthetic_rows()]
+run_eval(rows, Slow(), dataset="t", out_dir={out!r}, cache_path={cache!r}, run_probes=False, embed=bag_embed,
+         n_boot=5, progress=False, concurrency=4)
+"""
+
+
+def test_a_killed_concurrent_run_leaves_a_readable_cache_and_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cache = tmp_path / "c.jsonl"
+    script = _SLOW_EVAL.format(tests=str(Path(__file__).parent), out=str(tmp_path / "r"), cache=str(cache))
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + KILL_WAIT_S
+    while not (cache.is_file() and cache.read_text(encoding="utf-8").count("\n") >= KILL_AFTER_LINES):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, f"fewer than {KILL_AFTER_LINES} cache lines in {KILL_WAIT_S} s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    rows = [r.model_copy(update={"answer": f"{r.answer} take {i}"}) for i in range(20) for r in synthetic_rows()]
+    kept = GradeCache(cache)
+    assert KILL_AFTER_LINES <= len(kept) < len(rows)
+    whole = cache.read_text(encoding="utf-8").splitlines()
+    for line in whole[:-1]:
+        json.loads(line)  # every line but a last one cut by the kill parses
+    resumed = CountingGrader()
+    run_eval(rows, resumed, dataset="t", out_dir=tmp_path / "r2", cache_path=cache, run_probes=False,
+             embed=bag_embed, n_boot=5, progress=False, concurrency=ROWS_AT_ONCE)
+    assert resumed.calls == len(rows) - len(kept)
+    assert len(GradeCache(cache)) == len(rows)

@@ -45,6 +45,8 @@ def eval_command(
     fresh: bool = typer.Option(False, "--fresh", help="regrade rows already in the cache (and update it)"),
     seed: int = typer.Option(0, "--seed", help="sampling, CV folds, bootstrap and probe choice"),
     n_boot: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for the 95% intervals"),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="rows graded at once (threads): for a server "
+                                                                     "that batches requests, e.g. vLLM"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Measure the grader against human scores, beside baselines, with robustness probes and latency."""
@@ -69,7 +71,7 @@ def eval_command(
     results = run_eval(rows, grader, dataset=label, out_dir=out_dir,
                        cache_path=cache or default_cache_path(label, backend), train_rows=all_rows,
                        naive_llm=None if no_naive else llm, run_probes=not no_probes, n_boot=n_boot, seed=seed,
-                       progress=True, command=command, backend=backend, fresh=fresh)
+                       progress=True, command=command, backend=backend, fresh=fresh, concurrency=concurrency)
     summary = {k: v for k, v in results.items() if k not in ("per_row", "per_question")}
     if "probes" in summary:
         summary["probes"] = {k: {kk: vv for kk, vv in v.items() if kk != "detail"} for k, v in summary["probes"].items()}
@@ -101,7 +103,9 @@ def _print_summary(s: dict) -> None:
                       f"{_f(p['padding']['mean_gain'])}; paraphrase mean loss {_f(p['paraphrase']['mean_loss'])}; "
                       f"consistency mean SD {_f(p['consistency']['mean_sd'])}")
     lat = s["latency"]
-    console.print(f"latency p50 {_f(lat['p50_s'])} s, p95 {_f(lat['p95_s'])} s; results in {s['out_dir']}")
+    console.print(f"latency p50 {_f(lat['p50_s'])} s, p95 {_f(lat['p95_s'])} s; throughput "
+                  f"{_f(lat.get('throughput_per_min'))} answers/min ({lat.get('throughput_basis', '-')}); "
+                  f"results in {s['out_dir']}")
 
 
 def _f(x) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import math
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -44,7 +46,12 @@ class GraderLike(Protocol):
 
 
 class CachedGrader:
-    """The grader behind the cache: a cached (row, answer) is never graded twice unless `fresh` is asked."""
+    """The grader behind the cache: a cached (row, answer) is never graded twice unless `fresh` is asked.
+
+    Safe to call from several threads (`--concurrency`): the counters are updated under a lock, and two rows with the
+    same cache key are graded one after the other, so the second finds the first's record instead of grading again
+    and writing a duplicate line.
+    """
 
     def __init__(self, grader: GraderLike, cache: GradeCache, backend: str | None = None,
                  model: str | None = None) -> None:
@@ -58,12 +65,24 @@ class CachedGrader:
         self.fresh_seconds = 0.0
         self.errors: Counter[str] = Counter()
         self.uncached_fallbacks = 0
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
 
     def record(self, row: Row, answer: str | None = None, fresh: bool = False, refresh: bool = False) -> dict | None:
         """fresh: grade anew and keep it out of the cache (repeats); refresh: grade anew and update the cache."""
         answer = row.answer if answer is None else answer
         version = self.version if row.rubric == "technical" else f"{self.version}:{row.rubric}"
         key = cache_key(version, self.backend, self.model, row.question, row.reference, answer)
+        if fresh:  # repeats are meant to ask again, and are never cached: nothing to serialise
+            return self._grade(row, answer, key, fresh=True, refresh=False)
+        with self._key_lock(key):
+            return self._grade(row, answer, key, fresh=False, refresh=refresh)
+
+    def _grade(self, row: Row, answer: str, key: str, *, fresh: bool, refresh: bool) -> dict | None:
         if not (fresh or refresh) and (hit := self.cache.get(key)) is not None:
             return hit
         start = time.perf_counter()
@@ -73,16 +92,19 @@ class CachedGrader:
             grade = self.grader.score_item(row.question, row.reference, answer, key_points=row.key_points,
                                            question_id=row.question_id, kind=row.rubric, fresh=fresh)
         except Exception as e:  # one bad row must not end a 2,000-row run; it is counted and retried next run
-            self.errors[f"{type(e).__name__}: {str(e)[:120]}"] += 1
+            with self._lock:
+                self.errors[f"{type(e).__name__}: {str(e)[:120]}"] += 1
             return None
         seconds = time.perf_counter() - start
         if grade.latency_s.get("judge_replayed"):  # the model's judgement came from the judge cache
             seconds += grade.latency_s.get("judge", 0.0)
-        self.calls += 1
-        self.fresh_seconds += seconds
         rec = {"system": "grader", **grade_record(grade, seconds, row.question_id)}
-        if rec["evidence_only"] and self.grader.llm is not None:
-            self.uncached_fallbacks += 1  # the model failed on this one: use it now, retry it next run
+        fallback = rec["evidence_only"] and self.grader.llm is not None
+        with self._lock:
+            self.calls += 1
+            self.fresh_seconds += seconds
+            self.uncached_fallbacks += fallback  # the model failed on this one: use it now, retry it next run
+        if fallback:
             return rec
         return rec if fresh else self.cache.put(key, rec)
 
@@ -91,10 +113,26 @@ class CachedGrader:
         return math.nan if rec is None else float(rec["score"])
 
 
-def grade_rows(scorer: CachedGrader, rows: Sequence[Row], progress: bool = True,
-               refresh: bool = False) -> list[dict | None]:
-    bar = tqdm(rows, desc="grading", unit="row", file=sys.stderr, disable=not progress)
-    return [scorer.record(r, refresh=refresh) for r in bar]
+def grade_rows(scorer: CachedGrader, rows: Sequence[Row], progress: bool = True, refresh: bool = False,
+               concurrency: int = 1) -> list[dict | None]:
+    """The rows' records, in the rows' order. concurrency > 1 grades that many rows at once on a thread pool: worth it
+    against a server that batches requests (vLLM); the embedded llama.cpp server answers one at a time."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+    bar = tqdm(total=len(rows), desc="grading", unit="row", file=sys.stderr, disable=not progress)
+
+    def one(row: Row) -> dict | None:
+        rec = scorer.record(row, refresh=refresh)
+        bar.update()
+        return rec
+
+    try:
+        if concurrency == 1:
+            return [one(r) for r in rows]
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval-grade") as pool:
+            return list(pool.map(one, rows))  # map keeps the rows' order whatever order they finish in
+    finally:
+        bar.close()
 
 
 def _nan_to_none(obj):
@@ -140,19 +178,26 @@ def _needs_judgement(rows: Sequence[Row], y: np.ndarray, p: np.ndarray, groups: 
             **metrics.evaluate(y[keep], p[keep], [g for g, k in zip(groups, keep) if k], n_boot=n_boot, seed=seed)}
 
 
-def latency_summary(records: Sequence[dict | None], scorer: CachedGrader) -> dict:
+def latency_summary(records: Sequence[dict | None], scorer: CachedGrader, concurrency: int = 1,
+                    grading_wall_s: float | None = None) -> dict:
+    """Per-answer latency and throughput. Sequentially, throughput is fresh grades over their summed time; with
+    rows graded N at once their times overlap (and include the wait for the server), so it is fresh grades over the
+    grading phase's wall-clock time."""
     secs = np.array([r["seconds"] for r in records if r and "seconds" in r], float)
-    out = {"rows_timed": int(len(secs)), "fresh_calls": scorer.calls,
+    out = {"rows_timed": int(len(secs)), "fresh_calls": scorer.calls, "concurrency": concurrency,
            "p50_s": float(np.percentile(secs, 50)) if len(secs) else None,
            "p95_s": float(np.percentile(secs, 95)) if len(secs) else None,
            "mean_s": float(secs.mean()) if len(secs) else None}
     # Throughput of this run's fresh grades; when everything came from the cache, the recorded times stand in.
-    if scorer.calls:
+    if scorer.calls and concurrency > 1:
+        out["throughput_per_min"] = 60.0 * scorer.calls / grading_wall_s if grading_wall_s else None
+        out["throughput_basis"] = f"fresh grades in this run, {concurrency} at once (wall clock of the grading phase)"
+    elif scorer.calls:
         out["throughput_per_min"] = 60.0 * scorer.calls / scorer.fresh_seconds if scorer.fresh_seconds else None
         out["throughput_basis"] = "fresh grades in this run (sequential)"
     elif len(secs) and secs.mean() > 0:
         out["throughput_per_min"] = 60.0 / float(secs.mean())
-        out["throughput_basis"] = "recorded times of cached grades (sequential)"
+        out["throughput_basis"] = "recorded times of cached grades, as if one at a time"
     phases: dict[str, list[float]] = defaultdict(list)
     for r in records:
         for k, v in ((r or {}).get("latency_s") or {}).items():
@@ -166,14 +211,17 @@ def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_
              train_rows: Sequence[Row] | None = None, naive_llm=None, run_probes: bool = True,
              embed: Callable[[list[str]], np.ndarray] | None = None, n_boot: int = 1000, seed: int = 0,
              progress: bool = True, command: str = "", backend: str | None = None, model: str | None = None,
-             fresh: bool = False) -> dict:
+             fresh: bool = False, concurrency: int = 1) -> dict:
+    """concurrency: rows graded at once (the baselines and probes stay sequential)."""
     if not rows:
         raise ValueError("no rows to evaluate (check --split and the dataset)")
     started = time.time()
     cache = GradeCache(cache_path)
     scorer = CachedGrader(grader, cache, backend, model)
-    records = grade_rows(scorer, rows, progress, fresh)
-    latency = latency_summary(records, scorer)  # before the probes add their own calls
+    grading_started = time.perf_counter()
+    records = grade_rows(scorer, rows, progress, fresh, concurrency)
+    # before the probes add their own calls
+    latency = latency_summary(records, scorer, concurrency, time.perf_counter() - grading_started)
     model_failures = scorer.uncached_fallbacks
     y = np.array([r.score5 for r in rows])
     groups = [r.group for r in rows]

@@ -41,14 +41,15 @@ class JsonlCache:
                     self.records[rec["key"]] = rec
 
     def get(self, key: str) -> dict | None:
-        rec = self.records.get(key)
-        if rec is not None:
-            self.hits += 1
+        with self._lock:  # graders on several threads (the app's pool, `eval --concurrency`) share one cache
+            rec = self.records.get(key)
+            if rec is not None:
+                self.hits += 1
         return rec
 
     def put(self, key: str, record: dict) -> dict:
         rec = {"key": key, **record, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        with self._lock:
+        with self._lock:  # one writer at a time: two threads' lines never interleave
             self.records[key] = rec
             if self.path:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

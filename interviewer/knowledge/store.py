@@ -42,13 +42,22 @@ class IngestReport(BaseModel):
     seconds: float = 0.0
 
 
+class StoreUnavailable(ValueError):
+    """The Chroma server the settings name does not answer (a ValueError, as chromadb's own connection error is)."""
+
+
 def make_client(settings: Settings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception as e:  # chromadb says only "Could not connect to a Chroma server": name the one we asked
+            raise StoreUnavailable(f"no Chroma server answers at {settings.chroma_host}:{settings.chroma_port} "
+                                   f"(INTERVIEWER_CHROMA_HOST / INTERVIEWER_CHROMA_PORT; start one with `chroma run`, "
+                                   f"or unset the host for the local store): {e}") from e
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
