@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from interviewer.interview.db import SessionSummary
+from interviewer.interview.grading_queue import queue_line
 from interviewer.interview.session import Turn
 from interviewer.interview.transcript import Utterance
 from interviewer.interview.report import Report, concept_chart, to_json, to_markdown
@@ -15,25 +19,40 @@ from interviewer.interview.report import Report, concept_chart, to_json, to_mark
 # Material icons ship with Streamlit's own font, so they render even where no emoji font is installed.
 AVATARS = {"interviewer": ":material/record_voice_over:", "candidate": ":material/person:"}
 ROLES = {"interviewer": "assistant", "candidate": "user"}
+QUEUE_REFRESH_S = 2.0  # how often the "answers ahead of yours" line is redrawn while a grade waits
+GRADING_PLACEHOLDER = "_Grading your answer; the feedback will appear here..._"
+
+QueuePosition = Callable[[], "int | None"]  # how many answers this session's grade waits behind; None: not in line
 
 
-def show(utterances: list[Utterance]) -> None:
+def show(utterances: list[Utterance], queue_position: QueuePosition | None = None) -> None:
     """In order; a background utterance (feedback) keeps its place with a placeholder and is filled in after the rest
-    is on screen, so the next question never waits for the previous answer's feedback."""
+    is on screen, so the next question never waits for the previous answer's feedback. While its grade waits behind
+    other candidates' (`queue_position`), the placeholder says how many."""
     deferred = []
     for u in utterances:
         with st.chat_message(ROLES["interviewer"], avatar=AVATARS["interviewer"]):
             if u.streaming and u.background:
                 slot = st.empty()
-                slot.markdown("_Grading your answer; the feedback will appear here..._")
+                slot.markdown(GRADING_PLACEHOLDER)
                 deferred.append((slot, u))
             elif u.streaming:
                 st.write_stream(iter(u))
             else:
                 st.markdown(u.text)
     for slot, u in deferred:
+        if queue_position is not None:
+            wait_in_line(slot, queue_position)
         with slot.container():
             st.write_stream(iter(u))
+
+
+def wait_in_line(slot, queue_position: QueuePosition) -> None:
+    """Redraw the placeholder with the queue position until the grade is no longer behind another one."""
+    while line := queue_line(queue_position()):
+        slot.markdown(f"_{line}; the feedback will appear here..._")
+        time.sleep(QUEUE_REFRESH_S)
+    slot.markdown(GRADING_PLACEHOLDER)
 
 
 def show_turns(turns: list[Turn]) -> None:

@@ -22,6 +22,7 @@ from interviewer.grading.screen import screen
 from interviewer.interview import conversation as conv
 from interviewer.interview.db import SessionDB
 from interviewer.interview.grading_jobs import GradingJobs
+from interviewer.interview.grading_queue import GradingQueue
 from interviewer.interview.intents import quick_intent
 from interviewer.interview.phrasing import LINES, REQUESTS, Phraser
 from interviewer.interview.picking import initial_level, pick_question
@@ -63,14 +64,14 @@ def _one_turn_at_a_time(method):
 class Interviewer:
     def __init__(self, session: Session, *, llm: LLM | None, grader, questions: list[Question], db: SessionDB,
                  executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0,
-                 leak_check: conv.LeakCheck | None = None) -> None:
+                 leak_check: conv.LeakCheck | None = None, grading_queue: GradingQueue | None = None) -> None:
         self.session = session
         self.db = db
         self.bank = {q.id: q for q in questions}
         self.term_counts = conv.term_counts([p for q in questions for p in q.key_points])
         self.decide_timeout_s = decide_timeout_s
         self.phraser = Phraser(llm, leak_check or conv.LeakCheck())
-        self.grading = GradingJobs(session, db, grader, self.bank, executor)
+        self.grading = GradingJobs(session, db, grader, self.bank, executor, grading_queue)
         self.transcript = TranscriptWriter(session, db)
         self._lock = threading.RLock()
         # One candidate turn at a time, even when the session is open in two tabs (the UI shares one agent per
@@ -112,15 +113,31 @@ class Interviewer:
 
     @classmethod
     def resume(cls, session_id: str, *, db: SessionDB, **kwargs) -> Interviewer | None:
-        """Reload a session; grading that was lost with a previous process is started again."""
+        """Reload a session (the app's ?sid=, the CLI's --resume); grading that was lost with a previous process is
+        queued again."""
         session = db.load(session_id)
         if session is None:
             return None
         agent = cls(session, db=db, **kwargs)
-        for rec in session.questions:
-            if rec.closed and rec.grade is None:
-                agent.grading.grade_in_background(rec)
+        agent.requeue_lost_grades()
         return agent
+
+    def requeue_lost_grades(self) -> list[int]:
+        """Queue a grade for every closed question that has neither a grade nor a grade error: its grading died with
+        the process that ran it. A stored error is an outcome (the report shows it; `ensure_grades` retries it at the
+        end), so it is not re-queued here. Returns the indexes queued."""
+        queued = []
+        for rec in self.session.questions:
+            if not rec.closed or rec.grade is not None or rec.grade_error is not None:
+                continue
+            if (job := self.grading.jobs.get(rec.index)) is not None and not job.done():
+                continue
+            if rec.skipped:  # the process ended between closing the question and storing its skip
+                self.grading.set_grade(rec, skipped_grade(self.question(rec)))
+            else:
+                self.grading.grade_in_background(rec)
+            queued.append(rec.index)
+        return queued
 
     @property
     def phase(self) -> str:
@@ -379,6 +396,10 @@ class Interviewer:
     # -- waiting for results ---------------------------------------------------------------------------------------
     def pending(self) -> int:
         return self.grading.pending()
+
+    def queue_position(self) -> int | None:
+        """How many answers this session's next grade waits behind; None when none of its grades is in the line."""
+        return self.grading.queue_position()
 
     def wait_for_grades(self, timeout: float | None = None) -> bool:
         """Block until background grading is done (the report needs it); True when nothing is left."""

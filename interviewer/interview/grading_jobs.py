@@ -3,6 +3,10 @@
 One quick score per (question, answer, hints) is started once and shared: the interviewer waits for it a bounded
 time to decide on a follow-up, the practice feedback streams from it, and the final grade reuses it. A grading job
 never raises into the conversation: a failure is stored as the question's grade error and shown in the report.
+
+Every score and grading job takes a ticket in the process-wide `GRADING_QUEUE` when it is submitted, so a session can
+say how many other answers its grades wait behind (`queue_position`). A background grade that can reuse its quick
+score waits on that future's completion instead of on a pool worker: it holds no thread and no second ticket.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from interviewer.grading.models import Grade
 from interviewer.interview import practice
 from interviewer.interview.db import SessionDB
+from interviewer.interview.grading_queue import GRADING_QUEUE, GradingQueue
 from interviewer.interview.session import QuestionRecord, Session
 from interviewer.knowledge.bank import Question
 
@@ -22,13 +27,15 @@ OWN_POOL_WORKERS = 2  # when the caller shares no pool: one quick score and one 
 
 class GradingJobs:
     def __init__(self, session: Session, db: SessionDB, grader, bank: dict[str, Question],
-                 executor: ThreadPoolExecutor | None = None) -> None:
+                 executor: ThreadPoolExecutor | None = None, queue: GradingQueue | None = None) -> None:
         self.session, self.db, self.grader, self.bank = session, db, grader, bank
+        self.queue = queue or GRADING_QUEUE
         self._own_pool = executor is None
         self.pool = executor or ThreadPoolExecutor(max_workers=OWN_POOL_WORKERS, thread_name_prefix="grading")
         self._lock = threading.RLock()
         self._scores: dict[int, tuple[str, int, Future]] = {}  # question index -> (answer, hints, score future)
         self.jobs: dict[int, Future] = {}  # background grading per question index
+        self._tickets: list[int] = []  # this session's tickets that may still be in the line
 
     def background(self, fn, *args) -> Future:
         """Work whose failure must never surface in the conversation (a warm-up, a lost race)."""
@@ -46,9 +53,23 @@ class GradingJobs:
             known = self._scores.get(rec.index)
             if known and known[0] == answer and known[1] == hints:
                 return known[2]
-            fut = self.pool.submit(self.grader.score, self.bank[rec.question_id], answer, hints=hints)
+            fut = self._submit(self.grader.score, self.bank[rec.question_id], answer, hints=hints)
             self._scores[rec.index] = (answer, hints, fut)
             return fut
+
+    def _submit(self, fn, *args, **kwargs) -> Future:
+        ticket, fut = self.queue.submit(self.pool, fn, *args, **kwargs)
+        with self._lock:
+            self._tickets.append(ticket)
+        return fut
+
+    def queue_position(self) -> int | None:
+        """How many unfinished jobs (mostly other sessions' answers) are ahead of this session's earliest unfinished
+        one; None when none of its jobs is in the line."""
+        with self._lock:
+            positions = {t: self.queue.position(t) for t in self._tickets}
+            self._tickets = [t for t, p in positions.items() if p is not None]
+        return min((p for p in positions.values() if p is not None), default=None)
 
     def quick_score(self, rec: QuestionRecord, timeout_s: float) -> Grade | None:
         """Waits a bounded time: a slow or failing model means no decision, never a stalled conversation."""
@@ -78,17 +99,47 @@ class GradingJobs:
         return self.grader.score(self.bank[rec.question_id], answer, hints=hints)
 
     def grade_in_background(self, rec: QuestionRecord) -> Future:
-        def job():
-            try:
-                self.set_grade(rec, self.full_grade(rec))
-            except Exception as e:  # keep the session; the report shows the question as ungraded
-                self.set_grade(rec, None, f"{type(e).__name__}: {e}")
+        """The final grade, stored when it comes: from the quick score of this very answer when one was started (no
+        second job, no pool thread spent waiting on it), else from a job of its own."""
+        answer, hints = rec.combined_answer(), len(rec.hints)
         with self._lock:
-            self.jobs[rec.index] = self.pool.submit(job)
-            return self.jobs[rec.index]
+            known = self._scores.get(rec.index)
+            if not (known and known[0] == answer and known[1] == hints):
+                def job():
+                    try:
+                        self.set_grade(rec, self.full_grade(rec))
+                    except Exception as e:  # keep the session; the report shows the question as ungraded
+                        self.set_grade(rec, None, f"{type(e).__name__}: {e}")
+                self.jobs[rec.index] = self._submit(job)
+                return self.jobs[rec.index]
+            outcome: Future = Future()
+            self.jobs[rec.index] = outcome
+        # Outside the lock: a score already done runs the callback here, at once.
+        known[2].add_done_callback(lambda score: self._settle(rec, score, outcome))
+        return outcome
+
+    def _settle(self, rec: QuestionRecord, score: Future, outcome: Future) -> None:
+        """Store the grade (or the error) of a finished quick score; `outcome` ends once it is stored, or fails with
+        what kept it from being stored (it is then graded again on resume or by `ensure`)."""
+        try:
+            try:
+                grade = score.result()
+            except Exception as e:  # a failed or cancelled score
+                self.set_grade(rec, None, f"{type(e).__name__}: {e}")
+            else:
+                self.set_grade(rec, grade)
+        except Exception as e:
+            outcome.set_exception(e)
+        else:
+            outcome.set_result(None)
 
     def pending(self) -> int:
         return sum(1 for r in self.session.questions if r.closed and r.grade is None and r.grade_error is None)
+
+    def running(self) -> bool:
+        """Whether any background grade of this session is still under way."""
+        with self._lock:
+            return any(not job.done() for job in self.jobs.values())
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until background grading is done (the report needs it); True when nothing is left."""

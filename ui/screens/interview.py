@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 from pydantic import ValidationError
 
 from interviewer.config import Settings
+from interviewer.interview.accounts import may_open
 from interviewer.interview.agent import Interviewer
+from interviewer.interview.grading_queue import queue_line
 from interviewer.interview.practice import todays_plan
 from interviewer.interview.tailor import MATCH_FLOOR, tailor
 from interviewer.interview.report import build_report
@@ -14,7 +18,7 @@ from interviewer.interview.session import SessionConfig, planned_fields
 from interviewer.interview.transcript import Utterance
 from ui import state, voice
 from ui.sidebar import Setup
-from ui.views import render_report, show, show_candidate, show_turns
+from ui.views import QUEUE_REFRESH_S, render_report, show, show_candidate, show_turns
 
 WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, then press **Start a new interview**, "
            "or **Today's practice** for what is due for review and your weakest areas. "
@@ -30,7 +34,7 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
     """The session fields of today's practice or of a job's plan, when asked for; None when a job plan failed."""
     questions = state.get_questions(str(settings.knowledge_dir))
     if setup.start_plan:
-        plan = todays_plan(state.get_db(str(settings.db_path)), setup.user, questions, n=setup.n_questions)
+        plan = todays_plan(state.get_db(settings.database), setup.user, questions, n=setup.n_questions)
         return planned_fields({i.question_id: i.reason for i in plan.items})
     if not setup.job and not setup.topic:
         return {}
@@ -80,7 +84,7 @@ def _start(setup: Setup, settings: Settings) -> Interviewer | None:
     except ValidationError as e:
         st.error(e.errors()[0]["msg"])
         return None
-    agent = Interviewer.start(config, db=state.get_db(str(settings.db_path)), backend=setup.backend, llm=llm,
+    agent = Interviewer.start(config, db=state.get_db(settings.database), backend=setup.backend, llm=llm,
                               grader=state.grader_for(settings, llm, setup.choice),
                               questions=state.get_questions(str(settings.knowledge_dir)), executor=state.get_pool())
     st.session_state["agent"], st.session_state["agent_choice"] = agent, setup.choice
@@ -90,14 +94,19 @@ def _start(setup: Setup, settings: Settings) -> Interviewer | None:
 
 
 def _resume(sid: str, setup: Setup, settings: Settings) -> Interviewer | None:
-    if (live := state.live_agents().get(sid)) is not None:  # open in another tab of this app
-        return live
-    db = state.get_db(str(settings.db_path))
-    stored = db.load(sid)
+    db = state.get_db(settings.database)
+    live = state.live_agents().get(sid)  # open in another tab of this app
+    stored = live.session if live is not None else db.load(sid)
     if stored is None:
         st.warning("That interview no longer exists; start a new one from the sidebar.")
         st.query_params.clear()
         return None
+    if not may_open(setup.account, stored.user, team_mode=settings.team_mode):
+        st.error("That interview belongs to another candidate.")
+        st.query_params.clear()
+        return None
+    if live is not None:
+        return live
     llm = state.obtain_llm(settings, setup.choice)
     if llm is None:  # show what was said, so nothing looks lost
         show_turns(stored.turns)
@@ -133,10 +142,10 @@ def _converse(agent: Interviewer, setup: Setup, settings: Settings) -> bool:
         show_candidate(message)
         with st.spinner("Listening..."):
             replies = agent.handle(message, delivery=delivery)
-        show(replies)
+        show(replies, queue_position=agent.queue_position)
         voice.speak(replies, setup.speak)
     elif end:
-        show(agent.finish())
+        show(agent.finish(), queue_position=agent.queue_position)
     return bool(message or end) and agent.phase == "finished"
 
 
@@ -161,7 +170,7 @@ def draw(setup: Setup, settings: Settings) -> None:
                f"session `{agent.session.id}`")
     show_turns(list(agent.session.turns) if past is None else past)
     try:
-        show(fresh)
+        show(fresh, queue_position=agent.queue_position)
         voice.speak(fresh, setup.speak)
         ended_now = _converse(agent, setup, settings)
     except Exception as e:  # never lose the session over an unexpected error: it is all in SQLite
@@ -170,9 +179,30 @@ def draw(setup: Setup, settings: Settings) -> None:
     else:
         if ended_now:
             st.rerun()  # redraw from the transcript: input closed, no end button, the report below
+    if agent.phase != "finished" and (agent.pending() or agent.queue_position() is not None):
+        _grading_queue(agent)
     if agent.phase == "finished":
         with st.spinner("Finishing the grading..."):
-            agent.wait_for_grades(timeout=settings.request_timeout_s * FINISH_WAIT_REQUESTS)
+            _wait_for_grades(agent, settings.request_timeout_s * FINISH_WAIT_REQUESTS)
             agent.ensure_grades()
         render_report(build_report(agent.session, state.get_questions(str(settings.knowledge_dir)), agent.recent),
                       key=agent.session.id)
+
+
+@st.fragment(run_every=QUEUE_REFRESH_S)
+def _grading_queue(agent: Interviewer) -> None:
+    """Redrawn on its own while this session's grades wait behind other candidates'; empty when none does."""
+    if line := queue_line(agent.queue_position()):
+        st.caption(line)
+
+
+def _wait_for_grades(agent: Interviewer, timeout_s: float) -> None:
+    """The report's wait for the last grades, saying meanwhile how many answers they wait behind."""
+    slot = st.empty()
+    deadline = time.monotonic() + timeout_s
+    while not agent.wait_for_grades(timeout=max(0.0, min(QUEUE_REFRESH_S, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline or not agent.grading.running():
+            break  # out of time, or what is missing has no job to wait for (`ensure_grades` does it next)
+        if line := queue_line(agent.queue_position()):
+            slot.caption(line)
+    slot.empty()

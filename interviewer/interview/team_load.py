@@ -1,0 +1,206 @@
+"""Many candidates on one instance: simulated interviews in parallel threads against one database, one model and
+one grading pool, as the app runs them in team mode; then the checks that matter when they share everything.
+
+`run_team` is the core of `scripts/bench_team.py` and of its fast test. Each candidate answers with text that carries
+its own marker and turn number, so the stored sessions can be checked exactly: every session holds its candidate's
+messages and nobody else's, in the order they were sent (no cross-talk), and as many as were sent (no lost turn).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from pydantic import BaseModel, Field
+
+from interviewer.interview.agent import Interviewer
+from interviewer.interview.db import SessionDB
+from interviewer.interview.grading_queue import GradingQueue
+from interviewer.interview.session import SessionConfig
+from interviewer.knowledge.bank import Question
+
+GRADING_WORKERS = 4  # as the app's shared pool (ui/state.py): grades of several sessions at once
+GRADES_WAIT_S = 600.0  # after the last turn, how long the grades may take to arrive before they count as missing
+P95 = 95
+MARKER = re.compile(r"\[cand-(\d+) turn-(\d+)\]")
+
+
+class LoadConfig(BaseModel):
+    candidates: int = Field(default=20, ge=1)
+    questions: int = Field(default=3, ge=1, le=30, description="questions per interview")
+    turns: int = Field(default=8, ge=1, description="most messages a candidate sends (an interview may end sooner)")
+    seconds: float | None = Field(default=None, gt=0, description="no new message after this long; None: no limit")
+    track: str = "mixed"
+    workers: int = Field(default=GRADING_WORKERS, ge=1, description="threads of the shared grading pool")
+    decide_timeout_s: float = Field(default=30.0, ge=0, description="the interviewer's wait for a quick score")
+    grades_wait_s: float = Field(default=GRADES_WAIT_S, ge=0)
+
+
+class CandidateRun(BaseModel):
+    """What one simulated candidate did: the messages it sent, in order, and how long each turn took."""
+
+    number: int
+    user: str
+    session_id: str = ""
+    sent: list[str] = Field(default_factory=list)
+    latencies_ms: list[float] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Findings(BaseModel):
+    """What the stored sessions show; empty lists mean the check passed."""
+
+    cross_talk: list[str] = Field(default_factory=list)
+    lost_turns: list[str] = Field(default_factory=list)
+    ungraded: list[str] = Field(default_factory=list)
+    turns_sent: int = 0
+    turns_stored: int = 0
+
+
+class LoadReport(BaseModel):
+    config: LoadConfig
+    backend: str
+    database: str
+    findings: Findings
+    errors: list[str]
+    p50_ms: float | None
+    p95_ms: float | None
+    max_queue_position: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        f = self.findings
+        return not (f.cross_talk or f.lost_turns or f.ungraded or self.errors)
+
+    def lines(self) -> list[str]:
+        f = self.findings
+        ms = (lambda v: "-" if v is None else f"{v:.0f} ms")
+        return [
+            f"{self.config.candidates} candidates x up to {self.config.turns} turns ({self.config.questions} questions) "
+            f"on {self.backend}, database {self.database}, {self.config.workers} grading workers: {self.seconds:.1f} s",
+            f"turns sent {f.turns_sent}, stored {f.turns_stored}; lost {len(f.lost_turns)}; cross-talk "
+            f"{len(f.cross_talk)}; ungraded {len(f.ungraded)}; errors {len(self.errors)}",
+            f"turn latency p50 {ms(self.p50_ms)}, p95 {ms(self.p95_ms)}; max queue position seen "
+            f"{self.max_queue_position}",
+            *[f"  {line}" for line in (f.lost_turns + f.cross_talk + f.ungraded + self.errors)],
+            "OK" if self.ok else "FAILED",
+        ]
+
+
+def user_of(number: int) -> str:
+    return f"cand-{number:02d}"
+
+
+def answer_text(number: int, turn: int, question: Question) -> str:
+    """Distinct for every candidate and turn, and varied in how much it covers, so some answers earn follow-ups."""
+    points = question.key_points[: 1 + (number + turn) % len(question.key_points)]
+    return f"[{user_of(number)} turn-{turn:03d}] " + " ".join(points)
+
+
+def _drive(agent: Interviewer, run: CandidateRun, bank: dict[str, Question], config: LoadConfig,
+           deadline: float | None, start: threading.Barrier) -> None:
+    try:
+        start.wait()
+        for u in agent.opening():
+            u.resolve()
+        for turn in range(config.turns):
+            if agent.phase == "finished" or (deadline is not None and time.monotonic() >= deadline):
+                break
+            text = answer_text(run.number, turn, bank[agent.current.question_id])
+            t0 = time.perf_counter()
+            run.sent.append(text)  # before handing it over: a message lost in there still counts as sent
+            for u in agent.handle(text):
+                u.resolve()
+            run.latencies_ms.append((time.perf_counter() - t0) * 1000)
+    except Exception as e:  # reported with the figures, never a silent stop
+        run.error = f"{run.user}: {type(e).__name__}: {e}"
+
+
+def check_sessions(db: SessionDB, runs: list[CandidateRun]) -> Findings:
+    """Each session holds exactly its own candidate's messages, in order, and every answer it graded."""
+    f = Findings()
+    for run in runs:
+        f.turns_sent += len(run.sent)
+        stored = db.load(run.session_id) if run.session_id else None
+        if stored is None:
+            f.lost_turns.append(f"{run.user}: session {run.session_id or '(none)'} not stored")
+            continue
+        if stored.user != run.user:
+            f.cross_talk.append(f"{run.user}: session {stored.id} belongs to {stored.user}")
+        said = [t for t in stored.turns if t.role == "candidate"]
+        f.turns_stored += len(said)
+        for t in stored.turns:
+            for number, _turn in MARKER.findall(t.text):
+                if user_of(int(number)) != run.user:
+                    f.cross_talk.append(f"{run.user}: turn {t.seq} carries {user_of(int(number))}'s text")
+        texts = [t.text for t in said]
+        if texts != run.sent:
+            missing = [s for s in run.sent if s not in texts]
+            f.lost_turns.append(f"{run.user}: sent {len(run.sent)} messages, stored {len(texts)}"
+                                + (f"; missing {missing[:2]}" if missing else "; out of order or foreign"))
+        answers = [a for rec in stored.questions for a in rec.answers]
+        if answers != [t.text for t in said if t.kind == "answer"]:
+            f.cross_talk.append(f"{run.user}: the questions' answers differ from the answers in the transcript")
+        seqs = [t.seq for t in stored.turns]
+        if seqs != list(range(len(seqs))):
+            f.lost_turns.append(f"{run.user}: turn numbers {seqs[:8]}... have gaps or repeats")
+        for rec in stored.questions:
+            if rec.grade is not None and rec.grade.question_id != rec.question_id:
+                f.cross_talk.append(f"{run.user}: question {rec.index} holds the grade of {rec.grade.question_id}")
+            if rec.closed and rec.grade is None:
+                f.ungraded.append(f"{run.user}: question {rec.index} ungraded ({rec.grade_error or 'no grade'})")
+    return f
+
+
+def _percentile(values: list[float], pct: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def run_team(db: SessionDB, questions: list[Question], config: LoadConfig, *, llm, make_grader: Callable[[], object],
+             backend: str = "fake") -> LoadReport:
+    """Run the candidates in parallel threads, wait for their grades, check the stored sessions.
+
+    One model (`llm`) and one pool serve them all, as in the app; each candidate has its own grader, as each browser
+    session does. Sessions get ids of their own, so the run never collides with what the database already holds.
+    """
+    bank = {q.id: q for q in questions}
+    queue = GradingQueue()  # this run's line alone: its peak is this run's
+    runs = [CandidateRun(number=i, user=user_of(i)) for i in range(config.candidates)]
+    pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="team-grading")
+    agents: list[Interviewer] = []
+    t0 = time.monotonic()
+    try:
+        for run in runs:
+            agent = Interviewer.start(SessionConfig(track=config.track, n_questions=config.questions, user=run.user),
+                                      db=db, backend=backend, llm=llm, grader=make_grader(), questions=questions,
+                                      executor=pool, decide_timeout_s=config.decide_timeout_s, grading_queue=queue)
+            run.session_id = agent.session.id
+            agents.append(agent)
+        start = threading.Barrier(len(runs))  # every candidate begins at once: the load is concurrent from turn one
+        deadline = t0 + config.seconds if config.seconds else None
+        threads = [threading.Thread(target=_drive, args=(a, r, bank, config, deadline, start), name=r.user)
+                   for a, r in zip(agents, runs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        grades_by = time.monotonic() + config.grades_wait_s
+        for agent in agents:
+            agent.wait_for_grades(timeout=max(0.0, grades_by - time.monotonic()))
+    finally:
+        pool.shutdown(wait=True)
+    seconds = time.monotonic() - t0
+    latencies = [ms for r in runs for ms in r.latencies_ms]
+    return LoadReport(config=config, backend=backend, database=db.describe() if hasattr(db, "describe") else "",
+                      findings=check_sessions(db, runs), errors=[r.error for r in runs if r.error],
+                      p50_ms=_percentile(latencies, 50), p95_ms=_percentile(latencies, P95),
+                      max_queue_position=queue.stats().peak_position, seconds=seconds)

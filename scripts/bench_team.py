@@ -1,0 +1,69 @@
+"""Team-mode load benchmark: N simulated candidates interview at once on one instance (one database, one model, one
+grading pool), then the stored sessions are checked for cross-talk and lost turns, and the turn latency and the
+longest grading line are printed. Exit status 1 when a check fails.
+
+    python scripts/bench_team.py                               # 20 candidates on the toy model, a temporary SQLite
+    python scripts/bench_team.py --candidates 50 --seconds 30  # a bounded time instead of whole interviews
+    python scripts/bench_team.py --backend local               # the embedded model: 4 candidates, fewer turns
+    python scripts/bench_team.py --db postgresql://user:pw@host/db   # any target SessionDB opens
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from interviewer.config import Settings  # noqa: E402
+from interviewer.grading.grader import Grader  # noqa: E402
+from interviewer.interview.db import SessionDB  # noqa: E402
+from interviewer.interview.team_load import LoadConfig, run_team  # noqa: E402
+from interviewer.knowledge.bank import load_bank  # noqa: E402
+
+# Per backend: (candidates, questions, turns). The embedded model grades one answer in seconds on a laptop CPU, so
+# its run is smaller; the toy model answers at once and the run measures the app's own overhead and contention.
+DEFAULTS = {"fake": (20, 3, 8), "local": (4, 2, 3)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--candidates", type=int, help="simulated candidates (default: 20 on fake, 4 on local)")
+    ap.add_argument("--backend", choices=sorted(DEFAULTS), default="fake")
+    ap.add_argument("--db", help="a SQLite path or a PostgreSQL URL (default: a new temporary SQLite file)")
+    ap.add_argument("--questions", type=int, help="questions per interview")
+    ap.add_argument("--turns", type=int, help="most messages per candidate")
+    ap.add_argument("--seconds", type=float, help="send no new message after this long")
+    ap.add_argument("--workers", type=int, default=LoadConfig().workers, help="grading pool threads")
+    ap.add_argument("--json", action="store_true", help="the report as JSON")
+    args = ap.parse_args()
+
+    candidates, questions, turns = DEFAULTS[args.backend]
+    config = LoadConfig(candidates=args.candidates or candidates, questions=args.questions or questions,
+                        turns=args.turns or turns, seconds=args.seconds, workers=args.workers)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-team-"))
+    settings = Settings(data_dir=scratch, backend=args.backend) if args.backend == "fake" else Settings()
+    db = SessionDB(args.db or scratch / "team.sqlite3")  # the string as given: SessionDB tells a URL from a path
+    bank = load_bank(settings.knowledge_dir)
+    if args.backend == "fake":
+        from interviewer.models.fake import toy_llm
+
+        llm = toy_llm()
+    else:
+        from interviewer.models.registry import make_llm
+
+        llm = make_llm(settings, "local", on_progress=lambda m: print(m, file=sys.stderr))
+    # No grounding store: it only adds related chunk ids to a grade, and would have to be built first.
+    report = run_team(db, bank.questions, config, llm=llm, make_grader=lambda: Grader(llm, None, settings),
+                      backend=args.backend)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The team load run (scripts/bench_team.py) in small: candidates in parallel on the toy model, one database, one
+grading pool; no cross-talk, no lost turn, every answer graded. And the checks themselves catch both faults."""
+
+from __future__ import annotations
+
+from interviewer.grading.grader import Grader
+from interviewer.interview.db import SessionDB
+from interviewer.interview.session import Turn
+from interviewer.interview.team_load import CandidateRun, LoadConfig, check_sessions, run_team, user_of
+from interviewer.models.fake import toy_llm
+
+CANDIDATES, QUESTIONS = 8, 2
+
+
+def _run(db: SessionDB, bank, settings, candidates: int = CANDIDATES, questions: int = QUESTIONS):
+    llm = toy_llm()
+    config = LoadConfig(candidates=candidates, questions=questions, turns=questions * 3, track="fresher")
+    return run_team(db, bank.questions, config, llm=llm, make_grader=lambda: Grader(llm, None, settings))
+
+
+def test_parallel_candidates_keep_their_own_turns(db_target, bank, session_settings):
+    db = SessionDB(db_target)
+    report = _run(db, bank, session_settings)
+    assert not report.errors, report.errors
+    f = report.findings
+    assert f.cross_talk == [] and f.lost_turns == [] and f.ungraded == []
+    assert f.turns_sent == f.turns_stored >= CANDIDATES * QUESTIONS  # at least one answer per question
+    sessions = db.list_sessions()
+    assert sorted(s.user for s in sessions) == sorted(user_of(i) for i in range(CANDIDATES))
+    assert all(s.phase == "finished" and s.graded == QUESTIONS for s in sessions)
+    assert report.ok and report.p50_ms is not None
+
+
+def test_the_checks_catch_cross_talk_and_lost_turns(db, bank, session_settings):
+    report = _run(db, bank, session_settings, candidates=2, questions=1)
+    assert report.ok
+
+    runs = []
+    for s in db.list_sessions():
+        stored = db.load(s.id)
+        runs.append(CandidateRun(number=int(s.user.split("-")[1]), user=s.user, session_id=s.id,
+                                 sent=[t.text for t in stored.turns if t.role == "candidate"]))
+    assert check_sessions(db, runs).model_dump(exclude={"turns_sent", "turns_stored"}) == {
+        "cross_talk": [], "lost_turns": [], "ungraded": []}
+
+    victim, other = runs[0], runs[1]
+    db.add_turn(victim.session_id, Turn(seq=len(db.load(victim.session_id).turns), role="interviewer", kind="note",
+                                        text=f"echo: {other.sent[0]}"))
+    other.sent.append(f"[{other.user} turn-999] a message that never reached the database")
+    found = check_sessions(db, runs)
+    assert any(victim.user in line and other.user in line for line in found.cross_talk)
+    assert any(line.startswith(other.user) and "missing" in line for line in found.lost_turns)
