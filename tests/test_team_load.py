@@ -1,21 +1,28 @@
-"""The team load run (scripts/bench_team.py) in small: candidates in parallel on the toy model, one database, one
-grading pool; no cross-talk, no lost turn, every answer graded. And the checks themselves catch both faults."""
+"""The team load run (scripts/bench_team.py): 20 candidates in parallel on the toy model, one database (each engine),
+one grading pool; no cross-talk, no lost turn, every answer graded; 4 candidates on the real embedded model, whose
+grades queue behind each other. And the checks themselves catch both faults."""
 
 from __future__ import annotations
 
+import pytest
+
+from interviewer.config import Settings
 from interviewer.grading.grader import Grader
 from interviewer.interview.db import SessionDB
 from interviewer.interview.session import Turn
 from interviewer.interview.team_load import CandidateRun, LoadConfig, check_sessions, run_team, user_of
 from interviewer.models.fake import toy_llm
 
-CANDIDATES, QUESTIONS = 8, 2
+CANDIDATES, QUESTIONS = 20, 1
+REAL_CANDIDATES = 4
 
 
-def _run(db: SessionDB, bank, settings, candidates: int = CANDIDATES, questions: int = QUESTIONS):
-    llm = toy_llm()
+def _run(db: SessionDB, bank, settings, candidates: int = CANDIDATES, questions: int = QUESTIONS, llm=None,
+         backend: str = "fake"):
+    llm = llm or toy_llm()
     config = LoadConfig(candidates=candidates, questions=questions, turns=questions * 3, track="fresher")
-    return run_team(db, bank.questions, config, llm=llm, make_grader=lambda: Grader(llm, None, settings))
+    return run_team(db, bank.questions, config, llm=llm, make_grader=lambda: Grader(llm, None, settings),
+                    backend=backend)
 
 
 def test_parallel_candidates_keep_their_own_turns(db_target, bank, session_settings):
@@ -50,3 +57,18 @@ def test_the_checks_catch_cross_talk_and_lost_turns(db, bank, session_settings):
     found = check_sessions(db, runs)
     assert any(victim.user in line and other.user in line for line in found.cross_talk)
     assert any(line.startswith(other.user) and "missing" in line for line in found.lost_turns)
+
+
+@pytest.mark.slow
+def test_candidates_on_the_real_embedded_model_queue_and_keep_their_own_turns(tmp_path, bank):
+    from interviewer.models.registry import make_llm
+
+    settings = Settings()  # the embedded server of the default data dir, shared with the other real-model tests
+    db = SessionDB(tmp_path / "team.sqlite3")
+    report = _run(db, bank, settings, candidates=REAL_CANDIDATES, questions=1, llm=make_llm(settings, "local"),
+                  backend="local")
+    assert not report.errors, report.errors
+    f = report.findings
+    assert f.cross_talk == [] and f.lost_turns == [] and f.ungraded == []
+    assert report.max_queue_position >= 1  # one model for four candidates: someone's grade waited in line
+    print("\n".join(report.lines()))
