@@ -121,7 +121,6 @@ class PostgresDatabase:
 
     def __init__(self, url: str) -> None:
         try:
-            import psycopg  # noqa: F401
             from psycopg_pool import ConnectionPool
         except ImportError as e:
             raise DatabaseError("a PostgreSQL URL needs the team extra: pip install -e '.[team]'") from e
