@@ -47,8 +47,8 @@ def redact(url: str) -> str:
 class Connection:
     """One transaction's connection: `execute`/`executemany` take `?` placeholders on either driver."""
 
-    def __init__(self, raw, placeholder: str, dialect: str) -> None:
-        self.raw, self._placeholder, self.dialect = raw, placeholder, dialect
+    def __init__(self, raw, placeholder: str, table_sql: str) -> None:
+        self.raw, self._placeholder, self._table_sql = raw, placeholder, table_sql
 
     def _sql(self, sql: str) -> str:
         return sql if self._placeholder == "?" else sql.replace("?", self._placeholder)
@@ -64,15 +64,12 @@ class Connection:
             cur.close()
 
     def has_table(self, name: str) -> bool:
-        if self.dialect == "sqlite":
-            sql = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
-        else:
-            sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name=?"
-        return self.execute(sql, (name,)).fetchone() is not None
+        return self.execute(self._table_sql, (name,)).fetchone() is not None
 
 
 class SQLiteDatabase:
     dialect = "sqlite"
+    TABLE_SQL = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -93,7 +90,7 @@ class SQLiteDatabase:
             con.execute("PRAGMA foreign_keys=ON")
             con.execute(f"PRAGMA busy_timeout={int(SQLITE_TIMEOUT_S * 1000)}")
             with con:  # one transaction: commit on success, roll back on error
-                yield Connection(con, "?", self.dialect)
+                yield Connection(con, "?", self.TABLE_SQL)
         finally:
             con.close()
 
@@ -104,7 +101,7 @@ class SQLiteDatabase:
         try:
             con.execute("BEGIN IMMEDIATE")
             try:
-                yield Connection(con, "?", self.dialect)
+                yield Connection(con, "?", self.TABLE_SQL)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -118,6 +115,7 @@ class SQLiteDatabase:
 
 class PostgresDatabase:
     dialect = "postgres"
+    TABLE_SQL = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name=?"
 
     def __init__(self, url: str) -> None:
         try:
@@ -138,7 +136,7 @@ class PostgresDatabase:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         with self.pool.connection() as con:  # commits on success, rolls back on error, returns it to the pool
-            yield Connection(con, "%s", self.dialect)
+            yield Connection(con, "%s", self.TABLE_SQL)
 
     @contextmanager
     def exclusive(self) -> Iterator[Connection]:

@@ -80,11 +80,6 @@ class GradingQueue:
         with self._lock:
             return QueueStats(unfinished=len(self._open), submitted=self._next, peak_position=self._peak)
 
-    def reset_peak(self) -> None:
-        """Start measuring the peak afresh (a benchmark's run)."""
-        with self._lock:
-            self._peak = 0
-
 
 def queue_line(position: int | None) -> str | None:
     """What the candidate is told while their grade waits behind others'; nothing once it is being graded."""

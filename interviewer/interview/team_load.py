@@ -9,12 +9,12 @@ messages and nobody else's, in the order they were sent (no cross-talk), and as 
 from __future__ import annotations
 
 import re
-import statistics
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from interviewer.interview.agent import Interviewer
@@ -158,11 +158,7 @@ def check_sessions(db: SessionDB, runs: list[CandidateRun]) -> Findings:
 
 
 def _percentile(values: list[float], pct: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+    return float(np.percentile(values, pct)) if values else None
 
 
 def run_team(db: SessionDB, questions: list[Question], config: LoadConfig, *, llm, make_grader: Callable[[], object],
