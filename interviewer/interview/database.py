@@ -14,6 +14,7 @@ lock, so replicas starting together apply each migration once.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_TIMEOUT_S = 30.0
+WAL_SWITCH_POLL_S = 0.05
 POOL_MAX_CONNECTIONS = 8  # the app's script threads plus its grading workers (ui/state.py GRADING_WORKERS)
 POOL_OPEN_TIMEOUT_S = 10.0
 MIGRATION_LOCK_KEY = 0x1E7E_0001  # pg_advisory_xact_lock key: any constant no other program on the server uses
@@ -76,9 +78,22 @@ class SQLiteDatabase:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_S, isolation_level=None)
         try:
-            con.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(con)
         finally:
             con.close()
+
+    @staticmethod
+    def _use_wal(con: sqlite3.Connection) -> None:
+        """Switch a file to WAL once. The switch takes no busy timeout: while another opener's migration holds the
+        write lock it fails at once with "database is locked", so it is tried again until SQLITE_TIMEOUT_S."""
+        deadline = time.monotonic() + SQLITE_TIMEOUT_S
+        while con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(WAL_SWITCH_POLL_S)
 
     def describe(self) -> str:
         return f"SQLite {self.path}"
