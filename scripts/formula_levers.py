@@ -43,13 +43,24 @@ def argmax_features(grade, credit: dict[str, float]) -> dict[str, float]:
             "grounded_coverage": grounded_coverage(hard, [k.similarity for k in points], credit)}
 
 
+def question_similarities(question: str, points: list[str]) -> list[float]:
+    """How close the bare question comes to each key point: what an answer that only restates it would score."""
+    from interviewer.knowledge.embeddings import get_embedder
+
+    if not points:
+        return []
+    vecs = get_embedder().embed([question, *points])
+    return [round(float(x), 4) for x in vecs[1:] @ vecs[0]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="dl")
     ap.add_argument("--split", default="heldout")
     ap.add_argument("--path", type=Path)
     ap.add_argument("--backend", default="local")
-    ap.add_argument("--dump", type=Path, help="write each row's human score, group, features and flags (JSONL)")
+    ap.add_argument("--dump", type=Path, help="write each row's human score, group, kind, features, flags and key-point "
+                                              "probabilities and similarities (JSONL), for scripts/score_forms.py")
     args = ap.parse_args()
     rows = load_dataset(args.dataset, args.path)
     if args.dataset == "dl":
@@ -72,8 +83,11 @@ def main() -> None:
         preds = [g.score, cal.judge(f), cal.evidence(f), cal.full(hard)] if not is_void else [g.score] * 4
         for n, p in zip(names, preds):
             cols.setdefault(n, []).append(p)
-        dumped.append({"y": row.score5, "group": row.group, "features": f, "flags": g.flags, "score": g.score,
-                       "statuses": [k.probabilities for k in g.key_points]})
+        dumped.append({"y": row.score5, "group": row.group, "kind": row.kind, "question_id": row.question_id,
+                       "features": f, "flags": g.flags, "score": g.score, "void": is_void,
+                       "statuses": [k.probabilities for k in g.key_points],
+                       "similarities": [k.similarity for k in g.key_points],
+                       "question_similarities": question_similarities(row.question, [k.point for k in g.key_points])})
         feats_full.append([f.get(n, 0.0) for n in FORMULA_FEATURES["full"]])
     if args.dump:
         args.dump.write_text("".join(json.dumps(d) + "\n" for d in dumped))

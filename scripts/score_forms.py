@@ -1,0 +1,118 @@
+"""Other forms of the score formula, fitted on the DL calib split only and read on the held-out split and Mohler.
+
+Works on the dumps of scripts/formula_levers.py (no model calls: the same judgements, scored several ways):
+    python scripts/formula_levers.py --dataset dl --split calib --dump /tmp/calib.jsonl
+    python scripts/formula_levers.py --dataset dl --split heldout --dump /tmp/heldout.jsonl
+    python scripts/formula_levers.py --dataset mohler --path ../shared/graderdata/mohler/mohler_dataset_edited.csv \\
+        --dump /tmp/mohler.jsonl
+    python scripts/score_forms.py --calib /tmp/calib.jsonl --heldout /tmp/heldout.jsonl --mohler /tmp/mohler.jsonl
+
+Each form is a feature list fitted by the shipped signed least squares (`grading.fit.fit_signed`); rows the screen
+zeroes keep the score they had. Besides the shipped features it can use:
+- emb_gain: how much closer the answer comes to each key point than the bare question does (mean of
+  max(0, similarity - question's similarity)): an answer that restates the question, or only talks about the topic,
+  gains nothing from it;
+- grounded_gain: each key point's expected credit times that gain.
+Prints one table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from interviewer.evals import metrics
+from interviewer.grading.choices import expected
+from interviewer.grading.fit import cv_signed, fit_signed
+from interviewer.grading.score import MAX_SCORE, SIGNS
+from interviewer.prompts import load_verdicts
+
+CREDIT = {v["status"]: float(v["credit"]) for v in load_verdicts()}
+DERIVED_SIGNS = {**SIGNS, "emb_gain": 1, "grounded_gain": 1}
+FORMS: dict[str, tuple[str, ...]] = {
+    "shipped features": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_kp_mean"),
+    "without emb_kp_mean": ("coverage", "correctness", "contradiction", "grounded_coverage"),
+    "emb_gain for emb_kp_mean": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_gain"),
+    "emb_gain + emb_kp_mean": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_gain",
+                               "emb_kp_mean"),
+    "grounded_gain + emb_gain": ("coverage", "correctness", "contradiction", "grounded_gain", "emb_gain"),
+    "grounded_gain only judge-gated": ("coverage", "correctness", "contradiction", "grounded_gain"),
+    "judge only": ("coverage", "correctness", "contradiction"),
+    "evidence (model down), shipped": ("emb_kp_mean", "emb_ref"),
+    "evidence, emb_gain for emb_kp_mean": ("emb_gain", "emb_ref"),
+    "evidence, emb_gain + emb_kp_mean": ("emb_gain", "emb_kp_mean", "emb_ref"),
+}
+CV_KINDS = ("terse", "misconception", "padded-wrong")
+KINDS = ("excellent", "incomplete", "partial", "terse", "misconception", "padded-wrong")
+
+
+def load(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for r in rows:
+        if r["void"]:
+            continue
+        gains = [max(0.0, s - q) for s, q in zip(r["similarities"], r["question_similarities"])]
+        credits = [expected(d, CREDIT) for d in r["statuses"]]
+        r["features"]["emb_gain"] = float(np.mean(gains)) if gains else 0.0
+        r["features"]["grounded_gain"] = float(np.mean([c * g for c, g in zip(credits, gains)])) if gains else 0.0
+    return rows
+
+
+def matrix(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
+    return np.array([[r["features"][n] for n in names] for r in rows if not r["void"]], float)
+
+
+def predict(rows: list[dict], model, names: tuple[str, ...]) -> np.ndarray:
+    live = matrix(rows, names)
+    raw = np.clip(model.intercept + live @ np.array([model.weights[n] for n in names]), 0, MAX_SCORE)
+    out, it = [], iter(raw)
+    for r in rows:
+        out.append(r["score"] if r["void"] else float(next(it)))
+    return np.array(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--calib", type=Path, required=True)
+    ap.add_argument("--heldout", type=Path, required=True)
+    ap.add_argument("--mohler", type=Path)
+    args = ap.parse_args()
+    calib, held = load(args.calib), load(args.heldout)
+    mohler = load(args.mohler) if args.mohler else []
+    live_c = [r for r in calib if not r["void"]]
+    yc = np.array([r["y"] for r in live_c])
+    head = ["form", "weights (intercept first)", "calib CV r / RMSE",
+            *(f"calib CV {k} (human)" for k in CV_KINDS), "held-out r / RMSE", "judged r",
+            *(f"{k} (human)" for k in KINDS if any(r["kind"] == k for r in held))]
+    if mohler:
+        head.append("Mohler r / RMSE / mean (human)")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    yh = np.array([r["y"] for r in held])
+    live_h = np.array([not r["void"] for r in held])
+    for name, feats in FORMS.items():
+        model = fit_signed(matrix(calib, feats), yc, feats, DERIVED_SIGNS)
+        cv = cv_signed(matrix(calib, feats), yc, [r["group"] for r in live_c], feats, DERIVED_SIGNS)
+        ph = predict(held, model, feats)
+        cells = [name, " ".join([f"{model.intercept:+.2f}", *(f"{model.weights[n]:+.2f}" for n in feats)]),
+                 f"{metrics.pearson(yc, cv):.3f} / {metrics.rmse(yc, cv):.3f}",
+                 *(f"{cv[i].mean():.2f} ({yc[i].mean():.2f})" for i in
+                   ([j for j, r in enumerate(live_c) if r["kind"] == k] for k in CV_KINDS)),
+                 f"{metrics.pearson(yh, ph):.3f} / {metrics.rmse(yh, ph):.3f}",
+                 f"{metrics.pearson(yh[live_h], ph[live_h]):.3f}"]
+        for k in KINDS:
+            idx = [i for i, r in enumerate(held) if r["kind"] == k]
+            if idx:
+                cells.append(f"{ph[idx].mean():.2f} ({yh[idx].mean():.2f})")
+        if mohler:
+            ym = np.array([r["y"] for r in mohler])
+            pm = predict(mohler, model, feats)
+            cells.append(f"{metrics.pearson(ym, pm):.3f} / {metrics.rmse(ym, pm):.3f} / {pm.mean():.2f} ({ym.mean():.2f})")
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
