@@ -58,7 +58,20 @@ def test_grade_has_all_parts(grader, bank):
     # rendered as Markdown: each section after a list starts a paragraph of its own, not the last bullet's tail
     assert "\n\nTo improve:\n- " in g.feedback and "\n\nModel answer: " in g.feedback
     assert {"evidence", "judge", "score"} <= g.latency_s.keys()
-    assert {"coverage", "correctness", "contradiction", "emb_kp_mean"} <= g.features.keys()
+    assert {"coverage", "correctness", "contradiction", "emb_kp_mean", "emb_gain"} <= g.features.keys()
+
+
+def test_similarity_counts_only_as_a_gain_over_the_question(bank):
+    """Saying the question back, or talking round its topic, comes close to the key points in MiniLM's eyes; the
+    score's similarity term is what the answer adds beyond the bare question, so those gain (almost) nothing."""
+    from interviewer.grading.evidence import gather
+
+    q = bank.get("guide-22")
+    args = (q.question, q.reference_answer, list(q.key_points))
+    said_back = gather(*args, q.question).features
+    answered = gather(*args, full_answer(q)).features
+    assert said_back["emb_gain"] < 0.05 < said_back["emb_kp_mean"] - 0.2
+    assert answered["emb_gain"] > said_back["emb_gain"] + 0.2
 
 
 def test_scenario_questions_use_the_scenario_rubric(grader, bank):
@@ -131,7 +144,7 @@ def test_an_answer_in_another_language_is_judged_without_english_embeddings(grad
     answer = "Dropout 在训练时随机将一部分神经元的输出置零，防止过拟合；推理时关闭。"
     g = grader.score(bank.get("guide-22"), answer)
     assert g.language == "zh" and not {"gibberish", "off-topic"} & set(g.flags) and not g.evidence_only
-    assert "emb_kp_mean" not in g.features and "coverage" in g.features  # the judge-only formula
+    assert not {"emb_kp_mean", "emb_gain"} & g.features.keys() and "coverage" in g.features  # the judge-only formula
     assert all(s.split("“", 1)[1].split("”", 1)[0].rstrip(" …") in answer for s in g.strengths)  # quotes the answer
 
 

@@ -3,6 +3,12 @@
 MiniLM similarity is the secondary signal of the score (the model's judgement is the first) and it picks the quote
 shown for each key point: the answer sentence nearest to it, cut from the answer verbatim. English only: for an answer
 in another language the score does without it.
+
+The score reads similarity as a gain over the question (`emb_gain`): how much closer the answer's nearest sentence
+comes to each key point than the bare question does. Any answer on the right topic comes close to the key points (a
+misconception, filler, the question said back), so raw similarity gave every on-topic answer a floor; the gain gives
+a restated question nothing. On the DL calib split (question-grouped CV) it lifted the full formula from r 0.755 /
+RMSE 0.994 to 0.774 / 0.960 (`scripts/score_forms.py`).
 """
 
 from __future__ import annotations
@@ -53,19 +59,22 @@ def answer_pieces(text: str) -> list[str]:
 
 @lru_cache(maxsize=QUESTIONS_KEPT)
 def question_vectors(question: str, reference: str, key_points: tuple[str, ...]) -> tuple[np.ndarray, ...]:
-    """Every answer to one question shares these: embed them once (reference, question + reference, key points)."""
-    vecs = get_embedder().embed([reference, f"{question} {reference}", *key_points])
-    return vecs[0], vecs[1], vecs[2:]
+    """Every answer to one question shares these: embed them once (reference, question + reference, key points), and
+    how close the bare question comes to each key point."""
+    vecs = get_embedder().embed([reference, f"{question} {reference}", question, *key_points])
+    kp_vecs = vecs[3:]
+    return vecs[0], vecs[1], kp_vecs, kp_vecs @ vecs[2]
 
 
 def gather(question: str, reference: str, key_points: list[str], answer: str) -> Evidence:
     pieces = answer_pieces(answer)
     vecs = get_embedder().embed([answer, *pieces])
     a, p_vecs = vecs[0], vecs[1:]
-    ref_vec, qr_vec, kp_vecs = question_vectors(question, reference, tuple(key_points))
+    ref_vec, qr_vec, kp_vecs, question_sims = question_vectors(question, reference, tuple(key_points))
     sims = kp_vecs @ p_vecs.T
     best = sims.max(axis=1)
+    gain = np.maximum(0.0, best - question_sims)
     quotes = [pieces[int(np.argmax(row))] if best[i] >= KP_SIM_FLOOR else None for i, row in enumerate(sims)]
     feats = {"emb_ref": float(a @ ref_vec), "emb_qr": float(a @ qr_vec), "emb_kp_mean": float(best.mean()),
-             "emb_kp_cov": float((best >= COVERED_SIM).mean())}
+             "emb_kp_cov": float((best >= COVERED_SIM).mean()), "emb_gain": float(gain.mean())}
     return Evidence(features=feats, kp_sims=[round(float(x), 4) for x in best], quotes=quotes)

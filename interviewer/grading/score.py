@@ -10,7 +10,11 @@ Features, each in [0, 1]:
   (MiniLM cosine), averaged: a point counts fully only where the model judged it stated *and* the answer has a
   sentence that says something like it (on the calib split it lifted the grouped-CV correlation on the rows that need
   a judgement from 0.80 to 0.82);
-- emb_kp_mean: how close, on average, each key point comes to the answer's nearest sentence.
+- emb_gain: how much closer, on average, the answer's nearest sentence comes to each key point than the bare question
+  does (`interviewer.grading.evidence`): similarity the answer earned, not the topic's; an answer that says the
+  question back gains nothing;
+- emb_kp_mean: how close, on average, each key point comes to the answer's nearest sentence (the `evidence` formula
+  only: with no judgement it carries what gain alone misses).
 
 score = intercept + sum(weight * feature), clipped to 0-5. The weights are fitted on the DL set's calib split only
 (`interviewer calibrate`), by least squares under sign constraints (coverage, correctness and similarity can only
@@ -40,11 +44,12 @@ MAX_SCORE = 5.0
 Formula = Literal["full", "judge", "evidence"]
 # Which way each feature may move the score.
 SIGNS: dict[str, int] = {"coverage": 1, "correctness": 1, "contradiction": -1, "grounded_coverage": 1,
-                         "emb_kp_mean": 1, "emb_ref": 1}
+                         "emb_gain": 1, "emb_kp_mean": 1, "emb_ref": 1}
+# Chosen by question-grouped CV on the DL calib split among the forms scripts/score_forms.py compares.
 FORMULA_FEATURES: dict[str, tuple[str, ...]] = {
-    "full": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_kp_mean"),
+    "full": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_gain"),
     "judge": ("coverage", "correctness", "contradiction"),
-    "evidence": ("emb_kp_mean", "emb_ref"),
+    "evidence": ("emb_gain", "emb_kp_mean", "emb_ref"),
 }
 
 
