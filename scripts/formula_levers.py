@@ -43,14 +43,11 @@ def argmax_features(grade, credit: dict[str, float]) -> dict[str, float]:
             "grounded_coverage": grounded_coverage(hard, [k.similarity for k in points], credit)}
 
 
-def question_similarities(question: str, points: list[str]) -> list[float]:
-    """How close the bare question comes to each key point: what an answer that only restates it would score."""
-    from interviewer.knowledge.embeddings import get_embedder
+def question_similarities(question: str, reference: str, points: list[str]) -> list[float]:
+    """How close the bare question comes to each key point (the grader's own vectors for this question, cached)."""
+    from interviewer.grading.evidence import question_vectors
 
-    if not points:
-        return []
-    vecs = get_embedder().embed([question, *points])
-    return [round(float(x), 4) for x in vecs[1:] @ vecs[0]]
+    return [round(float(x), 4) for x in question_vectors(question, reference, tuple(points))[3]] if points else []
 
 
 def main() -> None:
@@ -87,7 +84,8 @@ def main() -> None:
                        "features": f, "flags": g.flags, "score": g.score, "void": is_void,
                        "statuses": [k.probabilities for k in g.key_points],
                        "similarities": [k.similarity for k in g.key_points],
-                       "question_similarities": question_similarities(row.question, [k.point for k in g.key_points])})
+                       "question_similarities": question_similarities(row.question, row.reference,
+                                                                      [k.point for k in g.key_points])})
         feats_full.append([f.get(n, 0.0) for n in FORMULA_FEATURES["full"]])
     if args.dump:
         args.dump.write_text("".join(json.dumps(d) + "\n" for d in dumped))

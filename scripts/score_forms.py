@@ -8,11 +8,9 @@ Works on the dumps of scripts/formula_levers.py (no model calls: the same judgem
     python scripts/score_forms.py --calib /tmp/calib.jsonl --heldout /tmp/heldout.jsonl --mohler /tmp/mohler.jsonl
 
 Each form is a feature list fitted by the shipped signed least squares (`grading.fit.fit_signed`); rows the screen
-zeroes keep the score they had. Besides the shipped features it can use:
-- emb_gain: how much closer the answer comes to each key point than the bare question does (mean of
-  max(0, similarity - question's similarity)): an answer that restates the question, or only talks about the topic,
-  gains nothing from it;
-- grounded_gain: each key point's expected credit times that gain.
+zeroes keep the score they had. Besides the grader's features (emb_gain among them: how much closer the answer comes
+to each key point than the bare question does) it can use:
+- grounded_gain: each key point's expected credit times that key point's gain.
 Prints one table; asserts nothing.
 """
 
@@ -31,19 +29,20 @@ from interviewer.grading.score import MAX_SCORE, SIGNS
 from interviewer.prompts import load_verdicts
 
 CREDIT = {v["status"]: float(v["credit"]) for v in load_verdicts()}
-DERIVED_SIGNS = {**SIGNS, "emb_gain": 1, "grounded_gain": 1}
+DERIVED_SIGNS = {**SIGNS, "grounded_gain": 1}
 FORMS: dict[str, tuple[str, ...]] = {
-    "shipped features": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_kp_mean"),
+    "previous (grounded_coverage + emb_kp_mean)": ("coverage", "correctness", "contradiction", "grounded_coverage",
+                                                   "emb_kp_mean"),
     "without emb_kp_mean": ("coverage", "correctness", "contradiction", "grounded_coverage"),
-    "emb_gain for emb_kp_mean": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_gain"),
+    "shipped: emb_gain for emb_kp_mean": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_gain"),
     "emb_gain + emb_kp_mean": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_gain",
                                "emb_kp_mean"),
     "grounded_gain + emb_gain": ("coverage", "correctness", "contradiction", "grounded_gain", "emb_gain"),
     "grounded_gain only judge-gated": ("coverage", "correctness", "contradiction", "grounded_gain"),
     "judge only": ("coverage", "correctness", "contradiction"),
-    "evidence (model down), shipped": ("emb_kp_mean", "emb_ref"),
+    "evidence (model down), previous": ("emb_kp_mean", "emb_ref"),
     "evidence, emb_gain for emb_kp_mean": ("emb_gain", "emb_ref"),
-    "evidence, emb_gain + emb_kp_mean": ("emb_gain", "emb_kp_mean", "emb_ref"),
+    "evidence, shipped: emb_gain + emb_kp_mean": ("emb_gain", "emb_kp_mean", "emb_ref"),
 }
 CV_KINDS = ("terse", "misconception", "padded-wrong")
 KINDS = ("excellent", "incomplete", "partial", "terse", "misconception", "padded-wrong")
@@ -56,7 +55,6 @@ def load(path: Path) -> list[dict]:
             continue
         gains = [max(0.0, s - q) for s, q in zip(r["similarities"], r["question_similarities"])]
         credits = [expected(d, CREDIT) for d in r["statuses"]]
-        r["features"]["emb_gain"] = float(np.mean(gains)) if gains else 0.0
         r["features"]["grounded_gain"] = float(np.mean([c * g for c, g in zip(credits, gains)])) if gains else 0.0
     return rows
 
