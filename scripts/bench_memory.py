@@ -3,8 +3,8 @@
   python scripts/bench_memory.py [--answers 3]
 
 1. Starts (or reuses) the embedded llama.cpp server and grades a few DL answers through it; reads the server's RSS.
-2. Starts the Streamlit app (`streamlit run ui/app.py`, headless, on the same server), drives one practice question in
-   headless Chromium (Debian's /usr/bin/chromium with python playwright), and reads the app process's RSS.
+2. Starts the Streamlit app as `interviewer app` does (headless, in its environment, on the same server), drives one
+   practice question in headless Chromium (Debian's /usr/bin/chromium with python playwright), and reads the app process's RSS.
 Prints each, and app + server together. VmHWM (the peak) is printed beside VmRSS.
 """
 
@@ -15,14 +15,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from interviewer import PROJECT_ROOT
+from interviewer.cli.interview import app_command, app_environ
 from interviewer.config import Settings
 from interviewer.models.localserver import _free_port, _state_file
 
@@ -84,11 +83,9 @@ def app(settings: Settings) -> dict[str, int] | None:
     data = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     shutil.copy(_state_file(settings), data / _state_file(settings).name)  # reuse the running model server
     port = _free_port()
-    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(data), "INTERVIEWER_MODELS_PATH": str(settings.models_dir),
-           "INTERVIEWER_CHROMA_PATH": str(settings.chroma_dir), "INTERVIEWER_BACKEND": "local"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
-                             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"], env=env, stdout=subprocess.DEVNULL,
+    env = {**app_environ(os.environ), "INTERVIEWER_DATA_DIR": str(data),
+           "INTERVIEWER_MODELS_PATH": str(settings.models_dir), "INTERVIEWER_CHROMA_PATH": str(settings.chroma_dir), "INTERVIEWER_BACKEND": "local"}
+    proc = subprocess.Popen(app_command("127.0.0.1", port, headless=True), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

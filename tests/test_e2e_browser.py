@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from interviewer import PROJECT_ROOT
+from interviewer.cli.interview import app_command, app_environ
 from interviewer.config import Settings
 from interviewer.interview.db import SessionDB
 from interviewer.models.localserver import _free_port
@@ -48,7 +48,7 @@ def app_url(tmp_path_factory, store):
     shutil.copytree(store.settings.chroma_dir, data / "chroma")
     models = Settings().models_dir  # the joined 1 GB model file is shared, not joined again
     settings = Settings(data_dir=data, models_path=models, backend=BACKEND)
-    env = {**os.environ, "INTERVIEWER_BACKEND": BACKEND, "INTERVIEWER_DATA_DIR": str(data),
+    env = {**app_environ(os.environ), "INTERVIEWER_BACKEND": BACKEND, "INTERVIEWER_DATA_DIR": str(data),
            "INTERVIEWER_MODELS_PATH": str(models)}
     if BACKEND == "local":
         from interviewer.models.registry import make_llm
@@ -56,10 +56,8 @@ def app_url(tmp_path_factory, store):
         make_llm(settings)  # join/verify the model and start its server now; the app reuses it (state file)
     port = _free_port()
     log = (data / "streamlit.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
-                             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(app_command("127.0.0.1", port, headless=True), env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

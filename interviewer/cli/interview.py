@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
 
@@ -239,6 +240,23 @@ def history(
     console.print(table)
 
 
+# glibc gives each thread that contends for malloc an arena of its own, and Streamlit runs every script run and every
+# grade on a thread: after one practice answer the app held 568-673 MiB, 486 MiB with two arenas
+# (scripts/bench_memory.py). A value the user has set is kept.
+MALLOC_ARENAS = "2"
+
+
+def app_environ(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment the Streamlit app runs in."""
+    return {"MALLOC_ARENA_MAX": MALLOC_ARENAS, **base}
+
+
+def app_command(address: str, port: int, headless: bool = False) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+            "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false",
+            *(["--server.headless", "true"] if headless else [])]
+
+
 def run_app(
     port: int = typer.Option(8501, help="port on localhost"),
     backend: Optional[str] = typer.Option(None, help=f"default LLM backend in the app: {', '.join(BACKENDS)}"),
@@ -253,11 +271,10 @@ def run_app(
         except typer.Exit:  # the app still opens: its sidebar offers OpenAI or a compatible server instead
             err.print("[yellow]Starting the app anyway: choose another backend under 'Model' in the sidebar.[/]")
     prepare_store(settings, chosen)
-    env = dict(os.environ)
+    env = app_environ(os.environ)
     if backend:
         env["INTERVIEWER_BACKEND"] = backend
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
-           "--server.address", "localhost", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    cmd = app_command("localhost", port)
     console.print(f"Opening the app on http://localhost:{port} (Ctrl+C to stop)")
     try:
         raise typer.Exit(subprocess.call(cmd, env=env))
