@@ -241,8 +241,8 @@ def history(
 
 
 # glibc gives each thread that contends for malloc an arena of its own, and Streamlit runs every script run and every
-# grade on a thread: after one practice answer the app held 568-673 MiB, 486 MiB with two arenas
-# (scripts/bench_memory.py). A value the user has set is kept.
+# grade on a thread: after one practice answer the app held 568-673 MiB (three runs), 486-663 MiB with two arenas (four
+# runs of scripts/bench_memory.py). A value the user has set is kept.
 MALLOC_ARENAS = "2"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
 MAX_TOKENS = 256  # what MiniLM was trained on; longer text is truncated
 DIM = 384
-# Texts a session run takes at once: 32 long chunks took 10.2 s and a 979 MiB peak, 16 took 9.0 s and 647 MiB (same
+# Texts per onnxruntime run: 32 long chunks took 10.2 s and a 979 MiB peak, 16 took 9.0 s and 647 MiB (same
 # vectors: the texts are sorted by length, so padding hardly differs).
 BATCH = 16
 
