@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 
+import numpy as np
 import pytest
 
 from interviewer.knowledge.bank import Bank, Question
@@ -118,6 +119,22 @@ def test_embeddings_are_normalised_and_semantic():
     assert v.shape == (4, 384)
     assert abs(float((v[0] ** 2).sum()) - 1) < 1e-4
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.3
+
+
+def test_embedding_batches_stay_within_the_token_budget_and_give_each_text_its_own_vector():
+    from interviewer.knowledge.embeddings import BATCH, MAX_TOKENS, TOKEN_BUDGET, get_embedder
+
+    e = get_embedder()
+    long = " ".join(f"term{i}" for i in range(400))  # truncated to MAX_TOKENS
+    texts = [long, "short one", long + " variant", *[f"key point number {i} about dropout" for i in range(20)], ""]
+    lengths = [len(t.ids) for t in e._tok.encode_batch([t or " " for t in texts])]
+    assert max(lengths) == MAX_TOKENS and len(set(lengths)) > 2  # unpadded: the tokenizer file's padding is off
+    batches = list(e._batches(lengths))
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
+    assert all(len(b) <= BATCH and len(b) * max(lengths[i] for i in b) <= TOKEN_BUDGET for b in batches)
+    together = e.embed(texts)
+    alone = [e.embed_one(t) for t in texts]
+    assert np.abs(together - np.array(alone)).max() < 1e-5  # padding and batch company do not move a vector
 
 
 class _HeldExecutor:

@@ -9,15 +9,19 @@ import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
 MAX_TOKENS = 256  # what MiniLM was trained on; longer text is truncated
 DIM = 384
-# Texts per onnxruntime run: 32 long chunks took 10.2 s and a 979 MiB peak, 16 took 9.0 s and 647 MiB (same
-# vectors: the texts are sorted by length, so padding hardly differs).
+# What one onnxruntime run may hold: at most BATCH texts and TOKEN_BUDGET tokens once padded. Measured on this
+# machine (one thread): a batch's transient memory grows faster than its tokens (2 x 256 tokens +55 MiB, 4 x 256 +227,
+# 8 x 256 +528; 16 x 42 +23, 16 x 122 +272) while the time per text stays flat or grows (13 ms a 42-token text at any
+# batch size; 98 ms a 256-token text alone or in pairs, 133 in eights), so small batches cost nothing.
 BATCH = 16
+TOKEN_BUDGET = 512
 
 
 def model_paths() -> tuple[Path, Path]:
@@ -49,30 +53,41 @@ class Embedder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tok = Tokenizer.from_file(str(tok_path))
         self._tok.enable_truncation(MAX_TOKENS)
-        self._tok.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tok.no_padding()  # tokenizer.json pads to 128; batches are padded here, to their longest text
         self._lock = threading.Lock()
         self.batch_size = batch_size
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        # Batches of similar length waste less compute on padding.
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        ordered = [texts[i] for i in order]
-        out = np.vstack([self._embed_batch(ordered[i:i + self.batch_size])
-                         for i in range(0, len(ordered), self.batch_size)])
-        result = np.empty_like(out)
-        result[order] = out
+        # Empty strings tokenize to [CLS][SEP]; fine, but keep the shape stable.
+        encodings = self._tok.encode_batch([t if t else " " for t in texts])
+        lengths = [len(e.ids) for e in encodings]
+        result = np.empty((len(texts), DIM), dtype=np.float32)
+        for batch in self._batches(lengths):
+            result[batch] = self._embed_batch([encodings[i] for i in batch])
         return result
+
+    def _batches(self, lengths: list[int]) -> Iterator[list[int]]:
+        """Indices in order of length (less padding), cut where a batch would pass BATCH texts or TOKEN_BUDGET."""
+        batch: list[int] = []
+        for i in np.argsort(lengths, kind="stable").tolist():
+            if batch and (len(batch) == self.batch_size or (len(batch) + 1) * lengths[i] > TOKEN_BUDGET):
+                yield batch
+                batch = []
+            batch.append(i)
+        yield batch
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        # Empty strings tokenize to [CLS][SEP]; fine, but keep the shape stable.
-        enc = self._tok.encode_batch([t if t else " " for t in texts])
-        ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+    def _embed_batch(self, encodings: list) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)  # 0 is [PAD]
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
