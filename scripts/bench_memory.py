@@ -5,7 +5,7 @@
 1. Starts (or reuses) the embedded llama.cpp server and grades a few DL answers through it; reads the server's RSS.
 2. Starts the Streamlit app as `interviewer app` does (headless, in its environment, on the same server), drives one
    practice question in headless Chromium (Debian's /usr/bin/chromium with python playwright), and reads the app process's RSS.
-Prints each, and app + server together. VmHWM (the peak) is printed beside VmRSS.
+Prints each (the server again after the app's answer), and app + server together (the larger server reading). VmHWM (the peak) is printed beside VmRSS.
 """
 
 from __future__ import annotations
@@ -127,12 +127,15 @@ def main() -> None:
     ap.add_argument("--answers", type=int, default=3)
     args = ap.parse_args()
     settings = Settings()
-    server_mem = rss(server(settings, args.answers))
+    pid = server(settings, args.answers)
+    server_mem = rss(pid)
     show("server", server_mem)
     app_mem = app(settings)
     if app_mem:
         show("app", app_mem)
-        total = server_mem["VmRSS"] + app_mem["VmRSS"]
+        after = rss(pid)  # the app's answer was graded on the same server
+        show("server", after)
+        total = max(server_mem["VmRSS"], after["VmRSS"]) + app_mem["VmRSS"]
         print(f"app + server: {total / MB:.0f} MiB ({total / 1e9:.2f} GB)")
 
 

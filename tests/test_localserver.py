@@ -102,3 +102,18 @@ def test_a_file_that_does_not_match_is_refused(tmp_path):
     (tmp_path / "m" / localserver.MODEL_FILE).write_bytes(b"not a model")
     with pytest.raises(localserver.ModelError, match="refusing to load"):
         localserver.ensure_model(s)
+
+
+def test_the_server_releases_freed_heap_after_each_completion_and_after_a_stream_ends(monkeypatch):
+    from interviewer.models import llamaserve
+
+    trims = []
+    monkeypatch.setattr(llamaserve, "_release_freed_memory", lambda: trims.append(1))
+    monkeypatch.setattr(llamaserve, "_chat_completion",
+                        lambda self, *a, **kw: iter(["a", "b"]) if kw.get("stream") else {"choices": []})
+    assert llamaserve.create_chat_completion(None, messages=[]) == {"choices": []}
+    assert len(trims) == 1
+    stream = llamaserve.create_chat_completion(None, messages=[], stream=True)
+    assert next(stream) == "a" and len(trims) == 1  # not while chunks are still being sent
+    assert list(stream) == ["b"] and len(trims) == 2
+    assert llamaserve._malloc_trim is not None  # glibc here: the trim is real, not skipped
