@@ -4,8 +4,10 @@
 
 1. Starts (or reuses) the embedded llama.cpp server and grades a few DL answers through it; reads the server's RSS.
 2. Starts the Streamlit app as `interviewer app` does (headless, in its environment, on the same server), drives one
-   practice question in headless Chromium (Debian's /usr/bin/chromium with python playwright), and reads the app process's RSS.
-Prints each (the server again after the app's answer), and app + server together (the larger server reading). VmHWM (the peak) is printed beside VmRSS.
+   practice question in headless Chromium (Debian's /usr/bin/chromium with python playwright), and reads the app
+   process's RSS.
+Prints each (the server again after the app's answer), and app + server together (the larger server reading).
+VmHWM (the peak) is printed beside VmRSS.
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ def app(settings: Settings) -> dict[str, int] | None:
     data = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     shutil.copy(_state_file(settings), data / _state_file(settings).name)  # reuse the running model server
     port = _free_port()
-    env = {**app_environ(os.environ), "INTERVIEWER_DATA_DIR": str(data),
-           "INTERVIEWER_MODELS_PATH": str(settings.models_dir), "INTERVIEWER_CHROMA_PATH": str(settings.chroma_dir), "INTERVIEWER_BACKEND": "local"}
+    env = {**app_environ(os.environ), "INTERVIEWER_DATA_DIR": str(data), "INTERVIEWER_BACKEND": "local",
+           "INTERVIEWER_MODELS_PATH": str(settings.models_dir), "INTERVIEWER_CHROMA_PATH": str(settings.chroma_dir)}
     proc = subprocess.Popen(app_command("127.0.0.1", port, headless=True), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -18,17 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_memory import MB, rss  # scripts/ is on the path when this runs as a script
+
 from interviewer.config import Settings
 from interviewer.models.localserver import _state_file, ensure_server
-
-MB = 1024 * 1024
-
-
-def rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def main() -> None:
@@ -55,14 +48,15 @@ def main() -> None:
     pid = json.loads(_state_file(settings).read_text())["pid"]
     rows = [r for r in load_dl() if r.kind in ("partial", "incomplete", "excellent")]
     rng = random.Random(args.seed)
-    print(f"start: server RSS {rss(pid) / MB:.0f} MiB", flush=True)
+    print(f"start: server RSS {rss(pid)['VmRSS'] / MB:.0f} MiB", flush=True)
     try:
         for i in range(1, args.grades + 1):
             row = rng.choice(rows)
             t = time.perf_counter()
             grader.score(store.question(row.question_id), f"{row.answer} (attempt {rng.random():.6f})")
             if i % args.every == 0:
-                print(f"{i:4d} grades: server RSS {rss(pid) / MB:.0f} MiB (last grade {time.perf_counter() - t:.1f} s)",
+                took = time.perf_counter() - t
+                print(f"{i:4d} grades: server RSS {rss(pid)['VmRSS'] / MB:.0f} MiB (last grade {took:.1f} s)",
                       flush=True)
     finally:
         shutil.rmtree(data, ignore_errors=True)

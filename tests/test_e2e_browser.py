@@ -56,8 +56,8 @@ def app_url(tmp_path_factory, store):
         make_llm(settings)  # join/verify the model and start its server now; the app reuses it (state file)
     port = _free_port()
     log = (data / "streamlit.log").open("wb")
-    proc = subprocess.Popen(app_command("127.0.0.1", port, headless=True), env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(app_command("127.0.0.1", port, headless=True), env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
