@@ -28,7 +28,7 @@ from interviewer.cli.evals import grader_and_llm
 from interviewer.evals.datasets import load_dataset, select
 from interviewer.grading.choices import expected, one_hot
 from interviewer.grading.fit import cv_signed
-from interviewer.grading.score import FORMULA_FEATURES, SIGNS, grounded_coverage, load_calibration
+from interviewer.grading.score import FORMULA_FEATURES, SIGNS, grounded_features, load_calibration
 from interviewer.grading.screen import ZEROED_FLAGS
 from interviewer.prompts import load_verdicts
 
@@ -40,7 +40,7 @@ def argmax_features(grade, credit: dict[str, float]) -> dict[str, float]:
         return {}
     hard = [one_hot(max(k.probabilities, key=k.probabilities.get), list(k.probabilities)) for k in points]
     return {"coverage": float(np.mean([expected(d, credit) for d in hard])),
-            "grounded_coverage": grounded_coverage(hard, [k.similarity for k in points], credit)}
+            **grounded_features(hard, [k.similarity for k in points], credit)}
 
 
 def question_similarities(question: str, reference: str, points: list[str]) -> list[float]:

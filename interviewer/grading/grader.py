@@ -28,7 +28,7 @@ from interviewer.grading.judge import (DIGITS, Judgement, judge, judge_messages,
 from interviewer.grading.keypoints import derive
 from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
 from interviewer.grading.choices import expected, one_hot
-from interviewer.grading.score import grounded_coverage, judge_features, load_calibration
+from interviewer.grading.score import grounded_features, judge_features, load_calibration
 from interviewer.grading.screen import normalise, screen
 from interviewer.models.base import LLM, LLMError
 from interviewer.prompts import load_rubric, load_verdicts
@@ -162,7 +162,7 @@ class Grader:
                                 self.calibration.score(grade.features, "evidence"), t0, written=answer)
         feats = self._judge_features(judgement)
         if evidence is not None:
-            feats["grounded_coverage"] = grounded_coverage(judgement.points, evidence.kp_sims, _credit())
+            feats.update(grounded_features(judgement.points, evidence.kp_sims, _credit()))
         grade.features.update({k: round(v, 4) for k, v in feats.items()})
         grade.judgement = judgement.source
         grade.latency_s["judge"] = judgement.seconds

@@ -10,6 +10,9 @@ Features, each in [0, 1]:
   (MiniLM cosine), averaged: a point counts fully only where the model judged it stated *and* the answer has a
   sentence that says something like it (on the calib split it lifted the grouped-CV correlation on the rows that need
   a judgement from 0.80 to 0.82);
+- grounded_root: the square root of grounded coverage. Concave, so the first points an answer states count for more
+  than the last, as the rubric reads a short answer that gets the core right (3) against one with every detail (5),
+  and with it the formula's floor, the score of an answer the judge credits nothing, falls (0.82 -> 0.26);
 - emb_gain: how much closer, on average, the answer's nearest sentence comes to each key point than the bare question
   does (`interviewer.grading.evidence`): similarity the answer earned, not the topic's; an answer that says the
   question back gains nothing;
@@ -44,10 +47,10 @@ MAX_SCORE = 5.0
 Formula = Literal["full", "judge", "evidence"]
 # Which way each feature may move the score.
 SIGNS: dict[str, int] = {"coverage": 1, "correctness": 1, "contradiction": -1, "grounded_coverage": 1,
-                         "emb_gain": 1, "emb_kp_mean": 1, "emb_ref": 1}
+                         "grounded_root": 1, "emb_gain": 1, "emb_kp_mean": 1, "emb_ref": 1}
 # Chosen by question-grouped CV on the DL calib split among the forms scripts/score_forms.py compares.
 FORMULA_FEATURES: dict[str, tuple[str, ...]] = {
-    "full": ("coverage", "correctness", "contradiction", "grounded_coverage", "emb_gain"),
+    "full": ("coverage", "correctness", "contradiction", "grounded_coverage", "grounded_root", "emb_gain"),
     "judge": ("coverage", "correctness", "contradiction"),
     "evidence": ("emb_gain", "emb_kp_mean", "emb_ref"),
 }
@@ -94,10 +97,13 @@ def judge_features(points: list[Distribution], levels: dict[str, Distribution], 
     return {"coverage": coverage, "correctness": correctness, "contradiction": contradiction}
 
 
-def grounded_coverage(points: list[Distribution], similarities: list[float], credit: dict[str, float]) -> float:
+def grounded_features(points: list[Distribution], similarities: list[float],
+                      credit: dict[str, float]) -> dict[str, float]:
+    """grounded_coverage and grounded_root (see the module docstring)."""
     if not points:
-        return 0.0
-    return float(np.mean([expected(d, credit) * max(0.0, sim) for d, sim in zip(points, similarities)]))
+        return {"grounded_coverage": 0.0, "grounded_root": 0.0}
+    grounded = float(np.mean([expected(d, credit) * max(0.0, sim) for d, sim in zip(points, similarities)]))
+    return {"grounded_coverage": grounded, "grounded_root": float(np.sqrt(max(0.0, grounded)))}
 
 
 def calibrations_dir(data_dir: Path) -> Path:
