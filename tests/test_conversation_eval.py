@@ -52,3 +52,40 @@ def _last_answer(convo: dict, line: dict) -> str:
     said = [ln["text"] for ln in before if ln["role"] == "candidate" and ln["text"] not in
             ("hint", "another hint please", ce.GENERIC_CLARIFY, ce.SPECIFIC_CLARIFY, "skip")]
     return said[-1] if said else ""
+
+
+def test_a_rephrase_restates_the_question_and_a_line_with_new_words_does_not():
+    from interviewer.interview import conversation as conv
+
+    q = "What is dropout, and how does it behave at inference?"
+    assert conv.restates_question(conv.rephrase(q, "fresher"), q)
+    assert conv.restates_question("You said “it drops units”. Is there an important aspect of this you haven't "
+                                  "covered yet?", q, said="it drops units at random")
+    assert not conv.restates_question("Is dropout switched off at inference?", q)
+    assert not conv.restates_question("Think about it in terms of regularization: what is the mechanism at work?", q)
+
+
+def test_a_flagged_restatement_is_counted_apart_from_leaks_and_a_recount_marks_it(tmp_path):
+    from interviewer.interview import conversation as conv
+
+    q = "What is dropout?"
+    rephrase = conv.rephrase(q, "fresher")
+    lines = [ce.Line(role="interviewer", kind="question", text=q),
+             ce.Line(role="candidate", kind="message", text=ce.GENERIC_CLARIFY),
+             ce.Line(role="interviewer", kind="clarify", text=rephrase, origin="template", leak="meaning",
+                     answer_score=2.5, question_score=1.0),
+             ce.Line(role="candidate", kind="message", text="it helps"),
+             ce.Line(role="interviewer", kind="followup", text="You said “it helps”. Is it switched off at "
+                     "inference?", origin="model", leak="meaning")]
+    convo = ce.Conversation(question_id="guide-22", tier="fresher", question=q, persona="clarify", lines=lines)
+    src = tmp_path / "run"
+    src.mkdir()
+    (src / "transcripts.jsonl").write_text(convo.model_dump_json() + "\n")
+    (src / "summary.json").write_text(json.dumps({"model": "toy", "backend": "fake", "seed": 0, "command": "x"}))
+    s = ce.recount(src, tmp_path / "again", "test")
+    assert s["flagged"]["k"] == 2 and s["leaks"]["k"] == 1 and s["flagged_restatements"] == {"n": 1, "k": 1,
+                                                                                            "rate": 1.0}
+    assert s["clarifications_graded_above_question"]["k"] == 1 and s["clarifications_that_answer"]["k"] == 0
+    again = [json.loads(x) for x in (tmp_path / "again" / "transcripts.jsonl").read_text().splitlines()]
+    assert [ln["restates"] for ln in again[0]["lines"] if ln["kind"] in ce.LINE_KINDS] == [True, False]
+    assert "restates the question" in (tmp_path / "again" / "report.md").read_text()

@@ -122,6 +122,9 @@ def eval_interview_command(
                                                               "<backend>-<name>)"),
     leak_labels: bool = typer.Option(False, "--leak-labels", help="only print how the leak check agrees with the "
                                                                   "hand-labelled lines (no model needed)"),
+    recount: Optional[Path] = typer.Option(None, "--recount", help="a finished run's folder: its summary and report "
+                                                                   "again under the current counting, into --out or "
+                                                                   "<folder>-recount (no model needed)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Scripted candidates against the real interviewer: leaks, grounded follow-ups, clarifications, hints."""
@@ -142,6 +145,18 @@ def eval_interview_command(
             for k, v in result.items():
                 console.print(f"{k}: {v}")
         return
+    command = "interviewer eval-interview " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    if recount is not None:
+        if not (recount / "transcripts.jsonl").is_file() or not (recount / "summary.json").is_file():
+            fail(f"{recount} has no transcripts.jsonl and summary.json: not a finished eval-interview run")
+        out = out or recount.with_name(recount.name + "-recount")
+        summary = ce.recount(recount, out, command.strip())
+        if as_json:
+            print(json.dumps(summary, indent=2))
+        else:
+            console.print((out / "report.md").read_text(encoding="utf-8").split("## Transcripts")[0])
+            console.print(f"results in {out}")
+        return
     unknown = sorted(set(persona) - set(ce.PERSONAS))
     if unknown:
         fail(f"unknown --persona {unknown}; choose from {', '.join(ce.PERSONAS)}")
@@ -149,7 +164,6 @@ def eval_interview_command(
 
     backend = backend or get_settings().resolved_backend()
     out = out or PROJECT_ROOT / "evals" / "results" / f"interview-{backend}-{name or time.strftime('%Y%m%d-%H%M%S')}"
-    command = "interviewer eval-interview " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     summary = ce.run(backend=backend, n_questions=questions, seed=seed, out=out,
                      personas=tuple(persona) or ce.PERSONAS, command=command.strip())
     if as_json:

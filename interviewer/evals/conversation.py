@@ -10,10 +10,14 @@ replay from the committed judge cache; the interviewer's lines are the model's, 
 Checks, per interviewer line (follow-up, hint, clarification):
 - leak: `conversation.LeakCheck` against every key point and reference sentence, the candidate's own words excluded
   (the live check runs before a line is said, so this counts what got past it, e.g. a safe-by-construction template);
+  a flag on a template that only restates the question (`conversation.restates_question`: no word but the
+  question's, the candidate's and the templates' own) is a false alarm by construction, counted apart;
 - grounded (follow-ups): it quotes the candidate's latest answer verbatim, or shares a 4-word run with it;
 - answers the question (clarifications): the grader, given the clarification as if it were an answer, scores it
-  ANSWERS_BY or more above what it gives the bare question text (the grader credits a restated question a little);
+  ANSWERS_BY or more above what it gives the bare question text (the grader credits a restated question a little),
+  unless it only restates the question;
 - origin: the model's phrasing, a template, or both (the model's line was unusable or rejected by the leak check).
+`recount` counts a finished run again from its transcripts (no model).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Line(BaseModel):
     origin: str = ""
     seconds: float = 0.0
     leak: str | None = None
+    restates: bool | None = None  # a template that only restates the question (conversation.restates_question)
     grounded: bool | None = None
     move: str | None = None
     answer_score: float | None = None
@@ -95,6 +100,19 @@ def grounded(followup: str, answer: str) -> bool:
     return any(q in answer for q in quotes) or bool(_runs(followup) & _runs(answer))
 
 
+def template_only(line: Line, question: str, tier: str) -> bool:
+    """The line has no model-written part: the clarification is the bare rephrase, the others fell back."""
+    if line.kind == "clarify":
+        return line.text == conv.rephrase(question, tier)
+    return line.origin in ("template", "model+template")
+
+
+def mark(line: Line, q: Question, secrets: list[str], said: str, check: conv.LeakCheck) -> None:
+    """The leak check's verdict on an interviewer line, and whether it is a template restating the question."""
+    line.leak = check.reason(line.text, secrets, q.question, said=said)
+    line.restates = template_only(line, q.question, q.tier) and conv.restates_question(line.text, q.question, said)
+
+
 def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, check: conv.LeakCheck) -> Conversation:
     from interviewer.interview.agent import Interviewer
     from interviewer.interview.session import SessionConfig
@@ -121,7 +139,7 @@ def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, chec
             for u, text in zip(out, texts):
                 line = Line(role="interviewer", kind=u.kind, text=text, origin=u.origin, seconds=round(seconds, 2))
                 if u.kind in LINE_KINDS:
-                    line.leak = check.reason(text, secrets, q.question, said=" ".join(answers))
+                    mark(line, q, secrets, " ".join(answers), check)
                 if u.kind == "followup":
                     line.grounded = grounded(text, answers[-1] if answers else "")
                     line.move = move_of(text)
@@ -153,6 +171,11 @@ def rate(flags: list[bool]) -> dict:
     return {"n": len(flags), "k": int(sum(flags)), "rate": round(float(np.mean(flags)), 4) if flags else None}
 
 
+def answers_by(ln: Line) -> bool:
+    """Graded as an answer, the clarification scores ANSWERS_BY above the bare question."""
+    return (ln.answer_score or 0) - (ln.question_score or 0) >= ANSWERS_BY
+
+
 def summarise(convos: list[Conversation]) -> dict:
     lines = [(c, ln) for c in convos for ln in c.lines if ln.role == "interviewer" and ln.kind in LINE_KINDS]
     follow = [(c, ln) for c, ln in lines if ln.kind == "followup"]
@@ -167,8 +190,13 @@ def summarise(convos: list[Conversation]) -> dict:
         "conversations": len(convos),
         "questions": len({c.question_id for c in convos}),
         "interviewer_lines": {k: sum(1 for _, ln in lines if ln.kind == k) for k in LINE_KINDS},
-        "leaks": rate([ln.leak is not None for _, ln in lines]),
-        "leaks_by_kind": {k: rate([ln.leak is not None for _, ln in lines if ln.kind == k]) for k in LINE_KINDS},
+        # A flag on a template made only of the question's words and the templates' own is a false alarm by
+        # construction: counted apart, not as a leak.
+        "flagged": rate([ln.leak is not None for _, ln in lines]),
+        "flagged_restatements": rate([ln.leak is not None for _, ln in lines if ln.restates]),
+        "leaks": rate([ln.leak is not None and not ln.restates for _, ln in lines]),
+        "leaks_by_kind": {k: rate([ln.leak is not None and not ln.restates for _, ln in lines if ln.kind == k])
+                          for k in LINE_KINDS},
         "leak_reasons": dict(Counter(ln.leak for _, ln in lines if ln.leak)),
         # Pure templates are built from the question's words (clarifications) or its concept tags (hints): a flag on
         # one is the check's false alarm. Lines with any model-written part are what the live check has to stop.
@@ -176,8 +204,8 @@ def summarise(convos: list[Conversation]) -> dict:
         "leaks_in_template_lines": rate([ln.leak is not None for _, ln in lines if ln.origin != "model"]),
         "followups_grounded": rate([bool(ln.grounded) for _, ln in follow]),
         "followups_on_strong_answers": rate([first_followup(c) is not None for c in by_persona["strong"]]),
-        "clarifications_that_answer": rate([(ln.answer_score or 0) - (ln.question_score or 0) >= ANSWERS_BY
-                                            for ln in clar]),
+        "clarifications_graded_above_question": rate([answers_by(ln) for ln in clar]),
+        "clarifications_that_answer": rate([answers_by(ln) and not ln.restates for ln in clar]),
         "clarification_answer_score_max": max((ln.answer_score or 0 for ln in clar), default=None),
         "question_text_score_mean": round(float(np.mean([ln.question_score or 0 for ln in clar])), 2) if clar
         else None,
@@ -201,7 +229,8 @@ def transcript_md(c: Conversation) -> str:
     for ln in c.lines:
         who = "**Interviewer**" if ln.role == "interviewer" else "**Candidate**"
         tags = [t for t in (ln.origin and f"origin: {ln.origin}", ln.move and f"move: {ln.move}",
-                            ln.leak and f"LEAK: {ln.leak}",
+                            ln.leak and (f"flagged: {ln.leak}, restates the question" if ln.restates
+                                         else f"LEAK: {ln.leak}"),
                             ln.grounded is not None and f"grounded: {'yes' if ln.grounded else 'no'}",
                             ln.answer_score is not None and f"graded as an answer: {ln.answer_score}, the bare "
                                                             f"question: {ln.question_score}") if t]
@@ -218,6 +247,9 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
     s = summary
     rows = [
         ("interviewer lines that leak a key point (target <= 2%)", r(s["leaks"])),
+        ("  lines the check flagged, all kinds", r(s["flagged"])),
+        ("  of the templates that only restate the question, flagged (not counted as leaks)",
+         r(s["flagged_restatements"])),
         *((f"  {k} lines that leak", r(v)) for k, v in s["leaks_by_kind"].items()),
         ("  lines in the model's words that leak", r(s["leaks_in_model_lines"])),
         ("  template lines flagged (templates use only the question's words or a key point's one term)",
@@ -225,6 +257,8 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
         ("follow-ups grounded in the answer (target >= 90%)", r(s["followups_grounded"])),
         ("strong answers that got a follow-up (should be rare)", r(s["followups_on_strong_answers"])),
         ("clarifications that answer the question (target 0)", r(s["clarifications_that_answer"])),
+        ("  clarifications graded as an answer 1.0 above the bare question, restatements included",
+         r(s["clarifications_graded_above_question"])),
         ("misconceptions challenged (first follow-up is a challenge)", r(s["misconceptions_challenged"])),
         ("unsure answers given a stepping stone", r(s["unsure_stepped_down"])),
         ("interviewer turn time p50 / p95 (s)", f"{s['turn_seconds_p50']} / {s['turn_seconds_p95']}"),
@@ -247,6 +281,30 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
     out.extend(transcript_md(c) for c in shown)
     out.append(f"All {len(convos)} transcripts: `transcripts.jsonl` beside this report.")
     return "\n".join(out) + "\n"
+
+
+def recount(src: Path, out: Path, command: str = "") -> dict:
+    """A finished run's summary and report again, from its transcripts: each line keeps the leak check's verdict
+    of the run, and is marked again for restating the question (no model needed)."""
+    convos = [Conversation.model_validate_json(line) for line in
+              (src / "transcripts.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    for c in convos:
+        said: list[str] = []
+        for ln in c.lines:
+            if ln.role == "candidate":
+                said.append(ln.text)
+            elif ln.kind in LINE_KINDS:
+                ln.restates = (template_only(ln, c.question, c.tier)
+                               and conv.restates_question(ln.text, c.question, " ".join(said)))
+    meta = {k: v for k, v in json.loads((src / "summary.json").read_text()).items()
+            if k in ("model", "backend", "seed", "command")}
+    meta["command"] = f"{meta.get('command', '')}; recounted: {command}"
+    summary = summarise(convos)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "transcripts.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in convos), encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps({**meta, **summary}, indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(report_md(summary, convos, meta), encoding="utf-8")
+    return {**meta, **summary}
 
 
 LEAK_LABELS = PROJECT_ROOT / "evals" / "datasets" / "leaks.yaml"

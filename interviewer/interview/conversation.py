@@ -154,11 +154,18 @@ def question_parts(question: str) -> tuple[list[str], list[str]]:
     return context, asks or [question.strip(" ?")]
 
 
+REPHRASE_OPEN = "Let me put it another way."
+REPHRASE_SETTING = " Take the situation as described."
+REPHRASE_ASKING = "I'm asking"
+REPHRASE_CLOSE = "If something is ambiguous, state your assumption and go on."
+DEFAULT_KIND = "a clear explanation"
+
+
 def kind_of_answer(ask: str) -> str:
     for pattern, kind in _KINDS:
         if re.match(pattern, ask.strip(), re.I):
             return kind
-    return "a clear explanation"
+    return DEFAULT_KIND
 
 
 def _lower_first(text: str) -> str:
@@ -170,13 +177,12 @@ def rephrase(question: str, tier: str) -> str:
     context, asks = question_parts(question)
     depth = DEPTH.get(tier, DEPTH["intermediate"])
     if len(asks) == 1:
-        body = f"I'm asking {_lower_first(asks[0])}: {kind_of_answer(asks[0])}."
+        body = f"{REPHRASE_ASKING} {_lower_first(asks[0])}: {kind_of_answer(asks[0])}."
     else:
         items = "; ".join(f"({i}) {_lower_first(a)}: {kind_of_answer(a)}" for i, a in enumerate(asks, 1))
-        body = f"I'm asking {len(asks)} things: {items}."
-    setting = " Take the situation as described." if context else ""
-    return f"Let me put it another way.{setting} {body} {depth} If something is ambiguous, state your assumption " \
-           f"and go on."
+        body = f"{REPHRASE_ASKING} {len(asks)} things: {items}."
+    setting = REPHRASE_SETTING if context else ""
+    return f"{REPHRASE_OPEN}{setting} {body} {depth} {REPHRASE_CLOSE}"
 
 
 def generic_clarification(message: str, question: str) -> bool:
@@ -272,6 +278,25 @@ def substantive(reply: str, question: str) -> bool:
 
 
 FALLBACK_PROBES: dict[Move, tuple[str, ...]] = {move: tuple(lines) for move, lines in _LINES["fallback_probes"].items()}
+
+
+def _frame_words() -> frozenset[str]:
+    """The content words of the fixed text the templated lines are built from (slots such as {quote} left out)."""
+    texts = [REPHRASE_OPEN, REPHRASE_SETTING, REPHRASE_ASKING, "things", REPHRASE_CLOSE, DEFAULT_KIND,
+             *DEPTH.values(), *(kind for _, kind in _KINDS), *(t for ts in OPENERS.values() for t in ts),
+             *OPENERS_UNQUOTED.values(), *(t for ts in FALLBACK_PROBES.values() for t in ts)]
+    return frozenset(content_words(re.sub(r"\{\w+\}", " ", " ".join(texts))))
+
+
+FRAME_WORDS = _frame_words()
+
+
+def restates_question(line: str, question: str, said: str = "") -> bool:
+    """Every content word of the line is the question's, the candidate's or the templates' own fixed words. Holds of
+    a template filled from the question (a clarification's rephrase): such a line cannot state what the question
+    does not. Not a test for a model-written line, which can recombine the question's words into its answer."""
+    known = set(content_words(question)) | set(content_words(said)) | FRAME_WORDS
+    return set(content_words(line)) <= known
 
 
 def opener(plan: FollowupPlan, n: int = 0) -> str:
