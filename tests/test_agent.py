@@ -532,11 +532,11 @@ def test_unreadable_answer_is_asked_again_not_graded(make_agent):
     assert agent.session.questions[0].answers == [] and len(agent.session.questions) == 1
 
 
-def test_only_an_answer_that_states_no_key_point_is_challenged_for_low_correctness():
+def test_only_an_answer_that_states_no_key_point_and_earns_almost_no_credit_is_challenged_for_low_correctness():
     from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
 
-    def grade(statuses):
-        return Grade(question_id="q", score=1.0,
+    def grade(statuses, coverage=0.05):
+        return Grade(question_id="q", score=1.0, features={"coverage": coverage},
                      criteria=[CriterionScore(name="correctness", score=0.5, justification="")],
                      key_points=[KeyPointResult(point=f"point {i}", status=s, similarity=0.5)
                                  for i, s in enumerate(statuses)])
@@ -545,6 +545,9 @@ def test_only_an_answer_that_states_no_key_point_is_challenged_for_low_correctne
     assert conv.plan_followup("Batch GD means batches of 32.", grade(["missing", "missing"]), [], 3).move == \
         "challenge"
     assert conv.plan_followup("I'm not sure, batches?", grade(["missing", "missing"]), [], 3).move == "step-down"
+    # every point judged absent, but with some credit spread over them: a short partial answer, probed
+    assert conv.plan_followup("Batch GD looks at all the data.", grade(["missing", "missing"], coverage=0.2), [],
+                              3).move == "probe"
 
 
 def test_a_spoken_answer_keeps_its_delivery_and_the_grade_ignores_it(make_agent, db, bank):
