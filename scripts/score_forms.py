@@ -97,7 +97,8 @@ def paired_gain(y: np.ndarray, groups: list[str], pred: np.ndarray, base: np.nda
         idx = np.concatenate([by_group[g] for g in rng.choice(names, len(names))])
         gains.append(metrics.pearson(y[idx], pred[idx]) - metrics.pearson(y[idx], base[idx]))
     gains = np.array(gains)
-    return f"{metrics.pearson(y, pred) - metrics.pearson(y, base):+.3f} (sd {gains.std():.3f}, P<=0 {np.mean(gains <= 0):.2f})"
+    gain = metrics.pearson(y, pred) - metrics.pearson(y, base)
+    return f"{gain:+.3f} (sd {gains.std():.3f}, P<=0 {np.mean(gains <= 0):.2f})"
 
 
 def main() -> None:

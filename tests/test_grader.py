@@ -375,3 +375,19 @@ def test_scores_are_spread_and_bounded(grader, bank):
     scores = [grader.score(bank.get(qid), a).score for qid in ("guide-22", "guide-10")
               for a in (full_answer(bank.get(qid)), bank.get(qid).key_points[0], WRONG)]
     assert all(0 <= s <= 5 for s in scores) and np.ptp(scores) > 1
+
+
+def test_grounded_root_reads_grounded_coverage_concavely_and_the_shipped_formula_uses_it():
+    from interviewer.grading.score import grounded_features, load_calibration
+
+    credit = {"covered": 1.0, "partly": 0.5, "missing": 0.0, "contradicted": -0.5}
+    one_of_four = grounded_features([{"covered": 1.0}] + [{"missing": 1.0}] * 3, [0.64] * 4, credit)
+    assert one_of_four["grounded_coverage"] == pytest.approx(0.16)
+    assert one_of_four["grounded_root"] == pytest.approx(0.4)
+    contradicted = grounded_features([{"contradicted": 1.0}], [0.8], credit)
+    assert contradicted["grounded_coverage"] < 0 and contradicted["grounded_root"] == 0.0
+    full = load_calibration().full
+    assert full.weights["grounded_root"] > 0
+    base = {k: 0.0 for k in full.weights}
+    quarter, half = (full({**base, "grounded_coverage": c, "grounded_root": c ** 0.5}) for c in (0.25, 0.5))
+    assert quarter - full(base) > half - quarter  # the first evidence counts for more than the next

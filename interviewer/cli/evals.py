@@ -150,12 +150,7 @@ def eval_interview_command(
         if not (recount / "transcripts.jsonl").is_file() or not (recount / "summary.json").is_file():
             fail(f"{recount} has no transcripts.jsonl and summary.json: not a finished eval-interview run")
         out = out or recount.with_name(recount.name + "-recount")
-        summary = ce.recount(recount, out, command.strip())
-        if as_json:
-            print(json.dumps(summary, indent=2))
-        else:
-            console.print((out / "report.md").read_text(encoding="utf-8").split("## Transcripts")[0])
-            console.print(f"results in {out}")
+        _show_interview_run(console, ce.recount(recount, out, command.strip()), out, as_json)
         return
     unknown = sorted(set(persona) - set(ce.PERSONAS))
     if unknown:
@@ -166,6 +161,10 @@ def eval_interview_command(
     out = out or PROJECT_ROOT / "evals" / "results" / f"interview-{backend}-{name or time.strftime('%Y%m%d-%H%M%S')}"
     summary = ce.run(backend=backend, n_questions=questions, seed=seed, out=out,
                      personas=tuple(persona) or ce.PERSONAS, command=command.strip())
+    _show_interview_run(console, summary, out, as_json)
+
+
+def _show_interview_run(console, summary: dict, out: Path, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, indent=2))
     else:

@@ -107,10 +107,13 @@ def template_only(line: Line, question: str, tier: str) -> bool:
     return line.origin in ("template", "model+template")
 
 
-def mark(line: Line, q: Question, secrets: list[str], said: str, check: conv.LeakCheck) -> None:
-    """The leak check's verdict on an interviewer line, and whether it is a template restating the question."""
-    line.leak = check.reason(line.text, secrets, q.question, said=said)
-    line.restates = template_only(line, q.question, q.tier) and conv.restates_question(line.text, q.question, said)
+def restates(line: Line, question: str, tier: str, heard: str) -> bool:
+    """A template with no word but the question's, the candidate's (`heard`: all they said so far) and its own."""
+    return template_only(line, question, tier) and conv.restates_question(line.text, question, heard)
+
+
+def heard_so_far(lines: list[Line]) -> str:
+    return " ".join(ln.text for ln in lines if ln.role == "candidate")
 
 
 def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, check: conv.LeakCheck) -> Conversation:
@@ -139,7 +142,8 @@ def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, chec
             for u, text in zip(out, texts):
                 line = Line(role="interviewer", kind=u.kind, text=text, origin=u.origin, seconds=round(seconds, 2))
                 if u.kind in LINE_KINDS:
-                    mark(line, q, secrets, " ".join(answers), check)
+                    line.leak = check.reason(text, secrets, q.question, said=" ".join(answers))
+                    line.restates = restates(line, q.question, q.tier, heard_so_far(convo.lines))
                 if u.kind == "followup":
                     line.grounded = grounded(text, answers[-1] if answers else "")
                     line.move = move_of(text)
@@ -289,19 +293,20 @@ def recount(src: Path, out: Path, command: str = "") -> dict:
     convos = [Conversation.model_validate_json(line) for line in
               (src / "transcripts.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     for c in convos:
-        said: list[str] = []
-        for ln in c.lines:
-            if ln.role == "candidate":
-                said.append(ln.text)
-            elif ln.kind in LINE_KINDS:
-                ln.restates = (template_only(ln, c.question, c.tier)
-                               and conv.restates_question(ln.text, c.question, " ".join(said)))
+        for i, ln in enumerate(c.lines):
+            if ln.role == "interviewer" and ln.kind in LINE_KINDS:
+                ln.restates = restates(ln, c.question, c.tier, heard_so_far(c.lines[:i]))
     meta = {k: v for k, v in json.loads((src / "summary.json").read_text()).items()
             if k in ("model", "backend", "seed", "command")}
     meta["command"] = f"{meta.get('command', '')}; recounted: {command}"
-    summary = summarise(convos)
     out.mkdir(parents=True, exist_ok=True)
     (out / "transcripts.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in convos), encoding="utf-8")
+    return write_results(out, convos, meta)
+
+
+def write_results(out: Path, convos: list[Conversation], meta: dict) -> dict:
+    """summary.json and report.md for a run's conversations; returns the summary with the run's metadata."""
+    summary = summarise(convos)
     (out / "summary.json").write_text(json.dumps({**meta, **summary}, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report_md(summary, convos, meta), encoding="utf-8")
     return {**meta, **summary}
@@ -358,8 +363,5 @@ def run(*, backend: str | None, n_questions: int, seed: int, out: Path, personas
                 f.write(c.model_dump_json() + "\n")
                 f.flush()
             print(f"[{i}/{len(chosen)}] {qid}", flush=True)
-    summary = summarise(convos)
     meta = {"model": getattr(llm, "cache_id", backend), "backend": backend, "seed": seed, "command": command}
-    (out / "summary.json").write_text(json.dumps({**meta, **summary}, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(report_md(summary, convos, meta), encoding="utf-8")
-    return {**meta, **summary}
+    return write_results(out, convos, meta)

@@ -42,7 +42,7 @@ WRONG_LEVEL = 1.0         # a confident answer the judge finds mostly wrong (exp
 # split for a challenge that is right nine times in ten: 3 of its 41 partial answers challenged and 42 of its 93
 # misconceptions, where the level and "no point stated" alone challenged 17 and 66.
 WRONG_COVERAGE = 0.10
-MIN_REPLY_WORDS = 4       # ...is challenged; a follow-up reply with fewer content words of its own ends the probing
+MIN_REPLY_WORDS = 4       # a follow-up reply with fewer content words of its own ends the probing
 
 Move = Literal["probe", "challenge", "step-down"]
 
@@ -76,10 +76,15 @@ def _ngrams(text: str, n: int = NGRAM) -> set[tuple[str, ...]]:
     return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
 
 
+def _known(question: str, said: str) -> set[str]:
+    """The content words the candidate has already seen or said."""
+    return set(content_words(question)) | set(content_words(said))
+
+
 def lexical_leak(line: str, secret: str, question: str, said: str = "") -> bool:
     """Most of the secret's own content words (those neither the question nor the candidate used), or a 5-word run of
     it that neither the question nor the candidate's words contain."""
-    known = set(content_words(question)) | set(content_words(said))
+    known = _known(question, said)
     own = set(content_words(secret)) - known
     if len(own) >= 3 and len(own & set(content_words(line))) / len(own) >= WORD_SHARE:
         return True
@@ -253,8 +258,8 @@ def correctness(grade: Grade) -> float | None:
 def plan_followup(answer: str, grade: Grade, probed: list[str], important: int) -> FollowupPlan | None:
     """Which key point to follow up on, and how: a contradiction first, then a missing or partly stated point among
     the important ones, then any other; None when nothing is left to probe. A confident answer judged mostly wrong
-    that states no key point and earns almost no credit is challenged too (the judge seldom says "contradicted" of a single point when the
-    whole answer is off)."""
+    that states no key point and earns almost no credit is challenged too (the judge seldom says "contradicted" of
+    a single point when the whole answer is off)."""
     fresh = [k for k in grade.key_points if k.point not in probed]
     contradicted = next((k for k in fresh if k.status == "contradicted"), None)
     if contradicted is not None:
@@ -299,8 +304,7 @@ def restates_question(line: str, question: str, said: str = "") -> bool:
     """Every content word of the line is the question's, the candidate's or the templates' own fixed words. Holds of
     a template filled from the question (a clarification's rephrase): such a line cannot state what the question
     does not. Not a test for a model-written line, which can recombine the question's words into its answer."""
-    known = set(content_words(question)) | set(content_words(said)) | FRAME_WORDS
-    return set(content_words(line)) <= known
+    return set(content_words(line)) <= _known(question, said) | FRAME_WORDS
 
 
 def opener(plan: FollowupPlan, n: int = 0) -> str:
