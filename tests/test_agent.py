@@ -255,6 +255,41 @@ def test_followup_phrasing_that_leaks_falls_back(make_agent, bank):
     assert out[0].text.endswith((*conv.FALLBACK_PROBES["probe"], conv.pointer_probe(target, q.question, agent.term_counts)))
 
 
+def test_a_followup_about_the_candidate_in_the_third_person_falls_back(make_agent, bank):
+    third = lambda m, task: scripted(m, task, followup="How does the candidate's answer connect to neural networks?")
+    agent = make_agent(FakeLLM(task_script=third))
+    start(agent)
+    q = current_question(agent, bank)
+    out = say(agent, on_topic(q, "PARTIAL"))
+    assert out[0].kind == "followup" and out[0].origin == "model+template" and "candidate" not in out[0].text
+    assert conv.usable_probe("How does your answer connect to neural networks?")
+
+
+def test_the_leak_check_reads_each_line_as_the_candidate_will():
+    from interviewer.interview.phrasing import Phraser
+
+    class Recording(conv.LeakCheck):
+        def __init__(self):
+            super().__init__(None)
+            self.read: list[str] = []
+
+        def leaks(self, line, secrets, question, said=""):
+            self.read.append(line)
+            return "opener" in line and "probe" in line  # only the framed line gives it away
+
+    check = Recording()
+    llm = FakeLLM(task_script=lambda m, task: "A model probe?")
+    text, origin = Phraser(llm, check).line("interview_followup", {"question": "q", "missing": "m", "answer": "a",
+                                                                   "quote": "a", "move": "probe"},
+                                            task="followup", secrets=["s"], question="q",
+                                            fallbacks=["Another probe?", "A safe fallback?"],
+                                            frame=lambda t: f"The opener: {t}")
+    # The model's line and the first fallback are read framed (unframed, neither would be rejected); the last
+    # fallback is safe by construction and is not checked.
+    assert check.read == ["The opener: A model probe?", "The opener: Another probe?"]
+    assert (text, origin) == ("A safe fallback?", "model+template")
+
+
 def test_contradiction_is_challenged_with_the_candidates_words(make_agent, bank):
     agent = make_agent()
     start(agent)
@@ -291,15 +326,19 @@ def test_repeat_during_a_followup_shows_the_question_too(make_agent, bank):
 def test_hint_nudges_without_revealing_and_caps_score(make_agent, bank):
     leaky = lambda m, task: scripted(m, task, hint=m[-1]["content"].split("(never reveal it): ")[-1]
                                      .split("\n")[0])
-    agent = make_agent(FakeLLM(task_script=leaky))
+    llm = FakeLLM(task_script=leaky)
+    agent = make_agent(llm)
     start(agent)
     q = current_question(agent, bank)
     out = say(agent, "hint")
     assert kinds(out) == ["hint"] and "capped at 3.5" in out[0].text
-    assert not agent.leak_check.leaks(out[0].text, [q.key_points[0]], q.question)  # the leaky phrasing was replaced
-    assert out[0].text.startswith("Hint: Think about it in terms of")  # level 1: the area
+    assert out[0].text.startswith("Hint: Think about it in terms of")  # level 1: the area, templated
+    assert out[0].origin == "template" and not [c for c in llm.calls if c.get("task") == "hint"]
     second = say(agent, "another hint please")
+    assert [c.get("task") for c in llm.calls].count("hint") == 1  # level 2: the model is asked...
     assert "capped at 2.5" in second[0].text and second[0].text != out[0].text
+    assert second[0].origin == "model+template"  # ...and its leaky phrasing was replaced
+    assert not agent.leak_check.leaks(second[0].text, [q.key_points[0]], q.question)
     say(agent, on_topic(q, "STRONG"))
     agent.wait_for_grades(20)
     grade = agent.session.questions[0].grade

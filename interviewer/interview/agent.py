@@ -42,7 +42,7 @@ LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
 NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
 
 MOVES: dict[str, str] = LINES["moves"]  # how each follow-up move is described to the model
-HINT_STRENGTHS: tuple[str, ...] = tuple(LINES["hint_strengths"])
+HINT_STRENGTHS: dict[str, str | None] = LINES["hint_strengths"]  # per level; None: templated only
 
 
 def skipped_grade(question: Question) -> Grade:
@@ -223,7 +223,8 @@ class Interviewer:
             return [self._say("clarify", restated, origin="template")]
         scope, origin = self.phraser.line("interview_clarify", {"question": q.question, "message": message},
                                      task="clarify", secrets=self._secrets(q), question=q.question, fallbacks=[""],
-                                     usable=lambda t: len(t.split()) <= REQUESTS["clarify"]["max_words"])
+                                     usable=lambda t: len(t.split()) <= REQUESTS["clarify"]["max_words"],
+                                     frame=lambda t: f"{t} {restated}".strip())
         origin = "model+template" if origin == "model" else origin
         return [self._say("clarify", f"{scope} {restated}".strip(), origin=origin)]
 
@@ -240,16 +241,18 @@ class Interviewer:
             if point not in rec.probed:
                 rec.probed.append(point)
         previous = f"PREVIOUS HINT (say more than this): {rec.hints[-1]}\n" if rec.hints else ""
+        strength = HINT_STRENGTHS[conv.HINT_LEVELS[level]]
+        note = (f" (Hint {level + 1} of {MAX_HINTS}: the score for this question is now capped at "
+                f"{self.grader.hint_cap(level + 1):g}.)")
         text, origin = self.phraser.line("interview_hint", {"question": q.question, "point": point,
-                                               "strength": HINT_STRENGTHS[level], "previous": previous},
+                                               "strength": strength, "previous": previous},
                             task="hint", secrets=self._secrets(q), question=q.question,
                             fallbacks=conv.fallback_hints(level, point, q.question, q.concepts, self.term_counts),
-                            said=rec.combined_answer(),
-                            usable=lambda t: all(t.lower() != h.lower() for h in rec.hints))
+                            said=rec.combined_answer(), ask_model=strength is not None,
+                            usable=lambda t: all(t.lower() != h.lower() for h in rec.hints) and conv.addresses(t),
+                            frame=lambda t: f"Hint: {t}{note}")
         rec.hints.append(text)
         self.db.save_question(self.session.id, rec)
-        cap = self.grader.hint_cap(len(rec.hints))
-        note = f" (Hint {len(rec.hints)} of {MAX_HINTS}: the score for this question is now capped at {cap:g}.)"
         return [self._say("hint", f"Hint: {text}{note}", origin=origin)]
 
     def _on_skip(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
@@ -319,12 +322,14 @@ class Interviewer:
         n = len(rec.followups)
         probes = conv.FALLBACK_PROBES[plan.move]
         pointer = [conv.pointer_probe(plan.target, q.question, self.term_counts)] if plan.move == "probe" else []
+        opener = conv.opener(plan, n)
         probe, origin = self.phraser.line("interview_followup", {"question": q.question, "missing": plan.target,
                                                     "answer": message[-1500:], "quote": quote or "(nothing quotable)",
                                                     "move": MOVES[plan.move]},
                              task="followup", secrets=self._secrets(q), question=q.question,
-                             fallbacks=[*pointer, probes[n % len(probes)]], said=message, usable=conv.usable_probe)
-        return f"{conv.opener(plan, n)} {probe}", origin
+                             fallbacks=[*pointer, probes[n % len(probes)]], said=message, usable=conv.usable_probe,
+                             frame=lambda t: f"{opener} {t}")
+        return f"{opener} {probe}", origin
 
     # -- grading -------------------------------------------------------------------------------------------------------
     def _next_target(self, rec: QuestionRecord, q: Question, grade: Grade | None = None) -> str | None:

@@ -7,7 +7,8 @@ gives the answer away.
 - A follow-up starts from the candidate's words (a quote cut verbatim from the answer) and asks about one missing or
   contradicted key point without stating it: a challenge after a contradiction, a simpler stepping stone after an
   unsure answer, a probe otherwise.
-- Hints come in two levels, a nudge towards the area and then a pointer at the mechanism; each caps the score more.
+- Hints come in two levels, a templated nudge towards the area (from the question's concept tags) and then a
+  model-written pointer at the mechanism; each caps the score more.
 - The leak check is lexical (a 5-word run of a secret that the question does not contain, or most of a secret's own
   content words) and by meaning (MiniLM similarity to a secret above a floor and above what the question itself
   has: a line may restate the question, not add to it). Thresholds are set on the hand-labelled lines of
@@ -314,10 +315,19 @@ def opener(plan: FollowupPlan, n: int = 0) -> str:
     return OPENERS_UNQUOTED[plan.move]
 
 
+_PROMPT_WORDING = re.compile(r"\bsecret\b|\bmissing point\b|\bthe point\b", re.I)
+_THIRD_PERSON = re.compile(r"\bthe (candidate|interviewee|student)\b", re.I)
+
+
+def addresses(text: str) -> bool:
+    """A model-written line speaks to the candidate, not about them, and not in the prompt's words."""
+    return not (_PROMPT_WORDING.search(text) or _THIRD_PERSON.search(text))
+
+
 def usable_probe(text: str) -> bool:
-    """A model-written follow-up is one short question."""
+    """A model-written follow-up is one short question, put to the candidate."""
     return (text.endswith("?") and 3 <= len(text.split()) <= MAX_PROBE_WORDS and text.count("?") <= 2
-            and not re.search(r"\bsecret\b|\bmissing point\b|\bthe point\b", text, re.I))  # prompt wording
+            and addresses(text))
 
 
 # --- hints ---------------------------------------------------------------------------------------------------------

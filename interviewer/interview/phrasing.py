@@ -2,7 +2,10 @@
 
 Every line has a templated fallback, so a model that is down, slow to answer, or says too much never reaches the
 candidate: `Phraser.line` keeps the model's line only when it is usable and passes the leak check, else the first
-fallback that passes (the last fallback is safe by construction). Budgets per task come from prompts/interview.yaml.
+fallback that passes (the last fallback is safe by construction). The check reads each line as the candidate will,
+inside its frame (the follow-up's opener and quote, the hint's label and cap): the frame's words shift a line's
+meaning, and an eval that reads the displayed line must find what the check found. Budgets per task come from
+prompts/interview.yaml.
 """
 
 from __future__ import annotations
@@ -47,22 +50,29 @@ class Phraser:
         self.leak_check = leak_check
 
     def line(self, prompt: str, variables: dict, *, task: str, secrets: list[str], question: str,
-             fallbacks: Iterable[str], said: str = "", usable: Callable[[str], bool] | None = None) -> tuple[str, str]:
-        """The line and where it came from: model, template, or model+template (the model's was not used)."""
+             fallbacks: Iterable[str], said: str = "", usable: Callable[[str], bool] | None = None,
+             frame: Callable[[str], str] = str, ask_model: bool = True) -> tuple[str, str]:
+        """The line (without its frame) and where it came from: model, template, or model+template (the model's was
+        not used). `frame(line)` is the line as displayed; that is what the leak check reads. Without `ask_model`
+        the fallbacks alone."""
+        def leaks(text: str) -> bool:
+            return self.leak_check.leaks(frame(text), secrets, question, said)
+
         candidate = ""
-        if self.llm is not None:
+        asked = self.llm is not None and ask_model
+        if asked:
             try:
                 candidate = clean(self.llm.complete(_messages(prompt, **variables), **request(task), task=task))
             except LLMError:
                 candidate = ""
             if len(candidate) < MIN_LINE_CHARS or (usable is not None and not usable(candidate)):
                 candidate = ""
-        if candidate and not self.leak_check.leaks(candidate, secrets, question, said):
+        if candidate and not leaks(candidate):
             return candidate, "model"
-        template = "template" if self.llm is None else "model+template"
+        template = "model+template" if asked else "template"
         fallbacks = list(fallbacks)
         for text in fallbacks[:-1]:
-            if not self.leak_check.leaks(text, secrets, question, said):
+            if not leaks(text):
                 return text, template
         return fallbacks[-1], template
 
