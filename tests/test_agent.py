@@ -345,6 +345,21 @@ def test_hint_nudges_without_revealing_and_caps_score(make_agent, bank):
     assert grade.hint_cap == 2.5 and grade.score <= 2.5
 
 
+def test_a_model_hint_that_states_rather_than_asks_falls_back(make_agent, bank):
+    stating = lambda m, task: scripted(m, task, hint="Each layer adds a further non-linear transformation of the input.")
+    asking = lambda m, task: scripted(m, task, hint="What does each extra layer let the network represent?")
+    origins = []
+    for script in (stating, asking):
+        agent = make_agent(FakeLLM(task_script=script))
+        start(agent)
+        say(agent, "hint")
+        origins.append(say(agent, "another hint")[0].origin)
+    assert origins == ["model+template", "model"]
+    assert conv.usable_hint("Which quantity does each extra layer change?")
+    assert not conv.usable_hint("Each extra layer adds a non-linear transformation.")
+    assert not conv.usable_hint("What does the candidate's answer leave out?")
+
+
 def test_hints_run_out(make_agent):
     agent = make_agent()
     start(agent)

@@ -249,7 +249,7 @@ class Interviewer:
                             task="hint", secrets=self._secrets(q), question=q.question,
                             fallbacks=conv.fallback_hints(level, point, q.question, q.concepts, self.term_counts),
                             said=rec.combined_answer(), ask_model=strength is not None,
-                            usable=lambda t: all(t.lower() != h.lower() for h in rec.hints) and conv.addresses(t),
+                            usable=lambda t: all(t.lower() != h.lower() for h in rec.hints) and conv.usable_hint(t),
                             frame=lambda t: f"Hint: {t}{note}")
         rec.hints.append(text)
         self.db.save_question(self.session.id, rec)

@@ -332,6 +332,13 @@ def usable_probe(text: str) -> bool:
 
 # --- hints ---------------------------------------------------------------------------------------------------------
 
+def usable_hint(text: str) -> bool:
+    """A model-written hint points with a question, put to the candidate. A statement about the topic states the point:
+    in interview-local-v3 the 3 model pointers that passed the leak check were statements, and each gave a key point
+    away on reading."""
+    return text.rstrip().endswith("?") and addresses(text)
+
+
 HINT_LEVELS = ("nudge", "pointer")
 
 
