@@ -32,8 +32,10 @@ import numpy as np
 from interviewer import PROJECT_ROOT
 from interviewer.evals import metrics
 from interviewer.evals.datasets import load_dataset, select
-from interviewer.grading.choices import Slot, distribution_at
+from interviewer.grading.choices import Slot, distribution_at, expected
 from interviewer.grading.fit import cv_signed, fit_signed
+from interviewer.grading.judge import DIGITS, TOP_LOGPROBS
+from interviewer.grading.score import FORMULA_FEATURES, MAX_SCORE
 from interviewer.prompts import load_prompt
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -41,8 +43,8 @@ from score_forms import DERIVED_SIGNS, load, matrix, predict  # noqa: E402
 
 MOHLER_CSV = PROJECT_ROOT.parent / "shared" / "graderdata" / "mohler" / "mohler_dataset_edited.csv"
 ANSWER_CHARS = 4000  # the probe reads this much of an answer (the screen allows more; no DL or Mohler answer is longer)
-PROBES = {"holistic": "012345", "wrong_claim": "yn"}  # probe -> the characters its grammar allows
-SHIPPED = ("coverage", "correctness", "contradiction", "grounded_coverage", "grounded_root", "emb_gain")
+PROBES = {"holistic": DIGITS, "wrong_claim": "yn"}  # probe -> the characters its grammar allows
+SHIPPED = FORMULA_FEATURES["full"]
 FORMS: dict[str, tuple[str, ...]] = {
     "shipped": SHIPPED,
     "shipped + holistic": SHIPPED + ("holistic",),
@@ -57,9 +59,10 @@ KINDS = ("terse", "misconception", "padded-wrong")
 
 
 def rows_of(set_name: str):
+    """dl_calib, dl_heldout, dl (both splits) or mohler."""
     if set_name == "mohler":
         return load_dataset("mohler", MOHLER_CSV)
-    return select(load_dataset("dl"), split=set_name.removeprefix("dl_"))
+    return select(load_dataset("dl"), split=set_name.removeprefix("dl").removeprefix("_") or "all")
 
 
 def ask(probe: str, set_name: str, directory: Path) -> None:
@@ -77,7 +80,7 @@ def ask(probe: str, set_name: str, directory: Path) -> None:
             user = load_prompt(f"lever_{probe}_user", question=row.question, reference=row.reference,
                                answer=row.answer[:ANSWER_CHARS]).rstrip("\n")
             reply = llm.generate([{"role": "system", "content": system}, {"role": "user", "content": user}],
-                                 max_tokens=1, grammar=f"root ::= [{allowed}]", top_logprobs=10, task="judge")
+                                 max_tokens=1, grammar=f"root ::= [{allowed}]", top_logprobs=TOP_LOGPROBS, task="judge")
             dist = distribution_at(reply.text, reply.tokens, Slot(offset=0, allowed=allowed)) if reply.tokens else None
             f.write(json.dumps({"i": i, "y": row.score5, "text": reply.text, "dist": dist}) + "\n")
             f.flush()
@@ -97,7 +100,7 @@ def attach(rows: list[dict], directory: Path, set_name: str) -> list[dict]:
         if "holistic" not in found or i not in found["holistic"]:
             continue
         d = found["holistic"][i]
-        r["features"]["holistic"] = sum(p * int(c) for c, p in d.items()) / 5
+        r["features"]["holistic"] = expected(d, {c: int(c) / MAX_SCORE for c in DIGITS})
         if "wrong_claim" in found:
             if i not in found["wrong_claim"]:
                 continue
@@ -156,7 +159,7 @@ def anchors(out: Path) -> None:
     found = {}
     for set_name in ("dl", "mohler"):
         seen = set()
-        for row in (load_dataset("mohler", MOHLER_CSV) if set_name == "mohler" else load_dataset("dl")):
+        for row in rows_of(set_name):
             if row.question_id in seen:
                 continue
             seen.add(row.question_id)
