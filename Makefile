@@ -22,11 +22,12 @@ run: $(STAMP)
 	$(BIN)/interviewer app
 
 # Debian's chromium for the end-to-end browser test (browser downloads don't work offline). Another apt process
-# holding the dpkg lock (unattended upgrades on a fresh machine) is waited for, up to APT_LOCK_WAIT_S seconds.
-APT_LOCK_WAIT_S ?= 600
+# holding the dpkg or package-lists lock (unattended upgrades on a fresh machine) is waited for, up to
+# APT_LOCK_WAIT_S seconds (scripts/apt_wait.sh).
+export APT_LOCK_WAIT_S ?= 600
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT_S) update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT_S) install -y -qq chromium >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then bash scripts/apt_wait.sh update -qq && DEBIAN_FRONTEND=noninteractive bash scripts/apt_wait.sh install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: the browser test will be skipped (install Debian's chromium)"; fi; }
 
 # PostgreSQL from Debian's packages for the database tests (scripts/test_postgres.sh prints its URL); a URL of your

@@ -22,16 +22,19 @@ from interviewer.grading.grader import Grader  # noqa: E402
 from interviewer.interview.db import SessionDB  # noqa: E402
 from interviewer.interview.team_load import LoadConfig, run_team  # noqa: E402
 from interviewer.knowledge.bank import load_bank  # noqa: E402
+from interviewer.models.registry import BACKENDS, backend_spec, make_llm  # noqa: E402
 
-# Per backend: (candidates, questions, turns). The embedded model grades one answer in seconds on a laptop CPU, so
-# its run is smaller; the toy model answers at once and the run measures the app's own overhead and contention.
-DEFAULTS = {"fake": (20, 3, 8), "local": (4, 2, 3)}
+# The toy model, or a model served on this machine: no API key or URL to set up.
+CHOICES = sorted(name for name, b in BACKENDS.items() if b.scripted or b.starts_server)
+# (candidates, questions, turns), scripted or not. The embedded model grades one answer in seconds on a laptop CPU,
+# so its run is smaller; the toy model answers at once and the run measures the app's own overhead and contention.
+SIZES = {True: (20, 3, 8), False: (4, 2, 3)}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--candidates", type=int, help="simulated candidates (default: 20 on fake, 4 on local)")
-    ap.add_argument("--backend", choices=sorted(DEFAULTS), default="fake")
+    ap.add_argument("--backend", choices=CHOICES, default="fake")
     ap.add_argument("--db", help="a SQLite path or a PostgreSQL URL (default: a new temporary SQLite file)")
     ap.add_argument("--questions", type=int, help="questions per interview")
     ap.add_argument("--turns", type=int, help="most messages per candidate")
@@ -40,21 +43,15 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="the report as JSON")
     args = ap.parse_args()
 
-    candidates, questions, turns = DEFAULTS[args.backend]
+    scripted = backend_spec(args.backend).scripted
+    candidates, questions, turns = SIZES[scripted]
     config = LoadConfig(candidates=args.candidates or candidates, questions=args.questions or questions,
                         turns=args.turns or turns, seconds=args.seconds, workers=args.workers)
     scratch = Path(tempfile.mkdtemp(prefix="bench-team-"))
-    settings = Settings(data_dir=scratch, backend=args.backend) if args.backend == "fake" else Settings()
+    settings = Settings(data_dir=scratch, backend=args.backend) if scripted else Settings()
     db = SessionDB(args.db or scratch / "team.sqlite3")  # the string as given: SessionDB tells a URL from a path
     bank = load_bank(settings.knowledge_dir)
-    if args.backend == "fake":
-        from interviewer.models.fake import toy_llm
-
-        llm = toy_llm()
-    else:
-        from interviewer.models.registry import make_llm
-
-        llm = make_llm(settings, "local", on_progress=lambda m: print(m, file=sys.stderr))
+    llm = make_llm(settings, args.backend, on_progress=lambda m: print(m, file=sys.stderr))  # the toy model: toy_llm()
     # No grounding store: it only adds related chunk ids to a grade, and would have to be built first.
     report = run_team(db, bank.questions, config, llm=llm, make_grader=lambda: Grader(llm, None, settings),
                       backend=args.backend)

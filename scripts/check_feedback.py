@@ -17,8 +17,8 @@ import argparse
 import re
 from collections import Counter
 
-from interviewer.cli.evals import grader_and_llm
 from interviewer.evals.datasets import load_dl, select
+from interviewer.evals.runner import grader_and_llm
 from interviewer.grading.screen import normalise
 
 RUN = 4

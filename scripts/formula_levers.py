@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from interviewer.evals import metrics
-from interviewer.cli.evals import grader_and_llm
 from interviewer.evals.datasets import load_dataset, select
+from interviewer.evals.runner import grader_and_llm
 from interviewer.grading.choices import expected, one_hot
 from interviewer.grading.fit import cv_signed
 from interviewer.grading.score import FORMULA_FEATURES, SIGNS, grounded_features, load_calibration

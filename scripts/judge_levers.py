@@ -66,7 +66,7 @@ def rows_of(set_name: str):
 
 
 def ask(probe: str, set_name: str, directory: Path) -> None:
-    from interviewer.cli.evals import grader_and_llm
+    from interviewer.evals.runner import grader_and_llm
 
     _, llm, _ = grader_and_llm("local")
     allowed = PROBES[probe]
@@ -153,7 +153,7 @@ def table(directory: Path) -> None:
 
 
 def anchors(out: Path) -> None:
-    from interviewer.cli.evals import grader_and_llm
+    from interviewer.evals.runner import grader_and_llm
 
     grader, _, _ = grader_and_llm("local")
     found = {}

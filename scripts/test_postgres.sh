@@ -6,15 +6,15 @@ set -euo pipefail
 ROLE=interviewer_test
 PASSWORD=interviewer_test  # a throwaway role on a loopback-only test cluster
 DB=interviewer_test
-APT_LOCK_WAIT_S=${APT_LOCK_WAIT_S:-600}
+export APT_LOCK_WAIT_S=${APT_LOCK_WAIT_S:-600}  # scripts/apt_wait.sh waits this long for a lock
 
 say() { echo "test_postgres: $*" >&2; }
 
 if ! command -v pg_lsclusters >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then say "PostgreSQL is not installed and this is not root: its tests will be skipped"; exit 0; fi
   say "installing Debian's postgresql"
-  apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT_S" update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT_S" install -y -qq postgresql >/dev/null
+  bash "$(dirname "$0")/apt_wait.sh" update -qq >&2
+  DEBIAN_FRONTEND=noninteractive bash "$(dirname "$0")/apt_wait.sh" install -y -qq postgresql >/dev/null
 fi
 if [ "$(id -u)" != 0 ] && [ "$(id -un)" != postgres ]; then
   say "starting a cluster needs root: its tests will be skipped (or set INTERVIEWER_TEST_DATABASE_URL)"; exit 0

@@ -513,20 +513,35 @@ def test_concurrent_grading_gives_the_sequential_scores_in_row_order(tmp_path, s
     assert len(judgements) == judged == len({j["key"] for j in judgements}) and judged > 0
 
 
-SAME_ROW_GRADE_S = 0.2  # long enough that copies of a row submitted together are all in flight at once
+def test_copies_of_a_row_at_once_are_graded_once(tmp_path, monkeypatch):
+    from interviewer.evals import runner
 
+    arrived: dict[tuple[str, str], int] = {}  # (question, answer): how many copies the scorer has been handed
+    changed = threading.Condition()
+    record = runner.CachedGrader.record
 
-def test_copies_of_a_row_at_once_are_graded_once(tmp_path):
-    class Slow(CountingGrader):
-        def score_item(self, *args, **kw):
-            time.sleep(SAME_ROW_GRADE_S)
-            return super().score_item(*args, **kw)
+    def counted(self, row, *args, **kw):
+        with changed:
+            arrived[row.question, row.answer] = arrived.get((row.question, row.answer), 0) + 1
+            changed.notify_all()
+        return record(self, row, *args, **kw)
 
+    class Gated(CountingGrader):
+        """A row is graded only once all its copies have reached the scorer: the others are in flight meanwhile."""
+
+        def score_item(self, question, reference, answer, **kw):
+            with changed:
+                assert changed.wait_for(lambda: arrived.get((question, answer)) == ROWS_AT_ONCE, BARRIER_WAIT_S), \
+                    "the copies of a row were not in flight together"
+            return super().score_item(question, reference, answer, **kw)
+
+    monkeypatch.setattr(runner.CachedGrader, "record", counted)
     distinct = synthetic_rows()[:3]
     rows = [r for r in distinct for _ in range(ROWS_AT_ONCE)]  # each row's copies are submitted together
-    grader = Slow()
+    grader = Gated()
     res = run_eval(rows, grader, dataset="t", out_dir=tmp_path / "r", cache_path=tmp_path / "c.jsonl",
                    run_probes=False, embed=bag_embed, n_boot=5, progress=False, concurrency=ROWS_AT_ONCE)
+    assert not res["grader_errors"], res["grader_errors"]
     assert grader.calls == len(distinct)  # the other copies waited for the first and read its record
     assert len(_jsonl_lines(tmp_path / "c.jsonl")) == len(distinct)
     scores = [r["grader"] for r in res["per_row"]]

@@ -46,10 +46,10 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     state: dict = {}
 
     def llm() -> str:
-        from interviewer.models.registry import make_llm
+        from interviewer.models.registry import backend_spec, make_llm
         from interviewer.models.probe import PROBE_FILE
 
-        if reprobe and name == "compatible":
+        if reprobe and backend_spec(name).probed:
             (settings.data_dir / PROBE_FILE).unlink(missing_ok=True)
         state["llm"] = make_llm(settings, name)
         return f"{name}: model {state['llm'].model}"

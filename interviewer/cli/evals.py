@@ -16,16 +16,10 @@ from interviewer.models.registry import BACKEND_HELP
 
 
 def grader_and_llm(backend: str | None):
-    """The grader an eval uses: the backend's model, with the committed judge cache."""
-    from interviewer.config import get_settings
-    from interviewer.grading.grader import Grader, judge_cache_for
-    from interviewer.models.registry import make_llm
+    """`interviewer.evals.runner.grader_and_llm`, imported when a command runs (the CLI starts without numpy)."""
+    from interviewer.evals.runner import grader_and_llm as build
 
-    settings = get_settings()
-    backend = backend or settings.resolved_backend()
-    llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
-    # The model's judgements are cached by exact prompt: a recalibrated grader re-scores without model calls.
-    return Grader(llm, settings=settings, judge_cache=judge_cache_for(backend)), llm, backend
+    return build(backend)
 
 
 def eval_command(

@@ -344,7 +344,7 @@ def run(*, backend: str | None, n_questions: int, seed: int, out: Path, personas
     from interviewer.knowledge.bank import load_bank
     from interviewer.config import get_settings
     from interviewer.interview.db import SessionDB
-    from interviewer.cli.evals import grader_and_llm
+    from interviewer.evals.runner import grader_and_llm
     from interviewer.evals.datasets import load_dl
 
     settings = get_settings()

@@ -113,6 +113,19 @@ class CachedGrader:
         return math.nan if rec is None else float(rec["score"])
 
 
+def grader_and_llm(backend: str | None):
+    """The grader an eval uses: the backend's model, with the committed judge cache."""
+    from interviewer.config import get_settings
+    from interviewer.grading.grader import Grader, judge_cache_for
+    from interviewer.models.registry import make_llm
+
+    settings = get_settings()
+    backend = backend or settings.resolved_backend()
+    llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
+    # The model's judgements are cached by exact prompt: a recalibrated grader re-scores without model calls.
+    return Grader(llm, settings=settings, judge_cache=judge_cache_for(backend)), llm, backend
+
+
 def grade_rows(scorer: CachedGrader, rows: Sequence[Row], progress: bool = True, refresh: bool = False,
                concurrency: int = 1) -> list[dict | None]:
     """The rows' records, in the rows' order. concurrency > 1 grades that many rows at once on a thread pool: worth it

@@ -43,6 +43,8 @@ NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
 
 MOVES: dict[str, str] = LINES["moves"]  # how each follow-up move is described to the model
 HINT_STRENGTHS: dict[str, str | None] = LINES["hint_strengths"]  # per level; None: templated only
+SKIP: dict[str, str] = LINES["skip"]  # the acknowledgement of a skip: before any answer, or after one
+CLOSING: dict[str, str] = LINES["closing"]  # the last line, per mode; `after`: to a message once it is over
 
 
 def skipped_grade(question: Question) -> Grade:
@@ -197,7 +199,7 @@ class Interviewer:
                     question_index=rec.index if rec else None)
         self.transcript.record(turn)
         if self.session.phase == "finished" or rec is None:
-            return [self._say("note", "The interview is over; your report is below. Start a new one any time.")]
+            return [self._say("note", CLOSING["after"])]
         intent = quick_intent(message) or self.phraser.classify(rec.question, message)
         turn.kind = "answer" if intent == "answer" else intent
         self.transcript.record(turn)
@@ -258,7 +260,7 @@ class Interviewer:
     def _on_skip(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
         if not rec.answers:
             rec.skipped = True
-        said = "No problem, let's move on." if rec.skipped else "Fine, let's leave it there."
+        said = SKIP["unanswered"] if rec.skipped else SKIP["answered"]
         return [self._say("ack", said)] + self._close_question(rec)
 
     def _on_end(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
@@ -381,11 +383,7 @@ class Interviewer:
         self.session.phase = "finished"
         self.db.save_state(self.session)
         n = sum(1 for r in self.session.questions if r.closed)
-        if self.session.config.mode == "practice":
-            text = f"That's the end of this practice session ({n} questions). Your summary is below."
-        else:
-            text = (f"That's the end of the interview: thank you! We covered {n} questions. "
-                    f"Your report with scores and feedback is below.")
+        text = CLOSING["practice" if self.session.config.mode == "practice" else "interview"].format(n=n)
         return [self._say("closing", text)]
 
     @_one_turn_at_a_time

@@ -151,10 +151,7 @@ def secrets_of(reference: str, key_points: list[str]) -> list[str]:
 def question_parts(question: str) -> tuple[list[str], list[str]]:
     """(context, asks): the question's set-up sentences and the things it asks, in its own words."""
     context, asks = [], []
-    for piece in re.split(r"(?<=[?.!])\s+", question.strip()):
-        piece = piece.strip()
-        if not piece:
-            continue
+    for piece in sentences(question):
         subs = [s.strip(" ,;.?!") for s in _SPLIT_ASKS.split(piece)]
         subs = [s for s in subs if s]
         if piece.endswith("?") or _ASK.match(piece):
@@ -164,10 +161,7 @@ def question_parts(question: str) -> tuple[list[str], list[str]]:
     return context, asks or [question.strip(" ?")]
 
 
-REPHRASE_OPEN = "Let me put it another way."
-REPHRASE_SETTING = " Take the situation as described."
-REPHRASE_ASKING = "I'm asking"
-REPHRASE_CLOSE = "If something is ambiguous, state your assumption and go on."
+REPHRASE: dict[str, str] = _LINES["rephrase"]  # open, setting, one, several, item, close
 DEFAULT_KIND = "a clear explanation"
 
 
@@ -187,12 +181,13 @@ def rephrase(question: str, tier: str) -> str:
     context, asks = question_parts(question)
     depth = DEPTH.get(tier, DEPTH["intermediate"])
     if len(asks) == 1:
-        body = f"{REPHRASE_ASKING} {_lower_first(asks[0])}: {kind_of_answer(asks[0])}."
+        body = REPHRASE["one"].format(ask=_lower_first(asks[0]), kind=kind_of_answer(asks[0]))
     else:
-        items = "; ".join(f"({i}) {_lower_first(a)}: {kind_of_answer(a)}" for i, a in enumerate(asks, 1))
-        body = f"{REPHRASE_ASKING} {len(asks)} things: {items}."
-    setting = REPHRASE_SETTING if context else ""
-    return f"{REPHRASE_OPEN}{setting} {body} {depth} {REPHRASE_CLOSE}"
+        items = "; ".join(REPHRASE["item"].format(i=i, ask=_lower_first(a), kind=kind_of_answer(a))
+                          for i, a in enumerate(asks, 1))
+        body = REPHRASE["several"].format(n=len(asks), items=items)
+    setting = [REPHRASE["setting"]] if context else []
+    return " ".join([REPHRASE["open"], *setting, body, depth, REPHRASE["close"]])
 
 
 def generic_clarification(message: str, question: str) -> bool:
@@ -292,7 +287,7 @@ FALLBACK_PROBES: dict[Move, tuple[str, ...]] = {move: tuple(lines) for move, lin
 
 def _frame_words() -> frozenset[str]:
     """The content words of the fixed text the templated lines are built from (slots such as {quote} left out)."""
-    texts = [REPHRASE_OPEN, REPHRASE_SETTING, REPHRASE_ASKING, "things", REPHRASE_CLOSE, DEFAULT_KIND,
+    texts = [*REPHRASE.values(), DEFAULT_KIND,
              *DEPTH.values(), *(kind for _, kind in _KINDS), *(t for ts in OPENERS.values() for t in ts),
              *OPENERS_UNQUOTED.values(), *(t for ts in FALLBACK_PROBES.values() for t in ts)]
     return frozenset(content_words(re.sub(r"\{\w+\}", " ", " ".join(texts))))
@@ -374,15 +369,17 @@ def keyword_of(point: str, question: str, counts: Counter | None = None) -> str:
     return max(words, key=lambda w: (len(w), -counts[w]))
 
 
+POINTER_PROBE: str = _LINES["pointer_probe"]
+FALLBACK_HINTS: dict[str, tuple[str, ...]] = {level: tuple(ts) for level, ts in _LINES["fallback_hints"].items()}
+
+
 def pointer_probe(point: str, question: str, counts: Counter | None = None) -> str:
-    return f"Where does {keyword_of(point, question, counts)} come into this?"
+    return POINTER_PROBE.format(keyword=keyword_of(point, question, counts))
 
 
 def fallback_hints(level: int, point: str, question: str, concepts: list[str],
                    counts: Counter | None = None) -> list[str]:
     """Templated hints, strongest first; the last of each level names only the question's concepts (safe as is)."""
-    area = area_of(concepts)
-    if level == 0:
-        return [f"Think about it in terms of {area}: what is the mechanism at work?"]
-    return [f"Think about the role of {keyword_of(point, question, counts)}.",
-            f"Within {area}, which quantity changes here, and what does that change cause?"]
+    templates = FALLBACK_HINTS[HINT_LEVELS[0] if level == 0 else HINT_LEVELS[1]]
+    area, keyword = area_of(concepts), keyword_of(point, question, counts)
+    return [t.format(area=area, keyword=keyword) for t in templates]

@@ -17,11 +17,14 @@ from interviewer.interview.conversation import LeakCheck
 from interviewer.interview.session import SessionConfig
 from interviewer.models.base import LLM, LLMError
 from interviewer.prompts import load_interview, load_prompt
+from interviewer.text import sentences
 
 LINES = load_interview()
 REQUESTS: dict[str, dict] = LINES["requests"]  # per task: max_tokens, temperature (and max_words where it applies)
+GREETING: dict = LINES["greeting"]  # the templated greeting, and the line for each mode (the model's too)
 MAX_LINE_CHARS = 320  # a spoken-length line; longer model output is cut at a sentence end
 MIN_LINE_CHARS = 8    # shorter model output ("OK.", "") is not a line
+MIN_CUT_CHARS = 41    # a cut that keeps no more than this is no line either: cut at a word instead
 _LABEL = re.compile(r"^\s*(follow-?up( question)?|hint|clarification|interviewer)\s*:\s*", re.I)
 
 
@@ -34,9 +37,20 @@ def clean(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
     """Without a "Follow-up:" label or quotes, and cut at a sentence end when too long."""
     text = _LABEL.sub("", text.strip()).strip().strip('"').strip()
     if len(text) > max_chars:
-        cut = max(text.rfind(". ", 0, max_chars), text.rfind("? ", 0, max_chars))
-        text = text[:cut + 1] if cut > 40 else text[:max_chars].rsplit(" ", 1)[0] + "..."
+        kept = _whole_sentences(text, max_chars)
+        text = kept if len(kept) > MIN_CUT_CHARS else text[:max_chars].rsplit(" ", 1)[0] + "..."
     return text
+
+
+def _whole_sentences(text: str, max_chars: int) -> str:
+    """The longest start of `text` that ends at a sentence end (`interviewer.text.sentences`) before `max_chars`."""
+    kept = ""
+    for sentence in sentences(text):
+        end = text.find(sentence, len(kept)) + len(sentence)
+        if end >= max_chars:
+            break
+        kept = text[:end]
+    return kept
 
 
 def _messages(prompt: str, **variables) -> list[dict]:
@@ -78,10 +92,8 @@ class Phraser:
 
     def greeting(self, config: SessionConfig) -> Iterator[str]:
         """Streamed from the model; the template when it fails before its first word."""
-        mode_line = ("practice: feedback after each answer" if config.mode == "practice"
-                     else "interview: feedback is held until the end, like a real interview")
-        fallback = (f"Hello, and welcome to your mock deep-learning interview: {config.describe()}. "
-                    f"Mode: {mode_line}. Take your time; type \"hint\", \"skip\" or \"repeat\" whenever you like.")
+        mode_line = GREETING["modes"]["practice" if config.mode == "practice" else "interview"]
+        fallback = GREETING["fallback"].format(setup=config.describe(), mode_line=mode_line)
         sent = False
         if self.llm is not None:
             try:

@@ -46,6 +46,7 @@ class Backend:
     scripted: bool = False  # replies come from a script, not a model: free to remake, not worth caching or grounding
     offered: bool = True    # listed in the app's menu (the scripted one only when the settings already chose it)
     starts_server: bool = False  # builds a server on this machine: worth starting, with progress, before the app
+    probed: bool = False    # what its server honours is probed once and kept in the data directory (models.probe)
 
 
 def _openai_client(**kwargs):
@@ -102,7 +103,7 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("compatible", "OpenAI-compatible server (URL + model)", _build_compatible, setup=(
         SetupField("base_url", "Base URL", default=lambda s: s.base_url or "http://localhost:11434/v1"),
         SetupField("model", "Model name", default=lambda s: s.model),
-        SetupField("api_key", "API key (if needed)", secret=True))),
+        SetupField("api_key", "API key (if needed)", secret=True)), probed=True),
     Backend("fake", "Scripted fake model (tests)", _build_fake, scripted=True, offered=False),
 )}
 BACKEND_HELP = "LLM backend: " + ", ".join(BACKENDS) + " (default: settings)"
