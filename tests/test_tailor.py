@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from interviewer import PROJECT_ROOT
+from interviewer.interview.db import SessionDB
 from interviewer.interview.tailor import DocumentError, JobConcepts, phrases, read_document, tailor
 from interviewer.knowledge.bank import CONCEPTS
 
@@ -102,6 +103,8 @@ def test_plan_and_interview_commands_take_a_job_description(tmp_path, monkeypatc
         bad = CliRunner().invoke(app, ["plan", "--jd", str(empty)])
         run = CliRunner().invoke(app, ["interview", "--jd", str(job), "--n", "2", "--user", "jd-test"],
                                  input="end\n")
+        practise = CliRunner().invoke(app, ["practice", "--user", "jd-test", "--json"])
+        topics = SessionDB(get_settings().database).job_topics("jd-test")
     finally:
         get_settings.cache_clear()
     assert out.exit_code == 0, out.output
@@ -110,3 +113,7 @@ def test_plan_and_interview_commands_take_a_job_description(tmp_path, monkeypatc
     assert bad.exit_code == 2 and "no readable text" in bad.output
     assert run.exit_code == 0, run.output
     assert "Why this question: the job asks for" in " ".join(run.output.split())  # the terminal wraps lines
+    # the job is remembered: today's practice offers new questions on its topics first
+    assert practise.exit_code == 0, practise.output
+    first = json.loads(practise.stdout)["items"][0]
+    assert topics and first["concept"] in topics and "a topic of your target job" in first["reason"]

@@ -213,6 +213,20 @@ class SessionDB:
         with self._connect() as con:
             return migrations.applied(con)
 
+    def job_topics(self, user: str) -> list[str]:
+        """The topics of the job the user's latest tailored interview was for (empty when none was)."""
+        with self._connect() as con:
+            rows = con.execute('SELECT config FROM sessions WHERE "user"=? ORDER BY created_at DESC',
+                               (user,)).fetchall()
+        for (config,) in rows:
+            if topics := json.loads(config).get("job_topics"):
+                return topics
+        return []
+
+    def session_ids(self, user: str) -> list[str]:
+        with self._connect() as con:
+            return [r[0] for r in con.execute('SELECT id FROM sessions WHERE "user"=?', (user,))]
+
     def users(self) -> list[str]:
         with self._connect() as con:
             return [r[0] for r in con.execute('SELECT DISTINCT "user" FROM sessions ORDER BY "user"')]

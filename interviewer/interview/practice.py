@@ -82,7 +82,8 @@ def concept_strength(db: SessionDB, user: str) -> dict[str, float]:
 def todays_plan(db: SessionDB, user: str, questions: list[Question], n: int = DEFAULT_PLAN_SIZE,
                 now: datetime | None = None, topics: list[str] | None = None) -> Plan:
     """Due questions (weakest concept first, then the most overdue), then new ones: the target job's topics first
-    when given, else the weakest concepts, then concepts not yet practised; easier tiers first."""
+    (given, or else those of the user's latest interview tailored to a job), then the weakest concepts, then concepts
+    not yet practised; easier tiers first."""
     now = now or datetime.now(timezone.utc)
     bank = {q.id: q for q in questions}
     cards = {qid: c for qid, c in db.cards(user).items() if qid in bank}
@@ -97,7 +98,7 @@ def todays_plan(db: SessionDB, user: str, questions: list[Question], n: int = DE
                       last_score=c.last_score,
                       reason=f"due for review (last score {c.last_score:.1f}/5, "
                              f"{weakest(bank[c.question_id])[1]})") for c in due[:n]]
-    wanted = list(topics or [])
+    wanted = list(topics if topics is not None else db.job_topics(user))
     order = {c: i for i, c in enumerate(wanted + [c for c in strength if c not in wanted])}
 
     def new_rank(q: Question) -> tuple:

@@ -42,8 +42,10 @@ class SessionConfig(BaseModel):
     planned: list[str] = Field(default_factory=list, description="question ids to ask in this order (a practice plan); "
                                "empty means drawn by track and focus")
     plan_reasons: dict[str, str] = Field(default_factory=dict, description="why each planned question was chosen")
+    job_topics: list[str] = Field(default_factory=list, description="the bank concepts of the job this interview was "
+                                  "tailored to: today's practice offers new questions on them first")
 
-    @field_validator("concepts")
+    @field_validator("concepts", "job_topics")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
         unknown = [c for c in value if c not in CONCEPTS]
@@ -59,9 +61,11 @@ class SessionConfig(BaseModel):
         return f"{self.n_questions} {track} questions{focus}"
 
 
-def planned_fields(reasons: dict[str, str]) -> dict:
-    """The SessionConfig fields of a planned interview: question id -> why it was chosen, in the order to ask."""
-    return {"planned": list(reasons), "plan_reasons": dict(reasons), "n_questions": max(1, len(reasons))}
+def planned_fields(reasons: dict[str, str], job_topics: list[str] | None = None) -> dict:
+    """The SessionConfig fields of a planned interview: question id -> why it was chosen, in the order to ask; for
+    an interview tailored to a job, the job's topics."""
+    return {"planned": list(reasons), "plan_reasons": dict(reasons), "n_questions": max(1, len(reasons)),
+            "job_topics": list(job_topics or [])}
 
 
 class Turn(BaseModel):

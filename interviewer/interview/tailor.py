@@ -1,17 +1,19 @@
 """An interview built for a job: the bank's questions that match what a job description (and a CV) asks for, each
 with the phrase it matched ("why this question").
 
-Matching is retrieval: every phrase of the job description is searched (hybrid dense + BM25) and each question
-collects credit for the phrases it answers, by rank, where the dense cosine shows real overlap. The model, when there
-is one, names the bank concepts the job stresses; its answer is bound to the bank's concept list by the schema (it
-cannot invent one) and questions on those concepts get more credit. A CV's phrases count less: they say what the
-candidate claims, worth probing, while the job says what will be asked.
+Matching is retrieval: every phrase of the job description is searched (dense MiniLM search; BM25 fused with it did
+not help, see the README) and each question collects credit for the phrases it answers, by rank, where the dense
+cosine shows real overlap. The model, when there is one, names the bank concepts the job stresses; its answer is
+bound to the bank's concept list by the schema (it cannot invent one) and questions on those concepts get more
+credit. A CV's phrases count less: they say what the candidate claims, worth probing, while the job says what will
+be asked. The job's topics are kept with the session, so today's practice offers new questions on them first.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -62,6 +64,7 @@ class Match(BaseModel):
 
 class TailoredPlan(BaseModel):
     concepts: list[str]  # what the model said the job stresses (empty without a model)
+    topics: list[str] = Field(default_factory=list)  # the job's bank concepts: the model's, else the questions' own
     items: list[Match]
     phrases: int         # job phrases searched
     unmatched: list[str]  # job phrases nothing in the bank matched
@@ -166,5 +169,6 @@ def tailor(store, questions: list[Question], job: str, *, cv: str = "", llm: LLM
         picked.append(best[qid].model_copy(update={"score": round(credit[qid], 4)}))
         if len(picked) == n:
             break
-    return TailoredPlan(concepts=named, items=picked, phrases=len(job_phrases),
-                        unmatched=unmatched)
+    counts = Counter(c for m in picked for c in bank[m.question_id].concepts)
+    return TailoredPlan(concepts=named, topics=named or [c for c, _ in counts.most_common()], items=picked,
+                        phrases=len(job_phrases), unmatched=unmatched)

@@ -36,8 +36,13 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
     if setup.start_plan:
         plan = todays_plan(state.get_db(settings.database), setup.user, questions, n=setup.n_questions)
         return planned_fields({i.question_id: i.reason for i in plan.items})
+    if setup.document_error and not setup.job:  # an unreadable upload and nothing pasted: not a track interview
+        st.warning(f"Not started: {setup.document_error}. (Remove the file to be interviewed by track.)")
+        return None
     if not setup.job and not setup.topic:
         return {}
+    if setup.job and setup.topic:
+        st.caption(f"The job description chooses the questions; the topic “{setup.topic}” is not used.")
     store = state.get_store(str(settings.data_dir), True, settings)  # matching needs the bank in the store
     if setup.topic and not setup.job:
         return _topic_plan(store, setup)
@@ -54,7 +59,7 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
         return None
     if tailored.concepts:
         st.caption("The job stresses: " + ", ".join(tailored.concepts))
-    return planned_fields({m.question_id: m.reason for m in tailored.items})
+    return planned_fields({m.question_id: m.reason for m in tailored.items}, job_topics=tailored.topics)
 
 
 def _topic_plan(store, setup: Setup) -> dict | None:
