@@ -13,7 +13,9 @@ from interviewer.grading.models import Grade
 from interviewer.interview import accounts
 from interviewer.interview.cohort import cohort, to_csv
 from interviewer.interview.db import SessionDB
+from interviewer.interview.forget import forget_user
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig
+from interviewer.voice import recordings
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 TIMEOUT = 120
@@ -61,12 +63,16 @@ def test_account_rules(team_db):
     assert accounts.sign_in(team_db, "ann", "a new password").instructor
 
 
-def test_removing_an_account_keeps_or_deletes_its_sessions(team_db):
+def test_removing_an_account_keeps_or_deletes_its_sessions_and_recordings(team_db, tmp_path):
     for name in ("ann", "bob"):
         accounts.add(team_db, name, PASSWORD)
         _graded_session(team_db, name, [3.0])
-    assert accounts.remove(team_db, "ann") == 0 and team_db.list_sessions("ann")
-    assert accounts.remove(team_db, "bob", delete_data=True) == 1 and not team_db.list_sessions("bob")
+    kept = {name: recordings.keep(tmp_path, team_db.session_ids(name)[0], "q1.wav", b"RIFF") for name in ("ann", "bob")}
+    accounts.remove(team_db, "ann")
+    assert team_db.list_sessions("ann") and kept["ann"].exists()
+    accounts.remove(team_db, "bob")
+    assert forget_user(team_db, tmp_path, "bob") == 1 and not team_db.list_sessions("bob")
+    assert not kept["bob"].exists() and kept["ann"].exists()
     assert [a.name for a in accounts.listing(team_db)] == []
     with pytest.raises(accounts.AccountError, match="no account"):
         accounts.remove(team_db, "ann")
@@ -120,6 +126,63 @@ def test_users_cli_adds_lists_and_removes_without_echoing_the_password(tmp_path,
         get_settings.cache_clear()
     stored = (tmp_path / "interviewer.sqlite3").read_bytes()
     assert PASSWORD.encode() not in stored
+
+
+# -- the terminal in team mode ---------------------------------------------------------------------------------------
+@pytest.fixture
+def team_cli(app_env, monkeypatch):
+    """Team mode for the CLI: ann and bob (candidates) with a graded session each, and an instructor."""
+    from interviewer.config import get_settings
+
+    monkeypatch.setenv("INTERVIEWER_TEAM_MODE", "1")
+    get_settings.cache_clear()
+    accounts.add(app_env, "ann", PASSWORD)
+    accounts.add(app_env, "bob", PASSWORD)
+    accounts.add(app_env, "teacher", PASSWORD, "instructor")
+    sessions = {name: _graded_session(app_env, name, [3.0]).id for name in ("ann", "bob")}
+    yield app_env, sessions
+    get_settings.cache_clear()
+
+
+def _as(name: str, *args: str, password: str = PASSWORD):
+    result = CliRunner().invoke(cli, [*args, "--as", name, "--password-stdin"], input=password + "\n")
+    assert password not in result.output
+    return result
+
+
+def test_the_terminal_asks_for_a_sign_in_and_a_candidate_opens_only_their_own(team_cli):
+    db, sessions = team_cli
+    unsigned = CliRunner().invoke(cli, ["history", "--json"])
+    assert unsigned.exit_code != 0 and "--as NAME" in unsigned.output
+    wrong = _as("ann", "history", password="not the password")
+    assert wrong.exit_code != 0 and "wrong name or password" in wrong.output
+
+    own = _as("ann", "history", "--json")
+    assert own.exit_code == 0 and sessions["ann"] in own.output and sessions["bob"] not in own.output
+    for args in (["history", "--user", "bob"], ["history", "--forget", "bob", "--yes"], ["practice", "--user", "bob"],
+                 ["interview", "--resume", sessions["bob"], "--backend", "fake"]):
+        refused = _as("ann", *args)
+        assert refused.exit_code != 0 and "belongs to another candidate" in refused.output, args
+    assert db.list_sessions("bob"), "a refused --forget deleted nothing"
+    assert _as("ann", "practice", "--json").exit_code == 0
+
+    cohort_refused = _as("ann", "cohort", "--json")
+    assert cohort_refused.exit_code != 0 and "for instructors" in cohort_refused.output
+    teacher = _as("teacher", "history", "--user", "bob", "--json")
+    assert teacher.exit_code == 0 and sessions["bob"] in teacher.output
+    assert _as("teacher", "cohort", "--json").exit_code == 0
+
+
+def test_off_team_mode_the_terminal_asks_for_no_sign_in(app_env):
+    from interviewer.config import get_settings
+
+    _graded_session(app_env, "bob", [3.0])
+    get_settings.cache_clear()
+    try:
+        listed = CliRunner().invoke(cli, ["history", "--user", "bob", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert listed.exit_code == 0 and '"bob"' in listed.output
 
 
 # -- the app in team mode ------------------------------------------------------------------------------------------

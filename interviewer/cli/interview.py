@@ -16,6 +16,7 @@ from rich.table import Table
 
 from interviewer import PROJECT_ROOT
 from interviewer.cli.output import console, err, fail
+from interviewer.cli.signin import AS_HELP, PASSWORD_STDIN_HELP, require_open, sign_in, whose
 from interviewer.config import Settings, get_settings
 from interviewer.models.registry import BACKEND_HELP, BACKENDS, backend_spec
 from interviewer.interview.session import MODES, TRACKS, planned_fields
@@ -24,10 +25,15 @@ AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".webm", ".m4a", ".flac")
 
 
 def _spoken(message: str, agent):
-    """A path to a recording typed as the answer is transcribed (and shown); anything else is the answer itself."""
-    path = Path(message.strip().strip("'\""))
-    if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
-        return message, None
+    """A path to a recording typed as the answer is transcribed (and shown); anything else is the answer itself.
+    None when a recording could not become an answer: the interviewer waits for the next line, nothing is recorded."""
+    line = message.strip()
+    path = Path(line.strip("'\""))
+    if path.suffix.lower() not in AUDIO_SUFFIXES or (" " in line and line[:1] not in "'\""):
+        return message, None  # a sentence that happens to end in ".wav" is an answer
+    if not path.is_file():
+        err.print(f"[yellow]no recording at {path}: type the answer, or the path of a recording[/]")
+        return None, None
     from interviewer.voice import stt
 
     settings = get_settings()
@@ -37,7 +43,7 @@ def _spoken(message: str, agent):
                 path, question=agent.current.question if agent.current else "")
     except stt.VoiceError as e:
         err.print(f"[yellow]{e}[/]")
-        return "", None  # an empty message: the interviewer asks again, nothing is recorded as an answer
+        return None, None
     console.print(f"[dim]heard: {heard.text}\n{heard.delivery.note()}[/]")
     return heard.text, heard.delivery
 
@@ -130,13 +136,16 @@ def interview(
     mode: str = typer.Option("interview", help="interview (feedback at the end) or practice (after each answer)"),
     concept: list[str] = typer.Option([], "--concept", help="focus concept slug; repeat for several"),
     backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
-    user: str = typer.Option("local", help="whose history this session belongs to"),
+    user: Optional[str] = typer.Option(None, help="whose history this session belongs to (default: local; in team "
+                                       "mode, your account)"),
     resume: Optional[str] = typer.Option(None, help="resume the session with this id"),
     plan: bool = typer.Option(False, "--plan", help="today's practice for --user (see `interviewer practice`), "
                               "--n questions"),
     jd: Optional[Path] = typer.Option(None, "--jd", help="a job description (.txt .md .pdf .docx): its questions"),
     cv: Optional[Path] = typer.Option(None, "--cv", help="with --jd: your CV, whose claims are probed too"),
     out: Optional[Path] = typer.Option(None, help="also write the report here (.md, or .json for JSON)"),
+    as_name: Optional[str] = typer.Option(None, "--as", help=AS_HELP),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP),
 ) -> None:
     """A mock interview in the terminal. Type 'hint', 'skip', 'repeat' or 'end' at any time."""
     from pydantic import ValidationError
@@ -152,6 +161,15 @@ def interview(
     _check_choice(mode, MODES, "mode")
     _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
+    db = SessionDB(settings.database)
+    viewer = sign_in(db, as_name, password_stdin)
+    user = whose(viewer, user, "local")
+    if resume:
+        if (stored := db.load(resume)) is None:
+            fail(f"no session {resume!r} (see `interviewer history`)")
+        require_open(viewer, stored.config.user, f"session {resume!r}")
+    if plan and jd:
+        fail("--plan and --jd are two ways to choose the questions: give one")
     backend = backend or settings.resolved_backend()
     questions = load_bank(settings.knowledge_dir).questions
     llm = prepare_llm(settings, backend)
@@ -159,20 +177,19 @@ def interview(
     if plan:
         from interviewer.interview.practice import todays_plan
 
-        today = todays_plan(SessionDB(settings.database), user, questions, n=n)
+        today = todays_plan(db, user, questions, n=n)
         planned = planned_fields({i.question_id: i.reason for i in today.items})
         if not today.items:
             fail("nothing to practise: the bank has no question left for this plan")
     elif jd:
         tailored = tailored_plan(settings, questions, jd, cv, n, llm, backend)
-        planned = planned_fields({m.question_id: m.reason for m in tailored.items})
+        planned = planned_fields({m.question_id: m.reason for m in tailored.items}, job_topics=tailored.topics)
     try:
         config = SessionConfig(**{"track": track, "n_questions": n, "mode": mode, "concepts": concept, "user": user,
                                   **planned})
     except ValidationError as e:
         fail(e.errors()[0]["msg"])
-    parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions,
-                 db=SessionDB(settings.database))
+    parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions, db=db)
     if resume:
         agent = Interviewer.resume(resume, **parts)
         if agent is None:
@@ -189,6 +206,8 @@ def interview(
             except EOFError:
                 message = "end"
             message, delivery = _spoken(message, agent)
+            if message is None:
+                continue
             with console.status("thinking..."):
                 replies = agent.handle(message, delivery=delivery)
             console.print()
@@ -212,20 +231,30 @@ def history(
     forget: Optional[str] = typer.Option(None, help="delete every session and record of this user"),
     yes: bool = typer.Option(False, "--yes", help="with --forget: do not ask for confirmation"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    as_name: Optional[str] = typer.Option(None, "--as", help=AS_HELP),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP),
 ) -> None:
-    """Past interviews with their scores (and --forget USER to delete a user's data)."""
+    """Past interviews with their scores (and --forget USER to delete a user's data). In team mode a candidate
+    sees and deletes only their own; an instructor anyone's."""
     from interviewer.interview.db import SessionDB
+    from interviewer.interview.forget import forget_user
 
     db = SessionDB(get_settings().database)
+    viewer = sign_in(db, as_name, password_stdin)
     if forget:
+        require_open(viewer, forget, f"the data of {forget!r}")
         if not yes and not typer.confirm(f"Delete all data of user {forget!r}?"):
             raise typer.Exit(1)
-        n = db.delete_user(forget)
+        n = forget_user(db, get_settings().data_dir, forget)
         if as_json:
             sys.stdout.write(json.dumps({"deleted_sessions": n, "user": forget}) + "\n")
         else:
             console.print(f"Deleted {n} session(s) and the question history of {forget!r}.")
         return
+    if viewer is not None and not viewer.instructor:
+        user = whose(viewer, user, viewer.name)
+    elif user:
+        require_open(viewer, user, f"the history of {user!r}")
     sessions = db.list_sessions(user)
     if as_json:
         sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in sessions], indent=2) + "\n")
@@ -267,7 +296,7 @@ def run_app(
     chosen = backend or settings.resolved_backend()
     if BACKENDS[chosen].starts_server:
         try:  # join, verify and start the shared server now, with progress; the app then reuses it
-            prepare_llm(settings, "local")
+            prepare_llm(settings, chosen)
         except typer.Exit:  # the app still opens: its sidebar offers OpenAI or a compatible server instead
             err.print("[yellow]Starting the app anyway: choose another backend under 'Model' in the sidebar.[/]")
     prepare_store(settings, chosen)
@@ -286,7 +315,7 @@ def plan_for_job(
     jd: Path = typer.Option(..., "--jd", help="a job description: .txt, .md, .pdf or .docx"),
     cv: Optional[Path] = typer.Option(None, "--cv", help="your CV (its claims are probed, with less weight)"),
     n: int = typer.Option(8, "--n", min=1, max=30, help="questions"),
-    backend: Optional[str] = typer.Option(None, help=BACKEND_HELP + "; names the job's topics (none: retrieval only)"),
+    backend: Optional[str] = typer.Option(None, help=BACKEND_HELP + "; the model names the job's topics (the fake: none, retrieval alone)"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """The bank questions a job description asks about, each with the phrase it matched. Run them with
@@ -313,9 +342,11 @@ def plan_for_job(
 
 
 def practice(
-    user: str = typer.Option("local", help="whose schedule"),
+    user: Optional[str] = typer.Option(None, help="whose schedule (default: local; in team mode, your account)"),
     n: int = typer.Option(5, "--n", min=1, max=30, help="questions in the plan"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    as_name: Optional[str] = typer.Option(None, "--as", help=AS_HELP),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP),
 ) -> None:
     """Today's practice: questions due for review (weakest concepts first), then new ones. Run it with
     `interviewer interview --plan --user U`."""
@@ -324,7 +355,9 @@ def practice(
     from interviewer.knowledge.bank import load_bank
 
     settings = get_settings()
-    today = todays_plan(SessionDB(settings.database), user, load_bank(settings.knowledge_dir).questions, n=n)
+    db = SessionDB(settings.database)
+    user = whose(sign_in(db, as_name, password_stdin), user, "local")
+    today = todays_plan(db, user, load_bank(settings.knowledge_dir).questions, n=n)
     if as_json:
         sys.stdout.write(today.model_dump_json(indent=2) + "\n")
         return

@@ -1,7 +1,8 @@
 """`interviewer users add | remove | list` and `interviewer cohort`: team mode's accounts and the instructors' view.
 
 Passwords are read at a hidden prompt (twice) or, for scripts, from standard input with --password-stdin; never
-from the command line, where they would stay in the shell history and the process list.
+from the command line, where they would stay in the shell history and the process list. `users` is the database
+administrator's (it makes the first instructor) and asks for no sign-in; `cohort` does, in team mode.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typer
 from rich.table import Table
 
 from interviewer.cli.output import console, emit_json, fail
+from interviewer.cli.signin import AS_HELP, PASSWORD_STDIN_HELP, require_instructor, sign_in
 
 users = typer.Typer(help="Team mode's accounts (sign-in with a password, role candidate or instructor).",
                     no_args_is_help=True)
@@ -58,12 +60,16 @@ def remove(name: str = typer.Argument(...),
            delete_data: bool = typer.Option(False, "--delete-data", help="also delete every session of this name")
            ) -> None:
     """Remove an account; its sessions stay unless --delete-data."""
+    from interviewer.config import get_settings
     from interviewer.interview import accounts
+    from interviewer.interview.forget import forget_user
 
+    db = _db()
     try:
-        deleted = accounts.remove(_db(), name, delete_data=delete_data)
+        accounts.remove(db, name)
     except accounts.AccountError as e:
         fail(str(e))
+    deleted = forget_user(db, get_settings().data_dir, name) if delete_data else 0
     console.print(f"Account {name!r} removed" + (f", {deleted} sessions deleted." if delete_data else "."))
 
 
@@ -83,11 +89,15 @@ def listing(as_json: bool = typer.Option(False, "--json", help="machine-readable
 
 
 def cohort(csv_path: Optional[Path] = typer.Option(None, "--csv", help="write the table as CSV to this file"),
-           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Per candidate and concept: the latest score, the recent mean and the trend."""
+           as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+           as_name: Optional[str] = typer.Option(None, "--as", help=AS_HELP),
+           password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP)) -> None:
+    """Per candidate and concept: the latest score, the recent mean and the trend (in team mode, for instructors)."""
     from interviewer.interview.cohort import cohort as build, to_csv
 
-    rows = build(_db())
+    db = _db()
+    require_instructor(sign_in(db, as_name, password_stdin), "the cohort")
+    rows = build(db)
     if csv_path:
         csv_path.write_text(to_csv(rows), encoding="utf-8")
         console.print(f"{len(rows)} rows written to {csv_path}")

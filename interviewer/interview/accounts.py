@@ -80,12 +80,10 @@ def add(db: SessionDB, name: str, password: str, role: str = "candidate", *, rep
     return Account(name=name, role=role)
 
 
-def remove(db: SessionDB, name: str, *, delete_data: bool = False) -> int:
-    """Remove the account; with delete_data, also every session, schedule and history of that name. Returns the
-    number of sessions deleted."""
+def remove(db: SessionDB, name: str) -> None:
+    """Remove the account; its sessions stay (`forget.forget_user` deletes them)."""
     if not db.remove_account(name):
         raise AccountError(f"no account named {name!r}")
-    return db.delete_user(name) if delete_data else 0
 
 
 def listing(db: SessionDB) -> list[Account]:

@@ -8,6 +8,7 @@ import streamlit as st
 from interviewer.config import Settings
 from interviewer.interview.accounts import may_open
 from interviewer.interview.db import SessionDB
+from interviewer.interview.forget import forget_user
 from interviewer.interview.practice import todays_plan
 from interviewer.interview.report import build_report
 from ui import state
@@ -51,13 +52,14 @@ def _practice_overview(db: SessionDB, user: str, settings: Settings) -> None:
                                     "due since": f"{i.due:%Y-%m-%d}"} for i in due]), hide_index=True)
 
 
-def _delete_my_data(db: SessionDB, user: str) -> None:
+def _delete_my_data(db: SessionDB, user: str, settings: Settings) -> None:
     with st.expander("Delete my data"):
-        st.write(f"This deletes every interview, answer, grade and the practice schedule stored for **{user}**. "
+        st.write(f"This deletes every interview, answer, grade, kept recording and the practice schedule stored for "
+                 f"**{user}**. "
                  "It cannot be undone.")
         sure = st.checkbox("Yes, delete everything", key="confirm_delete")
         if st.button("Delete my data", type="primary", disabled=not sure, key="delete_data"):
-            n = db.delete_user(user)
+            n = forget_user(db, settings.data_dir, user)
             st.session_state["deleted_note"] = f"Deleted {n} session(s) for {user}."
             st.session_state.pop("agent", None)
             st.query_params.clear()
@@ -81,7 +83,7 @@ def draw(setup: Setup, settings: Settings) -> None:
     picked = _session_list(db, user)
     _practice_overview(db, user, settings)
     if user == setup.user:
-        _delete_my_data(db, user)
+        _delete_my_data(db, user, settings)
     opened = picked or st.session_state.get("history_opened")
     if not opened:
         return
