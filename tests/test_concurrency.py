@@ -7,12 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from streamlit.testing.v1 import AppTest
 
-from interviewer import PROJECT_ROOT
 from interviewer.interview.agent import Interviewer
 from interviewer.interview.db import SessionDB
 from interviewer.grading.grader import Grader
 from interviewer.interview.session import SessionConfig
 from interviewer.models.fake import toy_llm
+
+from apptest import APP, TIMEOUT
 
 
 def run_interview(agent: Interviewer, bank, marker: str, errors: list) -> None:
@@ -66,7 +67,7 @@ def test_two_browser_sessions_interleaved(app_env, bank):
     db = app_env
     tabs = {}
     for user in ("ann", "bob"):
-        at = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
         at.run()
         at.text_input(key="user").set_value(user)
         at.slider(key="n_questions").set_value(2)
@@ -110,12 +111,12 @@ def test_same_session_in_two_agents_loses_no_turn(tmp_path, bank, session_settin
 
 def test_same_session_in_two_tabs_shares_one_agent(app_env, bank):
     db = app_env
-    first = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+    first = AppTest.from_file(APP, default_timeout=TIMEOUT)
     first.run()
     first.slider(key="n_questions").set_value(3)
     first.button(key="start").click().run()
     sid = first.query_params["sid"]
-    second = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+    second = AppTest.from_file(APP, default_timeout=TIMEOUT)
     second.query_params["sid"] = sid
     second.run()
     assert not first.exception and not second.exception

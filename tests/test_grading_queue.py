@@ -194,7 +194,7 @@ def test_the_interview_page_says_how_many_answers_are_ahead(app_env, bank, monke
 
     from streamlit.testing.v1 import AppTest
 
-    from interviewer import PROJECT_ROOT
+    from apptest import APP, TIMEOUT
     from interviewer.interview.grading_queue import GRADING_QUEUE
 
     db, gate = app_env, threading.Event()
@@ -207,7 +207,7 @@ def test_the_interview_page_says_how_many_answers_are_ahead(app_env, bank, monke
 
     monkeypatch.setattr(Grader, "score", held_score)
     ahead_line = re.compile(r"^Grading: \d+ answers? ahead of yours$")
-    at = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.radio(key="mode").set_value("interview")
     at.slider(key="n_questions").set_value(2)

@@ -7,7 +7,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from interviewer import PROJECT_ROOT
 from interviewer.cli.main import app as cli
 from interviewer.grading.models import Grade
 from interviewer.interview import accounts
@@ -17,8 +16,8 @@ from interviewer.interview.forget import forget_user
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig
 from interviewer.voice import recordings
 
-APP = str(PROJECT_ROOT / "ui" / "app.py")
-TIMEOUT = 120
+from apptest import APP, TIMEOUT
+
 PASSWORD = "correct horse battery"
 
 

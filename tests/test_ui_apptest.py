@@ -7,40 +7,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from interviewer import PROJECT_ROOT
-from interviewer.interview.db import SessionDB
 
-APP = str(PROJECT_ROOT / "ui" / "app.py")
-TIMEOUT = 120  # generous: the test machine may be busy
-
-
-def new_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception
-    return at
-
-
-def start(at: AppTest, *, n: int = 2, track: str = "fresher", mode: str = "interview") -> str:
-    at.selectbox(key="track").set_value(track)
-    at.radio(key="mode").set_value(mode)
-    at.slider(key="n_questions").set_value(n)
-    at.button(key="start").click().run()
-    assert not at.exception, at.exception
-    return at.query_params["sid"]
-
-
-def say(at: AppTest, text: str) -> None:
-    at.chat_input(key="chat").set_value(text).run()
-    assert not at.exception, at.exception
-
-
-def messages(at: AppTest) -> list[tuple[str, str]]:
-    return [(m.name, "\n".join(x.value for x in m.markdown)) for m in at.chat_message]
-
-
-def current_question(db: SessionDB, sid: str, bank):
-    session = db.load(sid)
-    return bank.get(session.current.question_id) if session.current else None
+from apptest import APP, TIMEOUT, current_question, messages, new_app, say, start
 
 
 def weak_answer(q) -> str:
