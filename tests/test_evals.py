@@ -551,19 +551,26 @@ def test_copies_of_a_row_at_once_are_graded_once(tmp_path, monkeypatch):
 KILL_AFTER_LINES = 20
 KILL_WAIT_S = 60.0  # bounds a failure only
 
-_SLOW_EVAL = """
-import sys, time
+_HELD_EVAL = """
+import sys, threading
 sys.path.insert(0, {tests!r})
 from test_evals import CountingGrader, bag_embed, synthetic_rows
 from interviewer.evals.runner import run_eval
 
-class Slow(CountingGrader):
+class Held(CountingGrader):
+    \"\"\"Grades the first {kill_after} rows; every later one waits for ever, so the kill finds exactly those.\"\"\"
+    taken, lock, never = 0, threading.Lock(), threading.Event()
+
     def score_item(self, *a, **kw):
-        time.sleep(0.05)
+        with self.lock:
+            Held.taken += 1
+            mine = Held.taken
+        if mine > {kill_after}:
+            self.never.wait()
         return super().score_item(*a, **kw)
 
 rows = [r.model_copy(update={{"answer": f"{{r.answer}} take {{i}}"}}) for i in range(20) for r in synthetic_rows()]
-run_eval(rows, Slow(), dataset="t", out_dir={out!r}, cache_path={cache!r}, run_probes=False, embed=bag_embed,
+run_eval(rows, Held(), dataset="t", out_dir={out!r}, cache_path={cache!r}, run_probes=False, embed=bag_embed,
          n_boot=5, progress=False, concurrency=4)
 """
 
@@ -576,10 +583,11 @@ def test_a_killed_concurrent_run_leaves_a_readable_cache_and_resumes(tmp_path):
     from pathlib import Path
 
     cache = tmp_path / "c.jsonl"
-    script = _SLOW_EVAL.format(tests=str(Path(__file__).parent), out=str(tmp_path / "r"), cache=str(cache))
+    script = _HELD_EVAL.format(tests=str(Path(__file__).parent), out=str(tmp_path / "r"), cache=str(cache),
+                               kill_after=KILL_AFTER_LINES)
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
     deadline = time.monotonic() + KILL_WAIT_S
-    while not (cache.is_file() and cache.read_text(encoding="utf-8").count("\n") >= KILL_AFTER_LINES):
+    while not (cache.is_file() and cache.read_text(encoding="utf-8").count("\n") >= KILL_AFTER_LINES):  # a poll
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline, f"fewer than {KILL_AFTER_LINES} cache lines in {KILL_WAIT_S} s"
         time.sleep(0.05)
@@ -588,10 +596,9 @@ def test_a_killed_concurrent_run_leaves_a_readable_cache_and_resumes(tmp_path):
 
     rows = [r.model_copy(update={"answer": f"{r.answer} take {i}"}) for i in range(20) for r in synthetic_rows()]
     kept = GradeCache(cache)
-    assert KILL_AFTER_LINES <= len(kept) < len(rows)
-    whole = cache.read_text(encoding="utf-8").splitlines()
-    for line in whole[:-1]:
-        json.loads(line)  # every line but a last one cut by the kill parses
+    assert len(kept) == KILL_AFTER_LINES < len(rows)  # the held rows were in flight, none of them written
+    for line in cache.read_text(encoding="utf-8").splitlines():
+        json.loads(line)
     resumed = CountingGrader()
     run_eval(rows, resumed, dataset="t", out_dir=tmp_path / "r2", cache_path=cache, run_probes=False,
              embed=bag_embed, n_boot=5, progress=False, concurrency=ROWS_AT_ONCE)

@@ -15,6 +15,7 @@ from interviewer.evals.datasets import Row
 from interviewer.grading.fit import grouped_folds
 
 NAIVE_PROMPT = "eval_naive_judge"  # prompts/eval_naive_judge.md (system) + eval_naive_judge_user.md
+NAIVE_REPLY_TOKENS = 32  # {"score": N} and room for spaces a model may put in it
 
 
 def mean_baseline(rows: Sequence[Row], train_rows: Sequence[Row]) -> np.ndarray:
@@ -111,7 +112,8 @@ def naive_judge(rows: Sequence[Row], llm, cache: GradeCache | None = None, progr
         if hit is None:
             start = time.perf_counter()
             try:
-                score = llm.structured(naive_messages(row), NaiveScore, max_tokens=32, task="judge")[0].score
+                score = llm.structured(naive_messages(row), NaiveScore, max_tokens=NAIVE_REPLY_TOKENS,
+                                       task="judge")[0].score
             except LLMError:
                 continue  # not cached: a later run retries it
             record = {"system": "naive", "question_id": row.question_id, "score": score,

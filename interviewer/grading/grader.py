@@ -35,6 +35,8 @@ from interviewer.prompts import load_rubric, load_verdicts
 
 GRADER_VERSION = "grader-2"
 HINT_CAPS = (3.5, 2.5)  # the score's ceiling after one hint (a nudge), and after two (a pointer at the mechanism)
+# Judgements kept in memory by prompt: the quick score and the full grade of one answer, a regrade after a resume,
+# and repeated answers ("I don't know") ask the model once; a few hundred entries of ~1 kB cover a long session.
 RECENT_JUDGEMENTS = 256
 # Without a model, a key point this close to an answer sentence counts as stated (or partly): evidence-only statuses.
 EVIDENCE_STATED, EVIDENCE_PARTLY = 0.6, 0.45

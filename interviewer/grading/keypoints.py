@@ -24,6 +24,9 @@ SHORT_REFERENCE_WORDS = 40  # up to this, the reference's own sentences are the 
 WORDS_PER_POINT = 15
 MAX_POINTS = 6
 MIN_POINT_WORDS = 3
+MIN_MODEL_POINTS = 2  # a long reference asked of the model makes at least two points
+# The model's reply budget: the reference restated in full (~2 tokens a word) and each point's JSON around it.
+TOKENS_PER_REFERENCE_WORD, TOKENS_PER_POINT = 2, 60
 SUPPORT = 0.6  # share of a derived point's content words that must occur in the reference
 CACHE_FILE = "keypoints-cache.json"
 _lock = threading.Lock()
@@ -45,7 +48,7 @@ def sentence_points(reference: str) -> list[str]:
 
 
 def point_budget(reference: str) -> int:
-    return max(2, min(MAX_POINTS, len(reference.split()) // WORDS_PER_POINT))
+    return max(MIN_MODEL_POINTS, min(MAX_POINTS, len(reference.split()) // WORDS_PER_POINT))
 
 
 def _ask_model(llm: LLM, question: str, reference: str) -> list[str]:
@@ -53,8 +56,8 @@ def _ask_model(llm: LLM, question: str, reference: str) -> list[str]:
     schema = create_model("KeyPoints", key_points=(list[str], Field(min_length=1, max_length=n)))
     msgs = [{"role": "system", "content": load_prompt("keypoints", n=n)},
             {"role": "user", "content": load_prompt("keypoints_user", question=question, reference=reference)}]
-    # Room for the reference restated in full, and the JSON around it.
-    value, _ = llm.structured(msgs, schema, max_tokens=2 * len(reference.split()) + 60 * n, task="keypoints")
+    budget = TOKENS_PER_REFERENCE_WORD * len(reference.split()) + TOKENS_PER_POINT * n
+    value, _ = llm.structured(msgs, schema, max_tokens=budget, task="keypoints")
     return [p.strip() for p in value.key_points if p.strip() and supported(p, reference)]
 
 
