@@ -15,6 +15,16 @@ from interviewer.interview.session import Session, SessionConfig
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture
+def db(db_target):
+    """The schedule's database, on each engine."""
+    from interviewer.interview.db import SessionDB
+
+    opened = SessionDB(db_target)
+    yield opened
+    opened.close()
+
+
 @pytest.mark.parametrize("score, rating", [(0.0, Rating.Again), (1.4, Rating.Again), (1.5, Rating.Hard),
                                            (2.4, Rating.Hard), (2.5, Rating.Good), (3.9, Rating.Good),
                                            (4.0, Rating.Easy), (5.0, Rating.Easy)])
@@ -31,12 +41,13 @@ def test_a_weak_answer_comes_back_sooner_than_a_strong_one(db):
     assert db.cards("bob") == {} and set(db.cards("ann")) == {"guide-02", "guide-03"}
 
 
-def _graded(db, user, answers: dict[str, float], at: datetime, bank) -> None:
-    """A finished session of `user` with these question scores, and the schedule updated as grading does."""
+def _graded(db, user, answers: dict[str, float], at: datetime, bank, job_topics: list[str] | None = None) -> None:
+    """A finished session of `user` with these question scores (tailored to a job with these topics, if given), and
+    the schedule updated as grading does."""
     from interviewer.grading.models import Grade
     from interviewer.interview.session import QuestionRecord
 
-    s = Session(config=SessionConfig(user=user, n_questions=len(answers)), created_at=at)
+    s = Session(config=SessionConfig(user=user, n_questions=len(answers), job_topics=job_topics or []), created_at=at)
     db.create(s)
     for i, (qid, score) in enumerate(answers.items()):
         q = bank.get(qid)
@@ -70,6 +81,38 @@ def test_target_topics_lead_the_new_questions(db, bank):
     assert "target job" in plan.items[0].reason
 
 
+def test_a_remembered_job_gets_new_questions_on_each_of_its_topics_after_the_due_ones(db, bank):
+    # a question whose first concept is practised but whose second is the job's: the job put it in the plan
+    both = next(q for q in bank.questions if len(q.concepts) > 1)
+    weak, topic = both.concepts[:2]
+    second = next(c for q in bank.questions for c in q.concepts if c not in (weak, topic))
+    jobs = {topic, second}
+    practised = [q.id for q in bank.questions if weak in q.concepts and not jobs & set(q.concepts)][:2]
+    _graded(db, "ann", dict.fromkeys(practised, 0.5), T0, bank, job_topics=[topic, second])
+    assert db.job_topics("ann") == [topic, second]
+    on_job = [q for q in bank.questions if jobs & set(q.concepts) and q.id not in practised]
+    plan = practice.todays_plan(db, "ann", bank.questions, n=len(practised) + len(on_job), now=T0 + timedelta(days=30))
+    due, new = plan.items[:len(practised)], plan.items[len(practised):]
+    assert {i.question_id for i in due} == set(practised) and all(i.kind == "due" for i in due)
+    assert all(i.reason == f"due for review on {i.concept} (last score 0.5/5)" for i in due)
+    assert [i.concept for i in new[:4]] == [topic, topic, second, second]  # the job's topics take turns
+    assert {i.question_id for i in new} == {q.id for q in on_job}
+    assert all(i.reason == f"new on {i.concept}, a topic of your target job" for i in new)
+    assert next(i.concept for i in new if i.question_id == both.id) == topic
+
+
+def test_new_questions_name_the_weakest_area_only_for_the_weakest(db, bank):
+    by_concept: dict[str, list[str]] = {}
+    for q in bank.questions:
+        by_concept.setdefault(q.concepts[0], []).append(q.id)
+    (weak_c, weak_ids), (fair_c, fair_ids) = [(c, ids) for c, ids in by_concept.items() if len(ids) >= 3][:2]
+    _graded(db, "ann", {weak_ids[0]: 0.5, fair_ids[0]: 3.0}, T0, bank)
+    plan = practice.todays_plan(db, "ann", bank.questions, n=8, now=T0)  # nothing due yet
+    reasons = {i.concept: i.reason for i in plan.items}
+    assert reasons[weak_c] == f"new on {weak_c}, your weakest area (0.5/5)"
+    assert "weakest" not in reasons[fair_c] and "3.0/5" in reasons[fair_c]
+
+
 def test_deleting_ones_data_deletes_the_schedule(db, bank):
     _graded(db, "ann", {bank.questions[0].id: 2.0}, T0, bank)
     _graded(db, "bob", {bank.questions[0].id: 2.0}, T0, bank)
@@ -90,7 +133,7 @@ def test_every_graded_answer_reschedules_its_question_and_a_plan_runs_as_planned
                               questions=bank.questions, session_id="plan-1")
     try:
         first = [u.resolve() for u in agent.opening()][-1]
-        assert agent.current.question_id == plan.question_ids[0] and "Why this question: new:" in first
+        assert agent.current.question_id == plan.question_ids[0] and "Why this question: new on " in first
         for _ in range(6):
             if agent.phase == "finished":
                 break

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from interviewer import PROJECT_ROOT
 from interviewer.interview.db import SessionDB
-from interviewer.interview.tailor import DocumentError, JobConcepts, phrases, read_document, tailor
+from interviewer.interview.tailor import (CONCEPT_BOOST, MAX_DOCUMENT_CHARS, MAX_PDF_PAGES, DocumentError, JobConcepts,
+                                          job_concepts, phrases, read_document, tailor)
 from interviewer.knowledge.bank import CONCEPTS
 
 JOBS = PROJECT_ROOT / "tests" / "fixtures" / "jobs"  # job descriptions written by the project for these tests
@@ -55,6 +56,48 @@ def test_documents_are_read_or_refused_with_a_reason(tmp_path):
         read_document(b"data", "job.xlsx")
 
 
+LARGE_PDF_BYTES = 5_000_000  # a job ad padded into a large PDF: half the size limit, far more pages than are read
+FILLER = "Our benefits include a gym membership, a pension plan and free lunches on every working day"
+
+
+def _text_pdf(pages: list[list[str]]) -> bytes:
+    """A PDF of these pages, each line set in Helvetica by a raw content stream (as text-layer PDFs are)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import ContentStream, DictionaryObject, NameObject
+
+    helvetica = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+                                  NameObject("/BaseFont"): NameObject("/Helvetica")})
+    writer = PdfWriter()
+    for lines in pages:
+        page = writer.add_blank_page(width=595, height=842)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): helvetica})})
+        content = ContentStream(None, None)
+        content.set_data(("BT /F1 10 Tf 12 TL 40 800 Td\n" + "\n".join(f"({line}) '" for line in lines) + "\nET")
+                         .encode())
+        page.replace_contents(content)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def test_a_5_mb_pdf_is_read_from_its_first_pages():
+    job = [line for line in LLM_JOB.splitlines() if line.strip()]
+    # short pages first, so the page limit ends the reading before the character limit does
+    pages = [[f"Page {i}: {job[i % len(job)]}"] for i in range(1, MAX_PDF_PAGES + 2)]
+    while sum(len(line) for page in pages for line in page) < LARGE_PDF_BYTES:
+        pages.append([f"Page {len(pages) + 1}: {FILLER}"] * 60)
+    pdf = _text_pdf(pages)
+    assert len(pdf) >= LARGE_PDF_BYTES
+    text = read_document(pdf, "job.pdf")
+    assert text.startswith("Page 1: ") and f"Page {MAX_PDF_PAGES}: " in text
+    assert f"Page {MAX_PDF_PAGES + 1}: " not in text and FILLER not in text
+    assert "KV caching" in text  # the job's own lines came through the text layer
+    long_pages = _text_pdf([[f"Page {i}: {FILLER}"] * 60 for i in range(1, MAX_PDF_PAGES + 1)])
+    text = read_document(long_pages, "job.pdf")
+    assert len(text) == MAX_DOCUMENT_CHARS and f"Page {MAX_PDF_PAGES}: " not in text  # long pages: the characters end it
+
+
 def test_the_models_topics_can_only_be_bank_concepts():
     assert JobConcepts.model_validate({"concepts": ["cnns"]}).concepts == ["cnns"]
     with pytest.raises(ValueError):
@@ -79,12 +122,60 @@ def test_a_job_the_bank_cannot_serve_matches_nothing(store, bank):
     assert plan.items == [] and len(plan.unmatched) == plan.phrases == 3
 
 
+@pytest.mark.parametrize("reply, fail", [("{}", True), ('{"concepts": ["kubernetes"]}', False)],
+                         ids=["model down", "model invents a concept twice"])
+def test_a_failing_model_names_no_topics_and_retrieval_still_plans(store, bank, reply, fail):
+    from interviewer.models.fake import FakeLLM
+
+    llm = FakeLLM(reply, fail=fail)
+    assert job_concepts(llm, VISION_JOB) == []
+    plan = tailor(store, bank.questions, VISION_JOB, llm=llm, n=6)
+    alone = tailor(store, bank.questions, VISION_JOB, n=6)
+    assert plan.concepts == [] and plan.question_ids == alone.question_ids and len(plan.items) == 6
+    assert plan.topics and set(plan.topics) <= set(CONCEPTS)  # the questions' own concepts stand in
+
+
+def test_a_concept_the_model_names_moves_its_questions_up(store, bank):
+    from interviewer.models.fake import FakeLLM
+
+    llm = FakeLLM('{"concepts": ["cnns"]}')
+    alone = tailor(store, bank.questions, VISION_JOB, n=8)
+    named = tailor(store, bank.questions, VISION_JOB, llm=llm, n=8)
+    assert named.concepts == named.topics == ["cnns"] and llm.calls[0]["task"] == "job_concepts"
+    before = {m.question_id: (i, m.score) for i, m in enumerate(alone.items)}
+    after = {m.question_id: (i, m.score) for i, m in enumerate(named.items)}
+    on_cnns = [q for q in before if q in after and "cnns" in bank.get(q).concepts]
+    others = [q for q in before if q in after and q not in on_cnns]
+    assert on_cnns and others
+    assert all(after[q][1] == pytest.approx(before[q][1] * CONCEPT_BOOST, rel=1e-3) for q in on_cnns)
+    assert all(after[q][1] == before[q][1] for q in others)
+    assert any(after[q][0] < before[q][0] for q in on_cnns)  # ahead of questions it followed without the model
+
+
 def test_a_cv_adds_its_claims_with_less_weight(store, bank):
     cv = "Built a sentiment classifier with LSTMs and bidirectional RNNs; tuned gradient clipping for exploding gradients."
     plan = tailor(store, bank.questions, LLM_JOB, cv=cv, n=10)
     from_cv = [m for m in plan.items if m.source == "cv"]
     assert from_cv and all(m.reason.startswith("your CV says") for m in from_cv)
     assert plan.items[0].source == "job"
+
+
+def test_plan_command_says_when_nothing_in_the_bank_matches(tmp_path, monkeypatch, session_settings, store):
+    from interviewer.cli.main import app
+    from interviewer.config import get_settings
+
+    job = tmp_path / "bakery.txt"
+    job.write_text(BAKERY_JOB)
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(session_settings.data_dir))  # the ingested store
+    monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["plan", "--jd", str(job)])
+    finally:
+        get_settings.cache_clear()
+    said = " ".join(result.output.split())  # the terminal wraps lines
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "nothing in the question bank matches bakery.txt (3 phrases searched)" in said and "--track" in said
 
 
 def test_plan_and_interview_commands_take_a_job_description(tmp_path, monkeypatch, session_settings, store):

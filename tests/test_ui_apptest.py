@@ -6,8 +6,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from interviewer import PROJECT_ROOT
-
 from apptest import APP, TIMEOUT, current_question, messages, new_app, say, start
 
 
@@ -290,25 +288,6 @@ def test_todays_practice_starts_from_the_plan_and_the_history_shows_progress(app
     assert not at.exception, at.exception
     assert any("Progress per concept" in m.value for m in at.markdown)
     assert any("Due for review today: 0" in m.value for m in at.markdown)
-
-
-def test_a_pasted_job_description_tailors_the_interview(app_env, bank, store, tmp_path):
-    import shutil
-
-    jobs = PROJECT_ROOT / "tests" / "fixtures" / "jobs"
-    shutil.copytree(store.settings.chroma_dir, tmp_path / "chroma")  # the app's data dir gets the ingested store
-    db = app_env
-    at = new_app()
-    at.text_area(key="job_text").set_value((jobs / "bakery.md").read_text())
-    at.button(key="start").click().run()
-    assert not at.exception, at.exception
-    assert any("Nothing in the question bank matches" in w.value for w in at.warning) and not db.list_sessions()
-    at.text_area(key="job_text").set_value((jobs / "llm_inference.md").read_text())
-    sid = start(at, n=3)
-    first = messages(at)[-1][1]
-    assert "Why this question: the job asks for" in first
-    assert db.load(sid).config.planned and len(db.load(sid).config.planned) == 3
-    assert db.load(sid).config.job_topics == db.job_topics(db.load(sid).config.user) != []  # remembered for practice
 
 
 def test_a_topic_search_starts_an_interview_on_its_questions(app_env, bank, store, tmp_path):

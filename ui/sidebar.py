@@ -60,26 +60,34 @@ def _model_form(settings: Settings) -> Choice:
     return backend, tuple(sorted(filled.items()))
 
 
-def _document(label: str, key: str) -> tuple[str, str | None]:
-    upload = st.file_uploader(label, type=[s.lstrip(".") for s in READABLE], key=key)
-    if upload is None:
-        return "", None
+@st.cache_data(max_entries=4, show_spinner=False)  # a job and a CV, and the ones they replace
+def _read(data: bytes, name: str) -> tuple[str, str | None]:
+    """A document's text, or why it cannot be read: parsed once per file, not on every run of the script."""
     try:
-        return read_document(upload.getvalue(), upload.name), None
+        return read_document(data, name), None
     except DocumentError as e:
         return "", str(e)
 
 
+def _document(label: str, key: str) -> tuple[str, str | None]:
+    upload = st.file_uploader(label, type=[s.lstrip(".") for s in READABLE], key=key)
+    return ("", None) if upload is None else _read(upload.getvalue(), upload.name)
+
+
 def _job_form() -> tuple[str, str, str | None]:
-    """The job description (pasted, or a document) and an optional CV; an unreadable document's reason."""
+    """The job description (pasted, or a document) and an optional CV; an unreadable document's reason. Pasted text
+    wins over an uploaded job description."""
     pasted = st.text_area("Job description", key="job_text", height=120,
-                          placeholder="Paste the job ad; the interview asks the bank's questions that match it")
+                          placeholder="Paste the job ad; the interview asks the bank's questions that match it").strip()
     job_doc, job_error = _document("...or upload it", "job_file")
     cv, cv_error = _document("Your CV (optional: its claims are probed too)", "cv_file")
-    for error in (job_error, cv_error):
-        if error:
-            st.warning(error)
-    return (pasted.strip() or job_doc), cv, job_error or cv_error
+    if job_error:
+        st.warning(job_error + (". The pasted job description is used" if pasted else ""))
+    elif pasted and job_doc:
+        st.caption("The pasted job description is used, not the uploaded one.")
+    if cv_error:
+        st.warning(cv_error)
+    return (pasted or job_doc), cv, job_error or cv_error
 
 
 def _voice_form(settings: Settings) -> tuple[str, bool]:

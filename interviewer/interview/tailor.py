@@ -24,19 +24,19 @@ from interviewer.models.base import LLM, LLMError
 from interviewer.prompts import load_prompt
 from interviewer.text import sentences
 
-MAX_DOCUMENT_BYTES = 10 << 20  # a 10 MB document is far beyond any job description; refuse rather than parse
-MAX_PDF_PAGES = 40
-MAX_DOCUMENT_CHARS = 20_000    # what is read of a long document (the model sees less: MAX_PROMPT_CHARS)
+MAX_DOCUMENT_BYTES = 10_000_000  # a 10 MB document is far beyond any job description; refuse rather than parse
+MAX_PDF_PAGES = 40               # a job ad is a page or two; a long PDF's later pages are not about the job
+MAX_DOCUMENT_CHARS = 20_000      # what is read of a long document (the model sees less: MAX_PROMPT_CHARS)
 MAX_PROMPT_CHARS = 6_000
-MIN_TEXT_CHARS = 40            # less than this is not a job description (an empty file, a scanned PDF)
+MIN_TEXT_CHARS = 40              # less than this is not a job description (an empty file, a scanned PDF)
 MAX_PHRASES = 40
 MIN_PHRASE_WORDS = 4             # shorter lines are titles and headings ("Computer Vision Engineer", "Requirements")
-PER_PHRASE = 5                 # hits per phrase that can earn credit
-MATCH_FLOOR = 0.35             # dense cosine under which a hit is not a match (MiniLM: unrelated DL text ~0.1-0.3)
-CONCEPT_BOOST = 1.5            # credit multiplier for questions on a concept the model says the job stresses
+PER_PHRASE = 5                   # hits per phrase that can earn credit
+MATCH_FLOOR = 0.35               # dense cosine under which a hit is not a match (MiniLM: unrelated DL text ~0.1-0.3)
+CONCEPT_BOOST = 1.5              # credit multiplier for questions on a concept the model says the job stresses
 CV_WEIGHT = 0.5
 MAX_CONCEPTS = 6
-MAX_PER_CONCEPT = 3            # a plan spreads over the job's topics
+MAX_PER_CONCEPT = 3              # a plan spreads over the job's topics
 READABLE = (".txt", ".md", ".pdf", ".docx")
 
 Concept = Literal[CONCEPTS]  # type: ignore[valid-type]
@@ -81,8 +81,8 @@ def read_document(data: bytes, name: str) -> str:
         raise DocumentError(f"{name}: {suffix or 'no extension'} is not read; use {', '.join(READABLE)} or paste the "
                             "text")
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentError(f"{name} is {len(data) / 1e6:.1f} MB; documents up to {MAX_DOCUMENT_BYTES >> 20} MB are "
-                            "read. Paste the job description's text instead")
+        raise DocumentError(f"{name} is {len(data) / 1e6:.1f} MB; documents up to {MAX_DOCUMENT_BYTES / 1e6:.0f} MB "
+                            "are read. Paste the job description's text instead")
     try:
         if suffix == ".pdf":
             text = _pdf_text(data)
@@ -105,10 +105,15 @@ def read_document(data: bytes, name: str) -> str:
 
 
 def _pdf_text(data: bytes) -> str:
+    """The text of the first MAX_PDF_PAGES pages, stopping once MAX_DOCUMENT_CHARS are in (the rest is cut anyway)."""
     from pypdf import PdfReader
 
-    reader = PdfReader(io.BytesIO(data))
-    return "\n".join((page.extract_text() or "") for page in reader.pages[:MAX_PDF_PAGES])
+    pages: list[str] = []
+    for page in PdfReader(io.BytesIO(data)).pages[:MAX_PDF_PAGES]:
+        pages.append(page.extract_text() or "")
+        if sum(map(len, pages)) >= MAX_DOCUMENT_CHARS:
+            break
+    return "\n".join(pages)
 
 
 def phrases(text: str) -> list[str]:

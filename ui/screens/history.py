@@ -9,7 +9,7 @@ from interviewer.config import Settings
 from interviewer.interview.accounts import may_open
 from interviewer.interview.db import SessionDB
 from interviewer.interview.forget import forget_user
-from interviewer.interview.practice import todays_plan
+from interviewer.interview.practice import concept_strength, due_items
 from interviewer.interview.report import build_report
 from ui import state
 from ui.sidebar import Setup
@@ -38,16 +38,17 @@ PROGRESS_CONCEPTS = 6  # concepts drawn in the progress chart: the weakest
 
 
 def _practice_overview(db: SessionDB, user: str, settings: Settings) -> None:
-    plan = todays_plan(db, user, state.get_questions(str(settings.knowledge_dir)))
-    if not plan.concept_strength:
+    strength = concept_strength(db, user)
+    due = due_items(db, user, state.get_questions(str(settings.knowledge_dir)), strength=strength)
+    if not strength and not due:
         return
-    st.markdown("**Progress per concept** (weakest first)")
-    chart = concept_progress_chart(db.score_history(user), list(plan.concept_strength)[:PROGRESS_CONCEPTS])
-    if chart is not None:
-        st.altair_chart(chart, width="stretch")
-    due = [i for i in plan.items if i.kind == "due"]
-    st.markdown(f"**Due for review today: {plan.due_total}**" + (" (start them with *Today's practice*)" if due else ""))
-    if due:
+    if strength:
+        st.markdown("**Progress per concept** (weakest first)")
+        chart = concept_progress_chart(db.score_history(user), list(strength)[:PROGRESS_CONCEPTS])
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
+    st.markdown(f"**Due for review today: {len(due)}**" + (" (start them with *Today's practice*)" if due else ""))
+    if due:  # every one, not only the first plan's worth
         st.dataframe(pd.DataFrame([{"question": i.question_id, "concept": i.concept, "last score": i.last_score,
                                     "due since": f"{i.due:%Y-%m-%d}"} for i in due]), hide_index=True)
 

@@ -37,7 +37,7 @@ def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
         plan = todays_plan(state.get_db(settings.database), setup.user, questions, n=setup.n_questions)
         return planned_fields({i.question_id: i.reason for i in plan.items})
     if setup.document_error and not setup.job:  # an unreadable upload and nothing pasted: not a track interview
-        st.warning(f"Not started: {setup.document_error}. (Remove the file to be interviewed by track.)")
+        st.warning(f"Not started: {setup.document_error}. Or remove the file to be interviewed by track.")
         return None
     if not setup.job and not setup.topic:
         return {}
