@@ -81,8 +81,10 @@ class Settings(BaseSettings):
     def db_path(self) -> Path:
         return self.data_dir / "interviewer.sqlite3"
 
-    # Team mode: sign-in with accounts and roles; sessions on a shared PostgreSQL when its URL is set.
-    team_mode: bool = Field(default=False, description="sign-in required; candidates see only their own sessions")
+    # Team mode: sign-in with accounts and roles; sessions on a shared PostgreSQL when its URL is set. A database
+    # that holds an account asks for a sign-in whatever this says (interview/accounts.py team_mode).
+    team_mode: bool = Field(default=False, description="sign-in required (also before the first account exists); "
+                                                       "candidates see only their own sessions")
     database_url: SecretStr | None = Field(default=None,
                                            description="postgresql://user:password@host:port/db; else the SQLite file")
 

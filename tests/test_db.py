@@ -144,6 +144,48 @@ def test_a_second_writer_of_the_same_seq_is_appended_not_overwritten(db):
     assert [(t.seq, t.kind, t.text) for t in turns] == [(0, "answer", "mine"), (1, "answer", "from another tab")]
 
 
+# -- grade claims -----------------------------------------------------------------------------------------------------
+def test_a_grade_is_claimed_by_one_grader_until_its_claim_is_stale_or_the_grade_stored(db):
+    from datetime import timedelta
+
+    from interviewer.interview.session import now
+
+    s = _session()
+    db.create(s)
+    rec = _record()
+    db.save_question(s.id, rec)
+    fresh, stale = now() - timedelta(minutes=10), now() + timedelta(minutes=10)  # claims after vs before these
+    assert db.claim_grade(s.id, 0, "replica-a", fresh)
+    assert not db.claim_grade(s.id, 0, "replica-b", fresh)  # held
+    assert db.claim_grade(s.id, 0, "replica-a", fresh)  # its holder renews it
+    assert db.claim_grade(s.id, 0, "replica-b", stale)  # an old claim is taken over
+    assert not db.claim_grade(s.id, 0, "replica-a", fresh)
+    db.save_grade(s.id, 0, None, "RuntimeError: the model went away")
+    assert not db.claim_grade(s.id, 0, "replica-b", stale)  # an outcome is stored: nothing is left to grade
+    assert not db.claim_grade(s.id, 9, "replica-a", stale)  # no such question
+
+
+def test_ungraded_answers_are_the_closed_questions_with_no_grade_and_no_error(db):
+    s = _session()
+    db.create(s)
+    for i in range(4):
+        rec = _record(i)
+        rec.closed = i > 0  # 0: still being answered
+        db.save_question(s.id, rec)
+    db.save_grade(s.id, 2, Grade(question_id="guide-02", score=3.0))
+    db.save_grade(s.id, 3, None, "RuntimeError: the model went away")
+    assert db.ungraded_answers() == [(s.id, 1)]
+
+
+def test_has_accounts_by_role(db):
+    from interviewer.interview.db import StoredAccount
+    from interviewer.interview.session import now
+
+    assert not db.has_accounts()
+    db.save_account(StoredAccount(name="ann", password_hash="$argon2id$x", role="candidate", created_at=now()))
+    assert db.has_accounts() and db.has_accounts("candidate") and not db.has_accounts("instructor")
+
+
 # -- migrations ----------------------------------------------------------------------------------------------------
 from interviewer.interview import migrations  # noqa: E402
 

@@ -1,21 +1,41 @@
 """The grading line candidates share: positions in submission order, freed however a job ends, and grades that a
-restart lost are queued again when the session is opened. Jobs are held by events, never timed."""
+restart lost are queued again: when the session is opened, and by the sweep a process runs when it starts, claimed
+in the database so that replicas grade each answer once (on SQLite and PostgreSQL). Jobs are held by events, never
+timed."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
 from interviewer.grading.grader import Grader
-from interviewer.interview.agent import Interviewer
+from interviewer.interview import grading_jobs
+from interviewer.interview.agent import Interviewer, sweep_lost_grades
+from interviewer.interview.db import SessionDB
 from interviewer.interview.grading_queue import GradingQueue, queue_line
-from interviewer.interview.session import SessionConfig
+from interviewer.interview.session import QuestionRecord, Session, SessionConfig
 from interviewer.models.fake import toy_llm
 
 HELD_LIMIT_S = 60  # a held job gives up after this, so a broken test fails instead of hanging the suite
 GRADES_WAIT_S = 60
+
+
+@pytest.fixture
+def db(db_target):
+    """The tests' sessions database, on each engine."""
+    opened = SessionDB(db_target)
+    yield opened
+    opened.close()
+
+
+def _claims_go_stale(monkeypatch) -> None:
+    """From now on the grading clock reads just past GRADE_CLAIM_STALE_S: every claim taken so far is stale."""
+    real_now = grading_jobs.now
+    later = timedelta(seconds=grading_jobs.GRADE_CLAIM_STALE_S + 1)
+    monkeypatch.setattr(grading_jobs, "now", lambda: real_now() + later)
 
 
 class GatedGrader:
@@ -25,8 +45,10 @@ class GatedGrader:
         self.inner = Grader(toy_llm(), None, settings)
         self.gate, self.fail = gate, fail
         self.started = threading.Event()
+        self.calls = 0
 
     def score(self, *args, **kwargs):
+        self.calls += 1
         self.started.set()
         if self.gate is not None and not self.gate.wait(HELD_LIMIT_S):
             raise TimeoutError("the test never released this job")
@@ -139,9 +161,10 @@ def test_three_candidates_see_their_place_in_line(db, bank, session_settings):
     assert queue.stats().unfinished == 0
 
 
-def test_a_grade_lost_with_the_process_is_queued_again_on_resume(db, bank, session_settings):
+def test_a_grade_lost_with_the_process_is_queued_again_on_resume(db, bank, session_settings, monkeypatch):
     """Answer, 'crash' before the grade is stored (the job is held and its process never writes), open the session
-    again: the grade arrives from the new process."""
+    again: the dead process's claim is respected while it is fresh, and once it is stale the grade arrives from the
+    new process."""
     queue, gate = GradingQueue(), threading.Event()
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = _agent(db, bank, session_settings, pool, queue, GatedGrader(session_settings, gate), "dan")
@@ -156,6 +179,9 @@ def test_a_grade_lost_with_the_process_is_queued_again_on_resume(db, bank, sessi
                                    grader=GatedGrader(session_settings), questions=bank.questions, executor=pool,
                                    grading_queue=queue)
         try:
+            assert again.grading.jobs == {}  # its claim is fresh: as far as anyone can tell, it is still grading
+            _claims_go_stale(monkeypatch)
+            assert again.requeue_lost_grades() == [0]
             assert again.wait_for_grades(GRADES_WAIT_S)
             grade = db.load(first.session.id).questions[0].grade
             assert grade is not None and grade.question_id == stored.questions[0].question_id
@@ -185,6 +211,101 @@ def test_resume_stores_a_lost_skip_and_leaves_stored_errors_alone(db, bank, sess
         assert 1 not in again.grading.jobs
     finally:
         again.close()
+
+
+def _lost_grade(db: SessionDB, bank, user: str) -> Session:
+    """A session whose first question was answered and closed, and whose grade no process ever stored."""
+    q = bank.questions[0]
+    session = Session(config=SessionConfig(track="fresher", n_questions=2, user=user))
+    db.create(session)
+    db.save_question(session.id, QuestionRecord(index=0, question_id=q.id, tier=q.tier, concepts=q.concepts,
+                                                question=q.question, answers=[" ".join(q.key_points)], closed=True))
+    return session
+
+
+def _sweep(db, bank, grader, pool, queue) -> list[Interviewer]:
+    return sweep_lost_grades(db, llm=toy_llm(), grader=grader, questions=bank.questions, executor=pool,
+                             grading_queue=queue)
+
+
+def test_the_sweep_grades_a_lost_answer_without_its_session_being_opened(db, bank, session_settings):
+    lost = _lost_grade(db, bank, "fay")
+    grader = GatedGrader(session_settings)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        swept = _sweep(db, bank, grader, pool, GradingQueue())
+        for agent in swept:
+            assert agent.wait_for_grades(GRADES_WAIT_S)
+            agent.close()
+    stored = db.load(lost.id).questions[0]
+    assert stored.grade is not None and stored.grade.question_id == bank.questions[0].id
+    assert grader.calls == 1 and db.cards("fay")[stored.question_id].reviews == 1
+    assert _sweep(db, bank, grader, None, GradingQueue()) == [] and grader.calls == 1  # nothing is left to sweep
+
+
+def test_two_replicas_sweeping_at_once_grade_an_answer_once(db_target, bank, session_settings):
+    """Two processes start together on one database: both find the lost answer, one claim wins, one grade is
+    stored and the practice schedule counts one review."""
+    replicas = [SessionDB(db_target), SessionDB(db_target)]
+    lost = _lost_grade(replicas[0], bank, "gus")
+    gate, ready = threading.Event(), threading.Barrier(len(replicas))
+    graders = [GatedGrader(session_settings, gate) for _ in replicas]
+    swept: list[list[Interviewer]] = [[] for _ in replicas]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        def replica(i: int) -> None:
+            ready.wait(HELD_LIMIT_S)  # both sweeps start together
+            swept[i] = _sweep(replicas[i], bank, graders[i], pool, GradingQueue())
+        threads = [threading.Thread(target=replica, args=(i,)) for i in range(len(replicas))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(HELD_LIMIT_S)
+        try:
+            assert sum(len(a.grading.jobs) for agents in swept for a in agents) == 1  # one claim won
+        finally:
+            gate.set()
+        for agents in swept:
+            for agent in agents:
+                assert agent.wait_for_grades(GRADES_WAIT_S)
+                agent.close()
+    assert sum(g.calls for g in graders) == 1
+    stored = replicas[1].load(lost.id).questions[0]
+    assert stored.grade is not None and replicas[1].cards("gus")[stored.question_id].reviews == 1
+    for opened in replicas:
+        opened.close()
+
+
+def test_the_sweep_leaves_a_fresh_claim_and_takes_over_a_stale_one(db, bank, session_settings, monkeypatch):
+    lost = _lost_grade(db, bank, "hal")
+    assert db.claim_grade(lost.id, 0, "a-replica-that-died", grading_jobs.now())
+    grader = GatedGrader(session_settings)
+    assert _sweep(db, bank, grader, None, GradingQueue()) == [] and grader.calls == 0
+    _claims_go_stale(monkeypatch)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        [agent] = _sweep(db, bank, grader, pool, GradingQueue())
+        assert agent.wait_for_grades(GRADES_WAIT_S)
+        agent.close()
+    assert grader.calls == 1 and db.load(lost.id).questions[0].grade is not None
+
+
+def test_the_app_sweeps_lost_grades_when_its_process_starts(app_env, bank):
+    """The first page of a fresh process queues the lost grade; nobody opens the session."""
+    from streamlit.testing.v1 import AppTest
+
+    from apptest import APP, TIMEOUT
+    from interviewer.config import Settings
+    from ui import state
+
+    lost = _lost_grade(app_env, bank, "ivy")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    assert "sid" not in at.query_params
+    settings = Settings()
+    sweep = state.sweep_lost_grades(settings.database, state.get_db(settings.database), settings)  # the cached one
+    [agent] = sweep.result(timeout=GRADES_WAIT_S)
+    assert agent.session.id == lost.id and state.live_agents()[lost.id] is agent
+    assert agent.wait_for_grades(GRADES_WAIT_S)
+    assert app_env.load(lost.id).questions[0].grade is not None
 
 
 def test_the_interview_page_says_how_many_answers_are_ahead(app_env, bank, monkeypatch):

@@ -83,6 +83,16 @@ def test_candidates_open_only_their_own_sessions_instructors_any():
     assert accounts.may_open(teacher, "bob", team_mode=True)
     assert not accounts.may_open(None, "ann", team_mode=True)
     assert accounts.may_open(None, "anyone", team_mode=False)  # the laptop: one person owns everything
+    assert not accounts.may_open(ann, "bob", team_mode=False)  # a signed-in account is held to its role regardless
+
+
+def test_a_database_with_an_account_is_in_team_mode_whatever_the_setting(team_db):
+    from interviewer.config import Settings
+
+    laptop, team = Settings(team_mode=False), Settings(team_mode=True)
+    assert not accounts.team_mode(laptop, team_db) and accounts.team_mode(team, team_db)  # before any account
+    accounts.add(team_db, "ann", PASSWORD)
+    assert accounts.team_mode(laptop, team_db) and accounts.team_mode(team, team_db)
 
 
 def test_cohort_rows_latest_score_and_trend(team_db):
@@ -104,27 +114,53 @@ def test_csv_export_defuses_spreadsheet_formulas(tmp_path):
     assert "\n'=HYPERLINK(1)," in to_csv(cohort(db))
 
 
-def test_users_cli_adds_lists_and_removes_without_echoing_the_password(tmp_path, monkeypatch):
-    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+def _cli(monkeypatch, tmp_path):
+    """The CLI on a data directory of the test's own, with INTERVIEWER_TEAM_MODE unset."""
     from interviewer.config import get_settings
 
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("INTERVIEWER_TEAM_MODE", raising=False)
     get_settings.cache_clear()
-    runner = CliRunner()
+    return CliRunner()
+
+
+def test_users_cli_makes_the_first_account_then_asks_an_instructor(tmp_path, monkeypatch):
+    """A new database: anyone who reaches it makes the first instructor; from then on accounts are managed by an
+    instructor's sign-in (theirs on the first line of stdin, the new account's on the next), never echoing one."""
+    from interviewer.config import get_settings
+
+    runner = _cli(monkeypatch, tmp_path)
     try:
         added = runner.invoke(cli, ["users", "add", "teacher", "--role", "instructor", "--password-stdin"],
                               input=PASSWORD + "\n")
         assert added.exit_code == 0, added.output
-        assert PASSWORD not in added.output
-        listed = runner.invoke(cli, ["users", "list", "--json"])
+        unsigned = [runner.invoke(cli, args, input=PASSWORD + "\n") for args in (
+            ["users", "list", "--json"], ["users", "add", "ann", "--password-stdin"], ["users", "remove", "teacher"])]
+        assert all(r.exit_code != 0 and "--as NAME" in r.output for r in unsigned)
+        listed = runner.invoke(cli, ["users", "list", "--json", "--as", "teacher", "--password-stdin"],
+                               input=PASSWORD + "\n")
         assert '"teacher"' in listed.output and '"instructor"' in listed.output and "argon2" not in listed.output
-        short = runner.invoke(cli, ["users", "add", "x", "--password-stdin"], input="short\n")
+        ann = runner.invoke(cli, ["users", "add", "ann", "--password-stdin", "--as", "teacher"],
+                            input=f"{PASSWORD}\nann's own password\n")
+        assert ann.exit_code == 0, ann.output
+        by_a_candidate = runner.invoke(cli, ["users", "add", "bob", "--password-stdin", "--as", "ann"],
+                                       input=f"ann's own password\n{PASSWORD}\n")
+        assert by_a_candidate.exit_code != 0 and "for instructors" in by_a_candidate.output
+        wrong = runner.invoke(cli, ["users", "list", "--as", "teacher", "--password-stdin"], input="not it at all\n")
+        assert wrong.exit_code != 0 and "wrong name or password" in wrong.output
+        short = runner.invoke(cli, ["users", "add", "x", "--password-stdin", "--as", "teacher"],
+                              input=f"{PASSWORD}\nshort\n")
         assert short.exit_code != 0 and "at least" in short.output
-        assert runner.invoke(cli, ["users", "remove", "teacher"]).exit_code == 0
-        assert runner.invoke(cli, ["users", "remove", "teacher"]).exit_code != 0
+        remove = ["users", "remove", "ann", "--as", "teacher", "--password-stdin"]
+        assert runner.invoke(cli, remove, input=PASSWORD + "\n").exit_code == 0
+        assert runner.invoke(cli, remove, input=PASSWORD + "\n").exit_code != 0
+        outputs = [added, *unsigned, listed, ann, by_a_candidate, wrong, short]
+        assert not any(secret in r.output for r in outputs for secret in (PASSWORD, "ann's own password"))
     finally:
         get_settings.cache_clear()
-    stored = (tmp_path / "interviewer.sqlite3").read_bytes()
-    assert PASSWORD.encode() not in stored
+    for path in tmp_path.rglob("*"):  # the database, its WAL
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes() and b"ann's own password" not in path.read_bytes()
 
 
 # -- the terminal in team mode ---------------------------------------------------------------------------------------
@@ -184,6 +220,32 @@ def test_off_team_mode_the_terminal_asks_for_no_sign_in(app_env):
     assert listed.exit_code == 0 and '"bob"' in listed.output
 
 
+def test_a_database_with_accounts_asks_the_terminal_for_a_sign_in_without_the_setting(app_env, monkeypatch):
+    """INTERVIEWER_TEAM_MODE unset against a team's database: every command still asks, and a candidate still reads
+    only their own."""
+    from interviewer.config import get_settings
+
+    monkeypatch.delenv("INTERVIEWER_TEAM_MODE", raising=False)
+    get_settings.cache_clear()
+    accounts.add(app_env, "ann", PASSWORD)
+    accounts.add(app_env, "bob", PASSWORD)
+    sessions = {name: _graded_session(app_env, name, [3.0]).id for name in ("ann", "bob")}
+    try:
+        assert not get_settings().team_mode
+        for args in (["history", "--user", "bob", "--json"], ["practice", "--user", "bob", "--json"], ["cohort"]):
+            unsigned = CliRunner().invoke(cli, args)
+            assert unsigned.exit_code != 0 and "--as NAME" in unsigned.output, args
+            assert sessions["bob"] not in unsigned.output
+        for args in (["history", "--user", "bob", "--json"], ["interview", "--resume", sessions["bob"], "--backend",
+                                                               "fake"]):
+            refused = _as("ann", *args)
+            assert refused.exit_code != 0 and "belongs to another candidate" in refused.output, args
+        own = _as("ann", "history", "--json")
+        assert own.exit_code == 0 and sessions["ann"] in own.output and sessions["bob"] not in own.output
+    finally:
+        get_settings.cache_clear()
+
+
 # -- the app in team mode ------------------------------------------------------------------------------------------
 @pytest.fixture
 def team_app(app_env, monkeypatch):
@@ -214,6 +276,23 @@ def test_the_app_asks_for_a_sign_in_and_refuses_a_wrong_password(team_app):
     at = _signed_in("ann")
     assert at.header[0].value != "Sign in" and "ann" in " ".join(c.value for c in at.sidebar.caption)
     assert not any(w.key == "user" for w in at.sidebar.text_input)  # the name comes from the account
+
+
+def test_a_database_with_accounts_shows_the_app_sign_in_without_the_setting(app_env, monkeypatch):
+    monkeypatch.delenv("INTERVIEWER_TEAM_MODE", raising=False)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert at.header[0].value != "Sign in"  # no account yet: the laptop, nobody signs in
+    accounts.add(app_env, "ann", PASSWORD)
+    accounts.add(app_env, "bob", PASSWORD)
+    at.run()
+    assert at.header[0].value == "Sign in" and not at.chat_input and not at.sidebar.radio
+    bobs = _graded_session(app_env, "bob", [4.0])
+    at = _signed_in("ann")
+    at.query_params["sid"] = bobs.id
+    at.run()
+    assert any("belongs to another candidate" in e.value for e in at.error)
+    assert bobs.id not in " ".join(m.value for m in at.markdown)
 
 
 def test_a_candidate_cannot_open_another_candidates_session_by_url(team_app):
@@ -318,3 +397,54 @@ def test_an_unreachable_database_is_reported_without_its_password(app_env, monke
     [error] = at.error
     assert "cannot be opened" in error.value and "someone:***@127.0.0.1" in error.value
     assert "hunter2" not in error.value and not at.chat_input
+
+
+def test_a_password_never_reaches_the_logs_or_the_output(app_env, monkeypatch, caplog, capfd):
+    """Every logger at DEBUG and both file descriptors captured while an account is made, signed in to in the app
+    (wrongly, then rightly) and in the terminal: the password is nowhere."""
+    import logging
+
+    from interviewer.config import get_settings
+
+    secret = "hunter2-never-logged-4711"
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("INTERVIEWER_TEAM_MODE", "1")
+    get_settings.cache_clear()
+    try:
+        added = CliRunner().invoke(cli, ["users", "add", "kim", "--role", "instructor", "--password-stdin"],
+                                   input=secret + "\n")
+        assert added.exit_code == 0, added.output
+        refused = _signed_in("kim", secret + "!")
+        assert refused.header[0].value == "Sign in"
+        at = _signed_in("kim", secret)
+        assert at.header[0].value != "Sign in"  # signed in: the whole path ran
+        shown = [e.value for kind in ("markdown", "caption", "error", "text") for e in getattr(at, kind)]
+        terminal = CliRunner().invoke(cli, ["history", "--json", "--as", "kim", "--password-stdin"],
+                                      input=secret + "\n")
+        assert terminal.exit_code == 0, terminal.output
+    finally:
+        get_settings.cache_clear()
+    out, err = capfd.readouterr()
+    for where, text in {"logs": caplog.text, "stdout": out, "stderr": err, "users add": added.output,
+                        "history": terminal.output, "the page": " ".join(map(str, shown))}.items():
+        assert secret not in text, where
+
+
+def test_probed_capabilities_are_kept_under_the_url_without_its_credentials(tmp_path, monkeypatch):
+    import json
+
+    from interviewer.models import probe
+    from interviewer.models.base import Capabilities
+
+    asked: list[str] = []
+    monkeypatch.setattr(probe, "probe", lambda client, model: asked.append(model) or Capabilities(grammar=True))
+    said: list[str] = []
+    caps = probe.capabilities_for(None, "http://someone:hunter2-secret@llm.internal:8080/v1/", "m", tmp_path,
+                                  on_progress=said.append)
+    assert caps.grammar and asked == ["m"]
+    saved = (tmp_path / probe.PROBE_FILE).read_text()
+    assert "hunter2" not in saved and "someone" not in saved and list(json.loads(saved)) == [
+        "http://llm.internal:8080/v1|m"]
+    assert said and not any("hunter2" in line or "someone" in line for line in said)
+    assert probe.capabilities_for(None, "http://llm.internal:8080/v1", "m", tmp_path).grammar
+    assert asked == ["m"]  # the same server, with or without credentials: probed once

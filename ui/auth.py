@@ -2,7 +2,8 @@
 browser session's state (a refresh asks again: nothing about the sign-in is kept in the browser).
 
 The password is cleared from the session state by the submit button's callback; a failed sign-in says the same for
-a wrong name and a wrong password. With team mode off there are no accounts and this draws nothing.
+a wrong name and a wrong password. Team mode is the database's (`accounts.team_mode`): one that holds an account
+asks for a sign-in whatever the settings say. With team mode off there are no accounts and this draws nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import streamlit as st
 from interviewer.config import Settings
 from interviewer.interview import accounts
 from interviewer.interview.accounts import Account
+from interviewer.interview.db import SessionDB
 from ui import state
 
 ACCOUNT_KEY = "account"
@@ -35,13 +37,12 @@ def _try_sign_in(settings: Settings) -> None:
         st.session_state[ACCOUNT_KEY] = account
 
 
-def signed_in(settings: Settings) -> Account | None:
+def signed_in(settings: Settings, db: SessionDB) -> Account | None:
     """The signed-in account; in team mode without one, draws the sign-in form and stops this run."""
-    if not settings.team_mode:
+    if not accounts.team_mode(settings, db):
         return None
     if (account := st.session_state.get(ACCOUNT_KEY)) is not None:
         return account
-    state.get_db(settings.database)  # a database that cannot be opened says so here, not inside the callback
     st.header("Sign in")
     st.caption("This interviewer is shared by a team: sign in to see your own interviews. "
                "Accounts are made by an instructor (`interviewer users add NAME`).")

@@ -1,19 +1,21 @@
 """What outlives one script run: process-wide resources (st.cache_resource) and the model this browser loaded.
 
 State that must outlive a browser refresh lives in SQLite (the session id is in the URL, ?sid=...); the LLM, the
-store, the database handle and the grading thread pool are shared by every browser session of this process.
+store, the database handle and the grading thread pool are shared by every browser session of this process, and
+the sweep that queues the grades a restart lost runs once per process (`sweep_lost_grades`).
 """
 
 from __future__ import annotations
 
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import streamlit as st
 
 from interviewer.config import Settings
 from interviewer.grading.grader import Grader
+from interviewer.interview import agent as interview_agent
 from interviewer.interview.database import DatabaseError
 from interviewer.interview.db import SessionDB
 from interviewer.knowledge.background import BackgroundStore
@@ -64,6 +66,36 @@ def get_store(data_dir: str, ingest: bool, _settings: Settings) -> BackgroundSto
 def live_agents() -> weakref.WeakValueDictionary:
     """Agents of the sessions open in this process: the same session in two tabs shares one (one turn at a time)."""
     return weakref.WeakValueDictionary()
+
+
+def default_choice(settings: Settings) -> Choice:
+    """What the sidebar picks before anyone changes it: the settings' backend and its set-up form's defaults (the
+    same key for `get_llm`, so the sweep and the first interview share one model)."""
+    backend = settings.resolved_backend()
+    filled = {f.setting: None if f.secret else (f.default(settings) or None) for f in BACKENDS[backend].setup}
+    return backend, tuple(sorted(filled.items()))
+
+
+@st.cache_resource(show_spinner=False)
+def sweep_lost_grades(target: str, _db: SessionDB, _settings: Settings) -> Future | None:
+    """Once per process, at its first page: queue the grades that a restart lost, without waiting for their sessions
+    to be opened (`agent.sweep_lost_grades`, which claims each in the database first, so replicas starting together
+    grade each once). Only when something was lost does the model load, and then on the pool: the first page does
+    not wait for it."""
+    if not _db.ungraded_answers():
+        return None
+    return get_pool().submit(_sweep, _db, _settings)
+
+
+def _sweep(db: SessionDB, settings: Settings) -> list:
+    choice = default_choice(settings)
+    llm = get_llm(*choice, str(settings.data_dir), settings)
+    agents = interview_agent.sweep_lost_grades(
+        db, exclude=set(live_agents().keys()), llm=llm, grader=grader_for(settings, llm, choice),
+        questions=get_questions(str(settings.knowledge_dir)), executor=get_pool())
+    for agent in agents:  # a session opened while its grades are swept shares the sweep's agent
+        live_agents()[agent.session.id] = agent
+    return agents  # held by the cached future: the agents stay alive (and in live_agents) until the process ends
 
 
 def friendly(e: Exception) -> str:

@@ -5,7 +5,9 @@ an unknown name still verifies against a hash, so a wrong name and a wrong passw
 same thing. Hashes made with older parameters are upgraded at the next sign-in.
 
 A candidate opens only their own sessions; an instructor opens anyone's and sees the cohort. The laptop default
-(team mode off) has no accounts: whoever runs the app owns everything in it.
+(team mode off) has no accounts: whoever runs the app owns everything in it. A database that holds an account is a
+team database whatever the settings say (`team_mode`), so running a command against it without the setting skips
+nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel
 
+from interviewer.config import Settings
 from interviewer.interview.db import SessionDB, StoredAccount
 from interviewer.interview.session import now
 
@@ -107,10 +110,16 @@ def sign_in(db: SessionDB, name: str, password: str) -> Account | None:
     return Account(name=stored.name, role=stored.role)
 
 
+def team_mode(settings: Settings, db: SessionDB) -> bool:
+    """Whether every command and the app ask for a sign-in: always once the database holds an account; before that,
+    when the setting asks for it (a new team database: the app shows the sign-in while the first accounts are made).
+    """
+    return settings.team_mode or db.has_accounts()
+
+
 def may_open(viewer: Account | None, owner: str, *, team_mode: bool) -> bool:
-    """Whether `viewer` may read, resume or delete a session (or history) that belongs to `owner`."""
-    if not team_mode:
-        return True
+    """Whether `viewer` may read, resume or delete a session (or history) that belongs to `owner`. A signed-in
+    account is held to its role whatever `team_mode` says: accounts exist only in team mode."""
     if viewer is None:
-        return False
+        return not team_mode
     return viewer.instructor or viewer.name == owner

@@ -12,9 +12,10 @@ the answer away passes the leak check of `interviewer.interview.conversation` fi
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from interviewer.grading.models import Grade, KeyPointResult
@@ -40,6 +41,7 @@ MAX_HINTS = len(conv.HINT_LEVELS)
 LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level...
 LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
 NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
+log = logging.getLogger(__name__)
 
 MOVES: dict[str, str] = LINES["moves"]  # how each follow-up move is described to the model
 HINT_STRENGTHS: dict[str, str | None] = LINES["hint_strengths"]  # per level; None: templated only
@@ -127,7 +129,9 @@ class Interviewer:
     def requeue_lost_grades(self) -> list[int]:
         """Queue a grade for every closed question that has neither a grade nor a grade error: its grading died with
         the process that ran it. A stored error is an outcome (the report shows it; `ensure_grades` retries it at the
-        end), so it is not re-queued here. Returns the indexes queued."""
+        end), so it is not re-queued here. Each is claimed first (grading_jobs.py): one under way in another process,
+        or claimed by a grader that died less than GRADE_CLAIM_STALE_S ago, is left to it. Returns the indexes
+        queued."""
         queued = []
         for rec in self.session.questions:
             if not rec.closed or rec.grade is not None or rec.grade_error is not None:
@@ -135,9 +139,11 @@ class Interviewer:
             if (job := self.grading.jobs.get(rec.index)) is not None and not job.done():
                 continue
             if rec.skipped:  # the process ended between closing the question and storing its skip
+                if not self.grading.claim(rec):
+                    continue
                 self.grading.set_grade(rec, skipped_grade(self.question(rec)))
-            else:
-                self.grading.grade_in_background(rec)
+            elif self.grading.grade_in_background(rec) is None:
+                continue
             queued.append(rec.index)
         return queued
 
@@ -348,6 +354,9 @@ class Interviewer:
         if rec.skipped:
             self.grading.set_grade(rec, skipped_grade(self.question(rec)))
         elif self.session.config.mode == "practice":
+            # Claimed at once, so a sweep starting in another process leaves this answer to its feedback (shown
+            # whatever the claim says: the candidate is waiting for it).
+            self.grading.claim(rec)
             out.append(self._say("feedback", chunks=self._feedback_chunks(rec), index=rec.index, background=True))
         else:
             self.grading.grade_in_background(rec)
@@ -414,3 +423,26 @@ class Interviewer:
 
     def close(self) -> None:
         self.grading.close()
+
+
+def sweep_lost_grades(db: SessionDB, *, exclude: Collection[str] = (), **kwargs) -> list[Interviewer]:
+    """Queue the grades that died with a process, without waiting for their sessions to be opened: run once when a
+    process starts. Every session with a closed question that has neither a grade nor an error is resumed, which
+    claims each such answer before queuing it (`requeue_lost_grades`), so of several replicas sweeping one database
+    at once one grades it. `exclude`: sessions already open in this process (their agents re-queued what was lost);
+    `kwargs` as for `Interviewer` (llm, grader, questions, executor, grading_queue). Returns the agents with grades
+    under way, for the caller to keep (and share) until their grades are in."""
+    swept = []
+    for session_id in dict.fromkeys(sid for sid, _ in db.ungraded_answers()):
+        if session_id in exclude or (session := db.load(session_id)) is None:
+            continue
+        agent = Interviewer(session, db=db, **kwargs)
+        try:
+            agent.requeue_lost_grades()
+        except Exception:  # one session the bank no longer knows must not keep the others from their grades
+            log.exception("could not queue the lost grades of session %s", session_id)
+        if agent.grading.running():
+            swept.append(agent)
+        else:
+            agent.close()
+    return swept

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -17,6 +17,11 @@ from interviewer.grading.models import Grade
 from interviewer.interview import migrations
 from interviewer.interview.database import Connection, open_database
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn, now
+
+
+def _stamp(at: datetime) -> str:
+    """A claim's time as text that sorts as the time does: UTC, always with microseconds."""
+    return at.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 class SessionSummary(BaseModel):
@@ -116,6 +121,18 @@ class SessionDB:
                         (grade.model_dump_json() if grade else None, error, grade.score if grade else None,
                          session_id, index))
 
+    def claim_grade(self, session_id: str, index: int, owner: str, stale_before: datetime) -> bool:
+        """Take the grading of one answer for `owner`: True when it has neither a grade nor a grade error and nobody
+        else holds a claim newer than `stale_before` (`owner`'s own claim is renewed). One UPDATE decides: on
+        PostgreSQL a second claimer waits for the first one's row lock and then finds the row claimed; SQLite
+        serialises the two on the file's write lock."""
+        with self._connect() as con:
+            cur = con.execute("UPDATE questions SET claimed_by=?, claimed_at=? WHERE session_id=? AND idx=? "
+                              "AND grade IS NULL AND grade_error IS NULL "
+                              "AND (claimed_by IS NULL OR claimed_by=? OR claimed_at < ?)",
+                              (owner, _stamp(now()), session_id, index, owner, _stamp(stale_before)))
+            return cur.rowcount == 1
+
     def mark_seen(self, user: str, question_ids: list[str]) -> None:
         stamp = now().isoformat()
         with self._connect() as con:
@@ -208,6 +225,15 @@ class SessionDB:
                                (user, limit)).fetchall()
         return [r[0] for r in rows]
 
+    def ungraded_answers(self) -> list[tuple[str, int]]:
+        """(session id, question index) of every closed question with neither a grade nor a grade error, oldest
+        session first: grades that no process has stored (under way somewhere, or lost with a process)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT q.session_id, q.idx, q.record FROM questions q JOIN sessions s "
+                               "ON s.id = q.session_id WHERE q.grade IS NULL AND q.grade_error IS NULL "
+                               "ORDER BY s.created_at, q.idx").fetchall()
+        return [(sid, idx) for sid, idx, record in rows if json.loads(record).get("closed")]
+
     def schema(self) -> list[str]:
         """The migrations this database has had, oldest first."""
         with self._connect() as con:
@@ -248,6 +274,12 @@ class SessionDB:
         with self._connect() as con:
             rows = con.execute("SELECT name, password_hash, role, created_at FROM accounts ORDER BY name").fetchall()
         return [StoredAccount(name=r[0], password_hash=r[1], role=r[2], created_at=r[3]) for r in rows]
+
+    def has_accounts(self, role: str | None = None) -> bool:
+        """Whether any account (of this role) exists: a database with accounts is a team database."""
+        sql = "SELECT 1 FROM accounts" + (" WHERE role=?" if role else "") + " LIMIT 1"
+        with self._connect() as con:
+            return con.execute(sql, (role,) if role else ()).fetchone() is not None
 
     def remove_account(self, name: str) -> bool:
         with self._connect() as con:

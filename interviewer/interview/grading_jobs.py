@@ -7,22 +7,34 @@ never raises into the conversation: a failure is stored as the question's grade 
 Every score and grading job takes a ticket in the process-wide `GRADING_QUEUE` when it is submitted, so a session can
 say how many other answers its grades wait behind (`queue_position`). A background grade that can reuse its quick
 score waits on that future's completion instead of on a pool worker: it holds no thread and no second ticket.
+
+Several processes (app replicas, a restarted one sweeping what its predecessor lost) may find one answer ungraded, so
+a grade is claimed in the database before it is queued and again as its job starts (`SessionDB.claim_grade`): one
+grader grades each answer. A claim older than `GRADE_CLAIM_STALE_S` belongs to a grader that died, and is taken over.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import timedelta
 
 from interviewer.grading.models import Grade
 from interviewer.interview import practice
 from interviewer.interview.db import SessionDB
 from interviewer.interview.grading_queue import GRADING_QUEUE, GradingQueue
-from interviewer.interview.session import QuestionRecord, Session
+from interviewer.interview.session import QuestionRecord, Session, now
 from interviewer.knowledge.bank import Question
 
 OWN_POOL_WORKERS = 2  # when the caller shares no pool: one quick score and one background grade at once
+# A claim is taken when a grade is queued and renewed when its job starts; the grade then runs a few model requests
+# of at most request_timeout_s (120 s by default) each, and on the loads measured (README, Load) waits in line well
+# under this. A claim older than this belongs to a grader that died: another may take it over.
+GRADE_CLAIM_STALE_S = 600.0
 
 
 class GradingJobs:
@@ -36,6 +48,14 @@ class GradingJobs:
         self._scores: dict[int, tuple[str, int, Future]] = {}  # question index -> (answer, hints, score future)
         self.jobs: dict[int, Future] = {}  # background grading per question index
         self._tickets: list[int] = []  # this session's tickets that may still be in the line
+        # Who claims this session's grades: unique per instance, so two agents of one session in one process (a sweep
+        # and a reopened tab) claim apart; host and pid say where a stuck claim came from.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+    def claim(self, rec: QuestionRecord) -> bool:
+        """Take (or renew) the grading of this answer; False when another grader holds it or it is stored."""
+        stale_before = now() - timedelta(seconds=GRADE_CLAIM_STALE_S)
+        return self.db.claim_grade(self.session.id, rec.index, self.owner, stale_before)
 
     def background(self, fn, *args) -> Future:
         """Work whose failure must never surface in the conversation (a warm-up, a lost race)."""
@@ -98,14 +118,19 @@ class GradingJobs:
             return known[2].result()
         return self.grader.score(self.bank[rec.question_id], answer, hints=hints)
 
-    def grade_in_background(self, rec: QuestionRecord) -> Future:
+    def grade_in_background(self, rec: QuestionRecord) -> Future | None:
         """The final grade, stored when it comes: from the quick score of this very answer when one was started (no
-        second job, no pool thread spent waiting on it), else from a job of its own."""
+        second job, no pool thread spent waiting on it), else from a job of its own. None when another grader holds
+        the answer's claim: that one stores the grade."""
+        if not self.claim(rec):
+            return None
         answer, hints = rec.combined_answer(), len(rec.hints)
         with self._lock:
             known = self._scores.get(rec.index)
             if not (known and known[0] == answer and known[1] == hints):
                 def job():
+                    if not self.claim(rec):  # renewed as it starts; taken over while it waited in line: not ours
+                        return
                     try:
                         self.set_grade(rec, self.full_grade(rec))
                     except Exception as e:  # keep the session; the report shows the question as ungraded

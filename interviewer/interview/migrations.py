@@ -92,6 +92,14 @@ def m003_accounts(con: Connection) -> None:
         created_at TEXT NOT NULL)""")
 
 
+@migration
+def m004_grade_claims(con: Connection) -> None:
+    """Who grades a question, since when (interview/grading_jobs.py): every replica on one database sweeps the grades
+    a restart lost, and each claims an answer here before grading it, so none is graded twice."""
+    con.execute("ALTER TABLE questions ADD COLUMN claimed_by TEXT")
+    con.execute("ALTER TABLE questions ADD COLUMN claimed_at TEXT")
+
+
 def check_order(migrations: Sequence[Migration]) -> None:
     """Names are mNNN_what, numbered 1, 2, 3, ... in list order: a gap or a swap is a mistake, not a choice."""
     for expected, fn in enumerate(migrations, start=1):

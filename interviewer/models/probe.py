@@ -4,7 +4,8 @@ Servers differ: llama-cpp-python's takes a GBNF `grammar` and `response_format: 
 `json_schema` with HTTP 500; vLLM takes `json_schema` and `guided_json`; Ollama takes `json_schema` and its own
 `format`; some honour none and must be asked in the prompt. Each probe asks for JSON the prompt does not ask for, so a
 pass means the server enforced it, not that the model happened to comply. Logprobs: asked for, and checked that
-`top_logprobs` came back. The result lives in `<data dir>/server-capabilities.json`; `interviewer doctor --reprobe`
+`top_logprobs` came back. The result lives in `<data dir>/server-capabilities.json`, keyed by the base URL without
+any user:password@ in it (a key names the server; credentials are never written there); `interviewer doctor --reprobe`
 asks again.
 """
 
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,8 +36,14 @@ _PROBE_MESSAGES = [{"role": "user", "content": 'Reply with the JSON object {"fru
 _PROBE_GRAMMAR = 'root ::= "{\\"colour\\":\\"" ("teal" | "mauve") "\\"}"'
 
 
+def without_credentials(base_url: str) -> str:
+    """The URL without user:password@, so that it can be shown, used as a key and kept on disk."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def _key(base_url: str, model: str) -> str:
-    return f"{base_url.rstrip('/')}|{model}"
+    return f"{without_credentials(base_url).rstrip('/')}|{model}"
 
 
 def _honours(llm: LLM, **kwargs) -> bool:
@@ -96,7 +104,7 @@ def capabilities_for(client, base_url: str, model: str, data_dir: Path, *,
         if known:
             return Capabilities.model_validate(known["capabilities"])
     if on_progress:
-        on_progress(f"probing {base_url} ({model}) for structured output and logprobs")
+        on_progress(f"probing {without_credentials(base_url)} ({model}) for structured output and logprobs")
     caps = probe(client, model)
     with _lock:
         data = _read(path)
