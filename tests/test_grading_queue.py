@@ -5,6 +5,10 @@ timed."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -285,6 +289,39 @@ def test_the_sweep_leaves_a_fresh_claim_and_takes_over_a_stale_one(db, bank, ses
         assert agent.wait_for_grades(GRADES_WAIT_S)
         agent.close()
     assert grader.calls == 1 and db.load(lost.id).questions[0].grade is not None
+
+
+def _claimant(pid: int, token: str = "0ld70ken") -> str:
+    """A claim's owner as grading_jobs names it: this host, that pid, a process token, an instance."""
+    return f"{socket.gethostname()}:{pid}:{token}:instance"
+
+
+def test_a_claim_whose_process_is_gone_is_taken_over_at_once_and_a_live_ones_is_left(db, bank, session_settings):
+    """One machine, the app restarted: the claim of the process that died is no obstacle (no stale wait); a claim
+    held by a process that still runs is left to it; this pid under another token is an earlier process."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    running = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert grading_jobs.orphaned(_claimant(dead.pid)) and not grading_jobs.orphaned(_claimant(running.pid))
+        assert grading_jobs.orphaned(_claimant(os.getpid()))  # this pid, another token: a process before this one
+        assert not grading_jobs.orphaned(f"{grading_jobs.PROCESS}:a-sibling-agent")
+        assert not grading_jobs.orphaned("another-host:1:token:instance") and not grading_jobs.orphaned("garbled")
+
+        held = _lost_grade(db, bank, "jon")
+        gone = _lost_grade(db, bank, "kim")
+        assert db.claim_grade(held.id, 0, _claimant(running.pid), grading_jobs.now())
+        assert db.claim_grade(gone.id, 0, _claimant(dead.pid), grading_jobs.now())
+        grader = GatedGrader(session_settings)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            swept = _sweep(db, bank, grader, pool, GradingQueue())
+            assert [a.session.id for a in swept] == [gone.id]
+            assert swept[0].wait_for_grades(GRADES_WAIT_S)
+            swept[0].close()
+        assert db.load(gone.id).questions[0].grade is not None and db.load(held.id).questions[0].grade is None
+        assert grader.calls == 1
+    finally:
+        running.communicate(b"")
 
 
 def test_the_app_sweeps_lost_grades_when_its_process_starts(app_env, bank):

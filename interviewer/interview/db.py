@@ -121,17 +121,25 @@ class SessionDB:
                         (grade.model_dump_json() if grade else None, error, grade.score if grade else None,
                          session_id, index))
 
-    def claim_grade(self, session_id: str, index: int, owner: str, stale_before: datetime) -> bool:
+    def claim_grade(self, session_id: str, index: int, owner: str, stale_before: datetime,
+                    orphaned: str | None = None) -> bool:
         """Take the grading of one answer for `owner`: True when it has neither a grade nor a grade error and nobody
-        else holds a claim newer than `stale_before` (`owner`'s own claim is renewed). One UPDATE decides: on
-        PostgreSQL a second claimer waits for the first one's row lock and then finds the row claimed; SQLite
-        serialises the two on the file's write lock."""
+        else holds a claim newer than `stale_before` (`owner`'s own claim is renewed; `orphaned`, a claimant known to
+        be gone, is taken over whatever its age). One UPDATE decides: on PostgreSQL a second claimer waits for the
+        first one's row lock and then finds the row claimed; SQLite serialises the two on the file's write lock."""
         with self._connect() as con:
             cur = con.execute("UPDATE questions SET claimed_by=?, claimed_at=? WHERE session_id=? AND idx=? "
                               "AND grade IS NULL AND grade_error IS NULL "
-                              "AND (claimed_by IS NULL OR claimed_by=? OR claimed_at < ?)",
-                              (owner, _stamp(now()), session_id, index, owner, _stamp(stale_before)))
+                              "AND (claimed_by IS NULL OR claimed_by=? OR claimed_at < ? OR claimed_by=?)",
+                              (owner, _stamp(now()), session_id, index, owner, _stamp(stale_before), orphaned))
             return cur.rowcount == 1
+
+    def grade_claimant(self, session_id: str, index: int) -> str | None:
+        """Who holds the claim on grading this answer, if anyone."""
+        with self._connect() as con:
+            row = con.execute("SELECT claimed_by FROM questions WHERE session_id=? AND idx=?",
+                              (session_id, index)).fetchone()
+        return row[0] if row else None
 
     def mark_seen(self, user: str, question_ids: list[str]) -> None:
         stamp = now().isoformat()

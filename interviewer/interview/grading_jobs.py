@@ -10,7 +10,9 @@ score waits on that future's completion instead of on a pool worker: it holds no
 
 Several processes (app replicas, a restarted one sweeping what its predecessor lost) may find one answer ungraded, so
 a grade is claimed in the database before it is queued and again as its job starts (`SessionDB.claim_grade`): one
-grader grades each answer. A claim older than `GRADE_CLAIM_STALE_S` belongs to a grader that died, and is taken over.
+grader grades each answer. A claim older than `GRADE_CLAIM_STALE_S` belongs to a grader that died, and is taken over;
+so is, at once, a claim whose process is known to be gone (`orphaned`: on this host, a pid that no longer runs), which
+is the common case of one machine whose app was restarted.
 """
 
 from __future__ import annotations
@@ -35,6 +37,31 @@ OWN_POOL_WORKERS = 2  # when the caller shares no pool: one quick score and one 
 # of at most request_timeout_s (120 s by default) each, and on the loads measured (README, Load) waits in line well
 # under this. A claim older than this belongs to a grader that died: another may take it over.
 GRADE_CLAIM_STALE_S = 600.0
+# This process as its claims name it: host, pid and a token, so that a claim left by an earlier process with the same
+# pid (a restarted container numbers its processes alike) is told from this one's.
+PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def orphaned(owner: str | None) -> bool:
+    """Whether the process that holds a claim is known to be gone: on this host, a pid that no longer runs, or this
+    pid under another process's token. A claim from another host, or one whose pid runs, waits for the stale time."""
+    try:
+        host, pid, token, _ = (owner or "").rsplit(":", 3)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    this_host, this_pid, this_token = PROCESS.rsplit(":", 2)
+    if host != this_host:
+        return False
+    if pid == this_pid:
+        return token != this_token
+    try:
+        os.kill(pid_number, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists under another user, or cannot be asked
+        return False
+    return False
 
 
 class GradingJobs:
@@ -49,13 +76,15 @@ class GradingJobs:
         self.jobs: dict[int, Future] = {}  # background grading per question index
         self._tickets: list[int] = []  # this session's tickets that may still be in the line
         # Who claims this session's grades: unique per instance, so two agents of one session in one process (a sweep
-        # and a reopened tab) claim apart; host and pid say where a stuck claim came from.
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        # and a reopened tab) claim apart; the process part says whether a stuck claim's process still runs.
+        self.owner = f"{PROCESS}:{uuid.uuid4().hex[:8]}"
 
     def claim(self, rec: QuestionRecord) -> bool:
         """Take (or renew) the grading of this answer; False when another grader holds it or it is stored."""
         stale_before = now() - timedelta(seconds=GRADE_CLAIM_STALE_S)
-        return self.db.claim_grade(self.session.id, rec.index, self.owner, stale_before)
+        holder = self.db.grade_claimant(self.session.id, rec.index)
+        gone = holder if holder != self.owner and orphaned(holder) else None
+        return self.db.claim_grade(self.session.id, rec.index, self.owner, stale_before, orphaned=gone)
 
     def background(self, fn, *args) -> Future:
         """Work whose failure must never surface in the conversation (a warm-up, a lost race)."""
