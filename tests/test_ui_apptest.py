@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -138,131 +137,6 @@ def test_history_page_lists_sessions_and_deletes_my_data(app_env, bank):
     assert not at.exception
     assert db.list_sessions("local") == [] and db.load(sid) is None
     assert any("Deleted 1 session" in s.value for s in at.success)
-
-
-def test_without_the_voice_extra_the_app_says_how_to_enable_it_and_typing_works(app_env, bank, monkeypatch):
-    from interviewer.voice import stt
-
-    monkeypatch.setattr(stt, "missing", lambda model=None: "voice input needs the `voice` extra (test)")
-    at = new_app()
-    sid = start(at, n=1)
-    assert not at.get("audio_input") and any("needs the `voice` extra" in c.value for c in at.caption)
-    say(at, strong_answer(current_question(app_env, sid, bank)))
-    assert app_env.load(sid).questions[0].answers
-
-
-@pytest.mark.slow
-def test_a_spoken_answer_is_transcribed_corrected_and_sent_with_its_delivery(app_env, bank):
-    from interviewer.voice import tts
-
-    db = app_env
-    at = new_app()
-    sid = start(at, n=2, mode="practice")
-    q = current_question(db, sid, bank)
-    spoken = "Um, dropout randomly zeroes activations during training, and it is switched off at inference."
-    at.audio_input[0].set_value(("answer.wav", tts.synthesize(spoken), "audio/wav")).run()
-    assert not at.exception, at.exception
-    draft = next(t for t in at.text_area if t.key.startswith("spoken_draft"))
-    assert "dropout" in draft.value.lower() and not db.load(sid).questions[0].answers  # nothing sent yet
-    draft.set_value(draft.value + " It regularizes the network.")
-    at.button(key="send_spoken").click().run()
-    assert not at.exception, at.exception
-    rec = db.load(sid).questions[0]
-    assert rec.question_id == q.id and rec.answers and rec.answers[0].endswith("It regularizes the network.")
-    assert len(rec.delivery) == 1 and rec.delivery[0].spoken_s > 3 and rec.delivery[0].wpm
-    assert any(rec.answers[0] in text for role, text in messages(at) if role == "user")
-    assert not [t for t in at.text_area if t.key.startswith("spoken_draft")]  # the draft is gone: a fresh microphone
-
-
-def _silent_wav(seconds: float = 2.0, rate: int = 16_000) -> bytes:
-    import io
-    import wave
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\x00\x00" * int(seconds * rate))
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize("name, data, mime, message", [
-    ("answer.mp3", b"this is not audio at all", "audio/mpeg", "could not read the recording"),
-    ("answer.wav", _silent_wav(), "audio/wav", "heard only silence"),  # refused before any model loads
-], ids=["unreadable", "silent"])
-def test_an_unreadable_upload_gets_a_message_and_the_interview_goes_on(app_env, bank, name, data, mime, message):
-    at = new_app()
-    sid = start(at, n=1)
-    at.file_uploader(key="upload-0").upload(name, data, mime).run()
-    assert not at.exception, at.exception
-    assert any(message in w.value for w in at.warning)
-    drafts = [t for t in at.text_area if t.key.startswith("spoken_draft")]
-    assert not drafts and not app_env.load(sid).questions[0].answers
-    say(at, strong_answer(current_question(app_env, sid, bank)))  # typing still works
-    assert app_env.load(sid).questions[0].answers
-
-
-class _StubTranscriber:
-    """Stands in for Whisper: the UI's handling of a recording, without loading a model."""
-
-    text = "Dropout randomly zeroes activations during training and is switched off at inference."
-
-    def transcribe(self, audio, *, question: str = ""):
-        from interviewer.voice import stt
-        from interviewer.voice.delivery import measure
-
-        return stt.Transcription(text=self.text, duration_s=5.0, seconds=0.01, model="whisper-stub",
-                                 delivery=measure(self.text, 5.0))
-
-
-@pytest.mark.parametrize("keep", [True, False], ids=["kept", "not-kept"])
-def test_keep_my_recordings_saves_the_spoken_answer_under_its_session_only_when_on(app_env, bank, monkeypatch,
-                                                                                    tmp_path, keep):
-    from interviewer.voice import recordings, stt
-
-    monkeypatch.setattr(stt, "missing", lambda model=None: None)
-    monkeypatch.setattr(stt, "for_settings", lambda settings: _StubTranscriber())
-    db = app_env  # its data dir is tmp_path
-    at = new_app()
-    at.toggle(key="keep_recordings").set_value(keep)
-    sid = start(at, n=2)
-    audio = b"RIFF....WAVE stand-in bytes: the stub does not decode them"
-    at.audio_input[0].set_value(("answer.wav", audio, "audio/wav")).run()
-    assert not at.exception, at.exception
-    at.button(key="send_spoken").click().run()
-    assert not at.exception, at.exception
-    rec = db.load(sid).questions[0]
-    assert rec.answers == [_StubTranscriber.text] and len(rec.delivery) == 1
-    kept = [p for p in (tmp_path / recordings.FOLDER).rglob("*") if p.is_file()]
-    if keep:
-        assert len(kept) == 1 and kept[0].parent == recordings.folder(tmp_path, sid)
-        assert kept[0].read_bytes() == audio and kept[0].suffix == ".wav"
-    else:
-        assert kept == []
-
-
-def _voice_frames(at: AppTest) -> list:
-    return [e for e in at.get("iframe") if "speechSynthesis" in (e.proto.srcdoc or "")]
-
-
-def test_read_aloud_off_draws_no_voice_and_browser_draws_the_browser_voice(app_env, bank):
-    import json
-
-    from interviewer.voice import tts
-
-    at = new_app()
-    at.radio(key="speak").set_value("off")
-    sid = start(at, n=2)
-    assert "Question 1 of 2" in messages(at)[-1][1] and not _voice_frames(at)
-
-    at.radio(key="speak").set_value("browser")
-    say(at, "skip")
-    assert "Question 2 of 2" in messages(at)[-1][1]
-    frames = _voice_frames(at)
-    question = current_question(app_env, sid, bank).question
-    assert len(frames) == 1 and "SpeechSynthesisUtterance" in frames[0].proto.srcdoc
-    assert json.dumps(tts.speakable(question))[1:-1].replace("<", "\\u003c") in frames[0].proto.srcdoc
 
 
 def test_todays_practice_starts_from_the_plan_and_the_history_shows_progress(app_env, bank):

