@@ -186,12 +186,16 @@ def test_plan_and_interview_commands_take_a_job_description(tmp_path, monkeypatc
     job.write_text(LLM_JOB)
     empty = tmp_path / "empty.txt"
     empty.write_text("")
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as f:
+        f.truncate(3_000_000_000)  # sparse: 3 GB by its size, nothing on disk; refused before it is read
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(session_settings.data_dir))  # the ingested store
     monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
     get_settings.cache_clear()
     try:
         out = CliRunner().invoke(app, ["plan", "--jd", str(job), "--n", "4", "--json"])
         bad = CliRunner().invoke(app, ["plan", "--jd", str(empty)])
+        too_big = CliRunner().invoke(app, ["plan", "--jd", str(huge)])
         run = CliRunner().invoke(app, ["interview", "--jd", str(job), "--n", "2", "--user", "jd-test"],
                                  input="end\n")
         practise = CliRunner().invoke(app, ["practice", "--user", "jd-test", "--json"])
@@ -202,6 +206,7 @@ def test_plan_and_interview_commands_take_a_job_description(tmp_path, monkeypatc
     plan = json.loads(out.stdout)
     assert len(plan["items"]) == 4 and all(i["phrase"] for i in plan["items"])
     assert bad.exit_code == 2 and "no readable text" in bad.output
+    assert too_big.exit_code == 2 and "huge.txt is 3000.0 MB" in " ".join(too_big.output.split())
     assert run.exit_code == 0, run.output
     assert "Why this question: the job asks for" in " ".join(run.output.split())  # the terminal wraps lines
     # the job is remembered: today's practice offers new questions on its topics first

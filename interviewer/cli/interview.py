@@ -49,11 +49,12 @@ def _spoken(message: str, agent):
 
 
 def read_or_fail(path: Path) -> str:
-    from interviewer.interview.tailor import DocumentError, read_document
+    from interviewer.interview.tailor import DocumentError, check_size, read_document
 
     if not path.is_file():
         fail(f"no such file: {path}")
     try:
+        check_size(path.name, path.stat().st_size)  # a huge file is refused before it is read into memory
         return read_document(path.read_bytes(), path.name)
     except DocumentError as e:
         fail(str(e))

@@ -74,15 +74,20 @@ class TailoredPlan(BaseModel):
         return [m.question_id for m in self.items]
 
 
+def check_size(name: str, size: int) -> None:
+    """Refuses a document too large to be a job description (before it is read, where the size is known)."""
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentError(f"{name} is {size / 1e6:.1f} MB; documents up to {MAX_DOCUMENT_BYTES / 1e6:.0f} MB "
+                            "are read. Paste the job description's text instead")
+
+
 def read_document(data: bytes, name: str) -> str:
     """Plain text of a .txt/.md/.pdf/.docx document; a clear DocumentError for what cannot be read."""
     suffix = Path(name).suffix.lower()
     if suffix not in READABLE:
         raise DocumentError(f"{name}: {suffix or 'no extension'} is not read; use {', '.join(READABLE)} or paste the "
                             "text")
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentError(f"{name} is {len(data) / 1e6:.1f} MB; documents up to {MAX_DOCUMENT_BYTES / 1e6:.0f} MB "
-                            "are read. Paste the job description's text instead")
+    check_size(name, len(data))
     try:
         if suffix == ".pdf":
             text = _pdf_text(data)
