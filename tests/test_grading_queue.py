@@ -324,6 +324,23 @@ def test_a_claim_whose_process_is_gone_is_taken_over_at_once_and_a_live_ones_is_
         running.communicate(b"")
 
 
+def test_a_sweep_whose_model_does_not_load_says_so_once_and_leaves_the_grade_to_the_session(db, bank, session_settings,
+                                                                                         monkeypatch, caplog):
+    from ui import state
+
+    lost = _lost_grade(db, bank, "lea")
+
+    def no_model(*args, **kwargs):
+        raise RuntimeError("the model file is damaged")
+
+    monkeypatch.setattr(state, "get_llm", no_model)
+    with caplog.at_level("WARNING", logger="ui.state"):
+        assert state._sweep(db, session_settings) == []
+    [record] = [r for r in caplog.records if r.name == "ui.state"]
+    assert "the model file is damaged" in record.getMessage() and "opened again" in record.getMessage()
+    assert db.load(lost.id).questions[0].grade is None and db.grade_claimant(lost.id, 0) is None  # nothing claimed
+
+
 def test_the_app_sweeps_lost_grades_when_its_process_starts(app_env, bank):
     """The first page of a fresh process queues the lost grade; nobody opens the session."""
     from streamlit.testing.v1 import AppTest

@@ -7,6 +7,7 @@ the sweep that queues the grades a restart lost runs once per process (`sweep_lo
 
 from __future__ import annotations
 
+import logging
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,7 @@ from interviewer.knowledge.bank import load_bank
 from interviewer.models.registry import BACKENDS, make_llm, with_setup
 
 GRADING_WORKERS = 4  # grades of several browser sessions at once; the embedded server queues what it cannot take
+log = logging.getLogger(__name__)
 
 Choice = tuple[str, tuple[tuple[str, str | None], ...]]  # (backend, the set-up form's (setting, value) pairs)
 
@@ -89,7 +91,12 @@ def sweep_lost_grades(target: str, _db: SessionDB, _settings: Settings) -> Futur
 
 def _sweep(db: SessionDB, settings: Settings) -> list:
     choice = default_choice(settings)
-    llm = get_llm(*choice, str(settings.data_dir), settings)
+    try:
+        llm = get_llm(*choice, str(settings.data_dir), settings)
+    except Exception as e:  # said once, on the console: the grades are still made when their sessions are opened
+        log.warning("the grades a restart lost were not queued: the model %s did not load (%s); each is graded when "
+                    "its session is opened again", choice[0], e)
+        return []
     agents = interview_agent.sweep_lost_grades(
         db, exclude=set(live_agents().keys()), llm=llm, grader=grader_for(settings, llm, choice),
         questions=get_questions(str(settings.knowledge_dir)), executor=get_pool())
