@@ -1,7 +1,7 @@
 """Question search quality and speed on the retrieval fixtures.
 
     python scripts/bench_retrieval.py                      # the shipped search
-    python scripts/bench_retrieval.py --lever spell+bm25   # one lever (dense, spell, bm25, spell+bm25)
+    python scripts/bench_retrieval.py --lever spell+bm25   # one lever (see retrieval_levers.LEVERS)
     python scripts/bench_retrieval.py --table              # every lever, one table
     python scripts/bench_retrieval.py --show-repairs       # the query words the speller changes
 

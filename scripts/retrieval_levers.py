@@ -24,11 +24,18 @@ from interviewer.knowledge.bank import Question, load_bank
 from interviewer.knowledge.chunking import reference_chunks
 from interviewer.knowledge.store import Store
 
-LEVERS = ("dense", "spell", "bm25", "spell+bm25")
+LEVERS = ("dense", "spell", "bm25", "spell+bm25", "question-form", "two-chunks")
 DEFAULT_LEVER = "dense"  # the shipped search
 # Reciprocal-rank fusion's k: 60 is the value Cormack et al. found robust across collections; it keeps the fused order
 # close to a vote between the two rankings, so one ranker's first place alone cannot outweigh agreement lower down.
 RRF_K = 60
+# question-form: a short query (a topic, "kv cache") is asked as the bank's questions are asked, "What is kv cache?",
+# since MiniLM reads a bare two-word phrase weakly; up to this many words.
+QUESTION_FORM_WORDS = 3
+QUESTION_FORM = "What is {query}?"
+# two-chunks: a question's score is its best chunk's cosine plus this share of its second best (agreement between a
+# question's parts), instead of the best alone.
+SECOND_CHUNK_SHARE = 0.3
 
 # -- spelling ------------------------------------------------------------------------------------------------------
 # Words shorter than this are never repaired: at 4 letters one edit reaches too many real words (loss/less/lose,
@@ -185,6 +192,17 @@ def dense_candidates(store: Store, query: str, k: int) -> list[str]:
     return list(dict.fromkeys(h.question_id for h in hits))
 
 
+def two_chunk_ranking(store: Store, query: str, k: int) -> list[str]:
+    """Questions ranked by best chunk + SECOND_CHUNK_SHARE x second best, over the chunks the shipped search reads."""
+    scores: dict[str, list[float]] = {}
+    for h in store.search(query, k=k * 4 + 12, per_question=False):
+        scores.setdefault(h.question_id, []).append(h.score)
+    def score(qid: str) -> float:
+        best = sorted(scores[qid], reverse=True) + [0.0]
+        return best[0] + SECOND_CHUNK_SHARE * best[1]
+    return sorted(scores, key=lambda qid: -score(qid))
+
+
 class Levers:
     """The speller and BM25 index of one bank, and a search that applies a lever around the shipped one."""
 
@@ -202,6 +220,10 @@ class Levers:
             raise ValueError(f"unknown lever {lever!r}; known: {', '.join(LEVERS)}")
         if "spell" in lever:
             query = self.speller.repair(query)
+        if lever == "question-form" and len(query.split()) <= QUESTION_FORM_WORDS:
+            query = QUESTION_FORM.format(query=query)
+        if lever == "two-chunks":
+            return two_chunk_ranking(store, query, k)[:k]
         if "bm25" not in lever:
             return [h.question_id for h in store.search(query, k=k)]
         return rrf([dense_candidates(store, query, k), self.index.rank(query)], self.rrf_k)[:k]
