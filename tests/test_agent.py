@@ -90,6 +90,10 @@ def current_question(agent, bank):
     ("Could you repeat the question?", "repeat"), ("say that again", "repeat"), ("end the interview", "end"),
     ("Do you mean during training or at inference?", "clarify"), ("Should I cover CNNs too?", "clarify"),
     ("Is it because of vanishing gradients?", None),
+    # a hedged guess is an answer; not being sure what the question means is a request
+    ("I am not sure, maybe something about the weights?", "answer"), ("Maybe it's the learning rate?", "answer"),
+    ("I think it stops when validation loss goes up?", "answer"),
+    ("I'm not sure what you mean?", "clarify"), ("I am not sure I understand the question?", "clarify"),
     # as speech-to-text writes spoken requests
     ("Um, skip this one.", "skip"), ("Okay so, give me a hint.", "hint"), ("Uh, can you repeat the question?", "repeat"),
     ("I want to end the interview.", "end"), ("Let's stop here.", "end"), ("Can we skip this one?", "skip"),

@@ -18,7 +18,12 @@ _LEADING_FILLERS = re.compile(r"^((um+|uh+|erm|hmm+|so|well|okay|ok|right|yeah|a
 _CLARIFY = re.compile(r"^(do you mean|what do you mean|did you mean|can you clarify|could you clarify|"
                       r"what exactly|are you asking|is the question|does the question|do you want|should i\b|"
                       r"how much detail|how deep|can i assume|may i assume|by .{1,40} do you mean|"
-                      r"what kind of|which kind of|in what context|for what kind)")
+                      r"what kind of|which kind of|in what context|for what kind|"
+                      r"(i'?m|i am) not sure (what you|what the question|i understand|i follow))")
+# A hedged guess ends in "?" as often as a request does: "I'm not sure, maybe something about the weights?" is an
+# answer, given tentatively (the interviewer steps down to a simpler question rather than rephrasing this one).
+_TENTATIVE = re.compile(r"^((i'?m|i am) not (sure|certain)|not sure|maybe|perhaps|possibly|probably|i think|i guess|"
+                        r"i believe|my guess)\b")
 
 
 def _norm(text: str) -> str:
@@ -44,6 +49,8 @@ def quick_intent(message: str) -> str | None:
     if message.strip().endswith("?"):
         if len(words) <= 30 and _CLARIFY.search(bare):
             return "clarify"
+        if _TENTATIVE.search(bare):
+            return "answer"
         if len(words) <= 15:
             return None  # "is it because of vanishing gradients?" may be a tentative answer
     return "answer"
