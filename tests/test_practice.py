@@ -57,11 +57,16 @@ def _graded(db, user, answers: dict[str, float], at: datetime, bank, job_topics:
         practice.review(db, user, qid, score, at)
 
 
-def test_todays_plan_is_due_questions_weakest_concept_first_then_new_ones(db, bank):
+def _two_concepts(bank) -> list[tuple[str, list[str]]]:
+    """Two concepts that lead at least three questions each, with those questions' ids."""
     by_concept: dict[str, list[str]] = {}
     for q in bank.questions:
         by_concept.setdefault(q.concepts[0], []).append(q.id)
-    (weak_c, weak_ids), (strong_c, strong_ids) = [(c, ids) for c, ids in by_concept.items() if len(ids) >= 3][:2]
+    return [(c, ids) for c, ids in by_concept.items() if len(ids) >= 3][:2]
+
+
+def test_todays_plan_is_due_questions_weakest_concept_first_then_new_ones(db, bank):
+    (weak_c, weak_ids), (strong_c, strong_ids) = _two_concepts(bank)
     _graded(db, "ann", {weak_ids[0]: 0.5, strong_ids[0]: 3.0}, T0, bank)
     plan = practice.todays_plan(db, "ann", bank.questions, n=4, now=T0 + timedelta(days=30))
     assert [i.kind for i in plan.items] == ["due", "due", "new", "new"]
@@ -102,10 +107,7 @@ def test_a_remembered_job_gets_new_questions_on_each_of_its_topics_after_the_due
 
 
 def test_new_questions_name_the_weakest_area_only_for_the_weakest(db, bank):
-    by_concept: dict[str, list[str]] = {}
-    for q in bank.questions:
-        by_concept.setdefault(q.concepts[0], []).append(q.id)
-    (weak_c, weak_ids), (fair_c, fair_ids) = [(c, ids) for c, ids in by_concept.items() if len(ids) >= 3][:2]
+    (weak_c, weak_ids), (fair_c, fair_ids) = _two_concepts(bank)
     _graded(db, "ann", {weak_ids[0]: 0.5, fair_ids[0]: 3.0}, T0, bank)
     plan = practice.todays_plan(db, "ann", bank.questions, n=8, now=T0)  # nothing due yet
     reasons = {i.concept: i.reason for i in plan.items}
