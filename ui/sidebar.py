@@ -10,7 +10,7 @@ from interviewer.config import Settings
 from interviewer.interview.accounts import Account
 from interviewer.interview.session import MODES, TRACKS, SessionConfig
 from interviewer.knowledge.bank import CONCEPTS
-from interviewer.models.registry import BACKENDS
+from interviewer.models.registry import BACKENDS, prefilled
 from interviewer.interview.tailor import READABLE, DocumentError, read_document
 from interviewer.voice.tts import ENGINES, piper_missing
 from ui.auth import sign_out_button
@@ -52,9 +52,9 @@ def _model_form(settings: Settings) -> Choice:
     options = [name for name, b in BACKENDS.items() if b.offered or name == default]
     backend = st.radio("Backend", options, index=options.index(default) if default in options else 0,
                        format_func=lambda name: BACKENDS[name].label, key="backend")
-    filled = {}
+    filled, defaults = {}, prefilled(settings, backend)
     for f in BACKENDS[backend].setup:
-        value = st.text_input(f.label, "" if f.secret else (f.default(settings) or ""), key=f"{backend}_{f.setting}",
+        value = st.text_input(f.label, defaults[f.setting] or "", key=f"{backend}_{f.setting}",
                               type="password" if f.secret else "default", help=f.help or None)
         filled[f.setting] = value or None
     return backend, tuple(sorted(filled.items()))

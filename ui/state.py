@@ -21,7 +21,7 @@ from interviewer.interview.database import DatabaseError
 from interviewer.interview.db import SessionDB
 from interviewer.knowledge.background import BackgroundStore
 from interviewer.knowledge.bank import load_bank
-from interviewer.models.registry import BACKENDS, make_llm, with_setup
+from interviewer.models.registry import BACKENDS, make_llm, prefilled, with_setup
 
 GRADING_WORKERS = 4  # grades of several browser sessions at once; the embedded server queues what it cannot take
 log = logging.getLogger(__name__)
@@ -74,8 +74,7 @@ def default_choice(settings: Settings) -> Choice:
     """What the sidebar picks before anyone changes it: the settings' backend and its set-up form's defaults (the
     same key for `get_llm`, so the sweep and the first interview share one model)."""
     backend = settings.resolved_backend()
-    filled = {f.setting: None if f.secret else (f.default(settings) or None) for f in BACKENDS[backend].setup}
-    return backend, tuple(sorted(filled.items()))
+    return backend, tuple(sorted(prefilled(settings, backend).items()))
 
 
 @st.cache_resource(show_spinner=False)
@@ -84,12 +83,12 @@ def sweep_lost_grades(target: str, _db: SessionDB, _settings: Settings) -> Futur
     to be opened (`agent.sweep_lost_grades`, which claims each in the database first, so replicas starting together
     grade each once). Only when something was lost does the model load, and then on the pool: the first page does
     not wait for it."""
-    if not _db.ungraded_answers():
+    if not (lost := _db.ungraded_answers()):
         return None
-    return get_pool().submit(_sweep, _db, _settings)
+    return get_pool().submit(_sweep, _db, _settings, lost)
 
 
-def _sweep(db: SessionDB, settings: Settings) -> list:
+def _sweep(db: SessionDB, settings: Settings, lost: list[tuple[str, int]]) -> list:
     choice = default_choice(settings)
     try:
         llm = get_llm(*choice, str(settings.data_dir), settings)
@@ -98,7 +97,7 @@ def _sweep(db: SessionDB, settings: Settings) -> list:
                     "its session is opened again", choice[0], e)
         return []
     agents = interview_agent.sweep_lost_grades(
-        db, exclude=set(live_agents().keys()), llm=llm, grader=grader_for(settings, llm, choice),
+        db, lost=lost, exclude=set(live_agents().keys()), llm=llm, grader=grader_for(settings, llm, choice),
         questions=get_questions(str(settings.knowledge_dir)), executor=get_pool())
     for agent in agents:  # a session opened while its grades are swept shares the sweep's agent
         live_agents()[agent.session.id] = agent

@@ -116,6 +116,12 @@ def backend_spec(name: str) -> Backend:
         raise LLMError(f"unknown backend {name!r}: choose {', '.join(BACKENDS)}") from None
 
 
+def prefilled(settings, backend: str) -> dict[str, str | None]:
+    """A backend's set-up form as it stands before anyone types: each field's default from the settings, secrets
+    empty (an API key is typed, never shown back)."""
+    return {f.setting: None if f.secret else (f.default(settings) or None) for f in BACKENDS[backend].setup}
+
+
 def with_setup(settings, backend: str, filled: dict[str, str | None]):
     """The settings with a set-up form's answers: the backend, and each field typed in. A form that asks for no base
     URL (a hosted API) clears one set elsewhere, so the key typed for OpenAI is never sent to another server."""
