@@ -335,7 +335,7 @@ def test_a_sweep_whose_model_does_not_load_says_so_once_and_leaves_the_grade_to_
 
     monkeypatch.setattr(state, "get_llm", no_model)
     with caplog.at_level("WARNING", logger="ui.state"):
-        assert state._sweep(db, session_settings) == []
+        assert state._sweep(db, session_settings, db.ungraded_answers()) == []
     [record] = [r for r in caplog.records if r.name == "ui.state"]
     assert "the model file is damaged" in record.getMessage() and "opened again" in record.getMessage()
     assert db.load(lost.id).questions[0].grade is None and db.grade_claimant(lost.id, 0) is None  # nothing claimed

@@ -425,15 +425,17 @@ class Interviewer:
         self.grading.close()
 
 
-def sweep_lost_grades(db: SessionDB, *, exclude: Collection[str] = (), **kwargs) -> list[Interviewer]:
+def sweep_lost_grades(db: SessionDB, *, lost: list[tuple[str, int]] | None = None, exclude: Collection[str] = (),
+                      **kwargs) -> list[Interviewer]:
     """Queue the grades that died with a process, without waiting for their sessions to be opened: run once when a
     process starts. Every session with a closed question that has neither a grade nor an error is resumed, which
     claims each such answer before queuing it (`requeue_lost_grades`), so of several replicas sweeping one database
-    at once one grades it. `exclude`: sessions already open in this process (their agents re-queued what was lost);
-    `kwargs` as for `Interviewer` (llm, grader, questions, executor, grading_queue). Returns the agents with grades
-    under way, for the caller to keep (and share) until their grades are in."""
+    at once one grades it. `lost`: `db.ungraded_answers()` when the caller has read it already. `exclude`: sessions
+    already open in this process (their agents re-queued what was lost); `kwargs` as for `Interviewer` (llm, grader,
+    questions, executor, grading_queue). Returns the agents with grades under way, for the caller to keep (and
+    share) until their grades are in."""
     swept = []
-    for session_id in dict.fromkeys(sid for sid, _ in db.ungraded_answers()):
+    for session_id in dict.fromkeys(sid for sid, _ in (db.ungraded_answers() if lost is None else lost)):
         if session_id in exclude or (session := db.load(session_id)) is None:
             continue
         agent = Interviewer(session, db=db, **kwargs)

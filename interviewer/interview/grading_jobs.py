@@ -82,9 +82,12 @@ class GradingJobs:
     def claim(self, rec: QuestionRecord) -> bool:
         """Take (or renew) the grading of this answer; False when another grader holds it or it is stored."""
         stale_before = now() - timedelta(seconds=GRADE_CLAIM_STALE_S)
+        if self.db.claim_grade(self.session.id, rec.index, self.owner, stale_before):
+            return True
+        # Held (or stored): the holder is asked after only then, and its claim taken over if its process is gone.
         holder = self.db.grade_claimant(self.session.id, rec.index)
-        gone = holder if holder != self.owner and orphaned(holder) else None
-        return self.db.claim_grade(self.session.id, rec.index, self.owner, stale_before, orphaned=gone)
+        return (holder is not None and orphaned(holder)
+                and self.db.claim_grade(self.session.id, rec.index, self.owner, stale_before, orphaned=holder))
 
     def background(self, fn, *args) -> Future:
         """Work whose failure must never surface in the conversation (a warm-up, a lost race)."""
