@@ -144,6 +144,15 @@ def test_leak_check_without_embeddings_is_lexical_and_remembers_the_failure():
     assert len(calls) == 1 and "onnx gone" in check.embed_error  # tried once, then the lexical check alone
 
 
+@pytest.mark.parametrize("question, said", [
+    ("Give a brief on the different types of DNNs.", "I'm asking you to give a brief on the different types of DNNs:"),
+    ("Explain dropout.", "I'm asking you to explain dropout:"),
+    ("What is dropout?", "I'm asking what is dropout:"),
+])
+def test_a_one_part_rephrase_reads_as_a_sentence_for_a_question_and_for_an_instruction(question, said):
+    assert said in conv.rephrase(question, "fresher")
+
+
 @pytest.mark.parametrize("question, asks", [
     ("What is a bidirectional RNN, what is it good for, and when can you not use one?",
      ["What is a bidirectional RNN", "what is it good for", "when can you not use one"]),

@@ -52,9 +52,13 @@ _UNSURE = re.compile(r"\b(don'?t (really )?know|do not know|not (totally |really
                      r"i guess|no real idea|haven'?t heard)\b", re.I)
 _HEDGE = re.compile(r"^(?:(?:and|but|so|well|um+|uh+|hmm+|i think|i believe|i guess|maybe|perhaps|probably|"
                     r"basically|honestly|actually)\b[\s,]*)+", re.I)
-_ASK = re.compile(r"^(what|why|how|when|where|which|who|whether|should|can|could|would|do|does|did|is|are|explain|"
-                  r"describe|compare|contrast|give|list|name|compute|calculate|walk|tell|define|derive|discuss|"
-                  r"outline|suggest|propose|design|identify)\b", re.I)
+# An ask is a question ("what is...?") or an instruction ("explain...", "give a brief on..."): the rephrase says
+# "I'm asking you to <instruction>" for the second kind.
+_IMPERATIVE = (r"explain|describe|compare|contrast|give|list|name|compute|calculate|walk|tell|define|derive|discuss|"
+               r"outline|suggest|propose|design|identify")
+_ASK = re.compile(rf"^(what|why|how|when|where|which|who|whether|should|can|could|would|do|does|did|is|are|"
+                  rf"{_IMPERATIVE})\b", re.I)
+_INSTRUCTION = re.compile(rf"^({_IMPERATIVE})\b", re.I)
 _SPLIT_ASKS = re.compile(r"(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|;\s*)(?=(?:what|why|how|when|where|which|whether)\b)",
                          re.I)
 
@@ -161,7 +165,7 @@ def question_parts(question: str) -> tuple[list[str], list[str]]:
     return context, asks or [question.strip(" ?")]
 
 
-REPHRASE: dict[str, str] = _LINES["rephrase"]  # open, setting, one, several, item, close
+REPHRASE: dict[str, str] = _LINES["rephrase"]  # open, setting, one, one_instruction, several, item, close
 DEFAULT_KIND = "a clear explanation"
 
 
@@ -181,7 +185,8 @@ def rephrase(question: str, tier: str) -> str:
     context, asks = question_parts(question)
     depth = DEPTH.get(tier, DEPTH["intermediate"])
     if len(asks) == 1:
-        body = REPHRASE["one"].format(ask=_lower_first(asks[0]), kind=kind_of_answer(asks[0]))
+        template = REPHRASE["one_instruction" if _INSTRUCTION.match(asks[0]) else "one"]
+        body = template.format(ask=_lower_first(asks[0]), kind=kind_of_answer(asks[0]))
     else:
         items = "; ".join(REPHRASE["item"].format(i=i, ask=_lower_first(a), kind=kind_of_answer(a))
                           for i, a in enumerate(asks, 1))
