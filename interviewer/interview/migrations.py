@@ -100,6 +100,26 @@ def m004_grade_claims(con: Connection) -> None:
     con.execute("ALTER TABLE questions ADD COLUMN claimed_at TEXT")
 
 
+@migration
+def m005_anchors(con: Connection) -> None:
+    """Graded answers people add to a question's anchors (knowledge/anchors.py): an instructor's review of an answer
+    (also kept on the answer's own row as `review`: score, note, who, when) or a row of a labelled file. A reviewed
+    answer's anchor goes with its session when the candidate's data is deleted."""
+    con.execute("""CREATE TABLE anchors (
+        id TEXT PRIMARY KEY,
+        question_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        rationale TEXT NOT NULL,
+        source TEXT NOT NULL,
+        author TEXT,
+        created_at TEXT NOT NULL,
+        session_id TEXT REFERENCES sessions(id) ON DELETE CASCADE,
+        idx INTEGER)""")
+    con.execute("CREATE INDEX anchors_question ON anchors(question_id)")
+    con.execute("ALTER TABLE questions ADD COLUMN review TEXT")
+
+
 def check_order(migrations: Sequence[Migration]) -> None:
     """Names are mNNN_what, numbered 1, 2, 3, ... in list order: a gap or a swap is a mistake, not a choice."""
     for expected, fn in enumerate(migrations, start=1):
