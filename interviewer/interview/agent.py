@@ -27,6 +27,8 @@ from interviewer.interview.grading_queue import GradingQueue
 from interviewer.interview.intents import quick_intent
 from interviewer.interview.phrasing import LINES, REQUESTS, Phraser
 from interviewer.interview.picking import initial_level, pick_question
+from interviewer.interview.redirect import MAX_REDIRECTS, OffQuestion, Topics
+from interviewer.interview.redirect import lines as redirect_lines
 from interviewer.interview.session import MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
 from interviewer.interview.transcript import TranscriptWriter, Utterance
 from interviewer.knowledge.bank import Question
@@ -47,6 +49,7 @@ MOVES: dict[str, str] = LINES["moves"]  # how each follow-up move is described t
 HINT_STRENGTHS: dict[str, str | None] = LINES["hint_strengths"]  # per level; None: templated only
 SKIP: dict[str, str] = LINES["skip"]  # the acknowledgement of a skip: before any answer, or after one
 CLOSING: dict[str, str] = LINES["closing"]  # the last line, per mode; `after`: to a message once it is over
+REPEAT: dict[str, str] = LINES["repeat"]  # the question as first asked; then the open follow-up, if any
 
 
 def skipped_grade(question: Question) -> Grade:
@@ -68,13 +71,17 @@ def _one_turn_at_a_time(method):
 class Interviewer:
     def __init__(self, session: Session, *, llm: LLM | None, grader, questions: list[Question], db: SessionDB,
                  executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0,
-                 leak_check: conv.LeakCheck | None = None, grading_queue: GradingQueue | None = None) -> None:
+                 leak_check: conv.LeakCheck | None = None, grading_queue: GradingQueue | None = None,
+                 store=None) -> None:
         self.session = session
         self.db = db
         self.bank = {q.id: q for q in questions}
         self.term_counts = conv.term_counts([p for q in questions for p in q.key_points])
         self.decide_timeout_s = decide_timeout_s
         self.phraser = Phraser(llm, leak_check or conv.LeakCheck())
+        # What an answer off the question is about: the store's search (the grader's, unless one is given).
+        self.topics = Topics(self.leak_check.embed, store if store is not None else getattr(grader, "store", None),
+                             self.bank)
         self.grading = GradingJobs(session, db, grader, self.bank, executor, grading_queue)
         self.transcript = TranscriptWriter(session, db)
         self._lock = threading.RLock()
@@ -214,10 +221,11 @@ class Interviewer:
         return getattr(self, f"_on_{intent}")(rec, message)
 
     def _on_repeat(self, rec: QuestionRecord, message: str = "") -> list[Utterance]:
+        """The question as first asked, then the follow-up still waiting for an answer, if there is one."""
+        text = REPEAT["question"].format(question=self.question_text(rec))
         if self.session.phase == "awaiting_followup" and rec.followups:
-            return [self._say("repeat", f"Sure. {rec.followups[-1]}\n\nThat follows up on the question: "
-                                        f"{self.question_text(rec)}")]
-        return [self._say("repeat", f"Sure, here it is again. {self.question_text(rec)}")]
+            text += "\n\n" + REPEAT["followup"].format(followup=rec.followups[-1])
+        return [self._say("repeat", text)]
 
     def _secrets(self, q: Question) -> list[str]:
         return conv.secrets_of(q.reference_answer, q.key_points)
@@ -297,6 +305,9 @@ class Interviewer:
         grade = self.grading.quick_score(rec, self.decide_timeout_s)
         if grade is None:
             return self._close_question(rec)
+        if self.session.phase == "awaiting_answer" and len(rec.off_question) < MAX_REDIRECTS:
+            if (off := self.topics.off_question(message, grade, q)) is not None:
+                return self._redirect(rec, q, message, off)
         rec.decision_score = grade.score
         plan = self._followup_plan(rec, grade, message)
         if plan is None:
@@ -308,6 +319,17 @@ class Interviewer:
         self.db.save_question(self.session.id, rec)
         self.db.save_state(self.session)
         return [self._say("followup", text, origin=origin)]
+
+    def _redirect(self, rec: QuestionRecord, q: Question, message: str, off: OffQuestion) -> list[Utterance]:
+        """An answer off the question: set aside (kept, not graded), and the question asked again with what the
+        answer was about; the question stays open and no grade changes."""
+        rec.answers.pop()
+        rec.off_question.append(message)
+        self.db.save_question(self.session.id, rec)
+        options = redirect_lines(off, q, message)
+        text, origin = self.phraser.line("", {}, task="redirect", secrets=self._secrets(q), question=q.question,
+                                         fallbacks=options, said=message, ask_model=False)
+        return [self._say("redirect", text, origin=origin)]
 
     def _followup_plan(self, rec: QuestionRecord, grade: Grade, message: str) -> conv.FollowupPlan | None:
         if NO_FOLLOWUP_FLAGS & set(grade.flags):
@@ -335,7 +357,9 @@ class Interviewer:
                                                     "answer": message[-1500:], "quote": quote or "(nothing quotable)",
                                                     "move": MOVES[plan.move]},
                              task="followup", secrets=self._secrets(q), question=q.question,
-                             fallbacks=[*pointer, probes[n % len(probes)]], said=message, usable=conv.usable_probe,
+                             fallbacks=[*pointer, probes[n % len(probes)]], said=message,
+                             usable=lambda t: conv.usable_probe(t) and not conv.strays(
+                                 t, q.question, q.reference_answer, message, self.leak_check.embed),
                              frame=lambda t: f"{opener} {t}")
         return f"{opener} {probe}", origin
 

@@ -91,6 +91,8 @@ class QuestionRecord(BaseModel):
     followups: list[str] = Field(default_factory=list, description="the follow-up questions asked")
     probed: list[str] = Field(default_factory=list, description="key points a follow-up or hint already targeted")
     hints: list[str] = Field(default_factory=list)
+    off_question: list[str] = Field(default_factory=list, description="answers that were off the question: "
+                                    "redirected, kept here and not graded")
     delivery: list[Delivery] = Field(default_factory=list, description="how each spoken answer was delivered")
     skipped: bool = False
     closed: bool = False
