@@ -75,11 +75,9 @@ def tailored_plan(settings: Settings, questions, jd: Path, cv: Path | None, n: i
 
 
 def _ingested_store(settings: Settings):
-    from interviewer.knowledge.store import Store, ensure_ingested
+    from interviewer.knowledge.store import open_store
 
-    store = Store(settings)
-    ensure_ingested(store)
-    return store
+    return open_store(settings, say=err.print)
 
 
 def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
@@ -101,14 +99,12 @@ def prepare_llm(settings: Settings, backend: str | None):
 
 def prepare_store(settings: Settings, backend: str):
     """The Chroma store grounds grades with related material; a scripted backend does not need it."""
-    from interviewer.knowledge.store import Store, ensure_ingested
+    from interviewer.knowledge.store import Store, ensure_index
 
     store = Store(settings)
-    if store.count() == 0:
-        if backend_spec(backend).scripted:
-            return None
-        err.print("Embedding the question bank once (about a minute)...")
-    ensure_ingested(store, progress=True)  # cheap when nothing changed; picks up edited or new questions
+    if store.count() == 0 and backend_spec(backend).scripted:
+        return None
+    ensure_index(store, say=err.print)  # cheap when nothing changed; picks up edited or new questions
     return store
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from interviewer.cli.output import bank_or_fail, console, emit_json, fail
+from interviewer.cli.output import bank_or_fail, console, emit_json, err, fail
 
 
 def ingest(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
@@ -49,13 +49,13 @@ def search(query: str = typer.Argument(..., help="what to look for"),
            source: Optional[str] = typer.Option(None, help="guide, project or user"),
            as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Semantic search over the bank: ranked questions with scores."""
-    from interviewer.knowledge.store import ensure_ingested, get_store
+    from interviewer.knowledge.store import ensure_index, get_store
 
     if not query.strip():
         fail("the query is empty")
     store = get_store()
-    if store.count() == 0:
-        ensure_ingested(store)
+    if store.count() == 0:  # the first search on a data directory builds the index: said, with progress on stderr
+        ensure_index(store, say=err.print)
     hits = store.search(query, k=k, tier=tier, concept=concept, source=source)
     if as_json:
         emit_json([h.model_dump() for h in hits])
