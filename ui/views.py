@@ -13,7 +13,7 @@ from interviewer.interview.db import SessionSummary
 from interviewer.interview.grading_queue import queue_line
 from interviewer.interview.session import Turn
 from interviewer.interview.transcript import Utterance
-from interviewer.interview.report import Report, concept_chart, to_json, to_markdown
+from interviewer.interview.report import Report, concept_chart, practice_plan, practise_next, to_json, to_markdown
 
 
 # Material icons ship with Streamlit's own font, so they render even where no emoji font is installed.
@@ -21,6 +21,7 @@ AVATARS = {"interviewer": ":material/record_voice_over:", "candidate": ":materia
 ROLES = {"interviewer": "assistant", "candidate": "user"}
 QUEUE_REFRESH_S = 2.0  # how often the "answers ahead of yours" line is redrawn while a grade waits
 GRADING_PLACEHOLDER = "_Grading your answer; the feedback will appear here..._"
+PRACTISE_KEY = "practise_these"  # question id -> why, set by a report's "Practise these" for the interview page
 
 QueuePosition = Callable[[], "int | None"]  # how many answers this session's grade waits behind; None: not in line
 
@@ -86,8 +87,10 @@ def render_report(report: Report, key: str) -> None:
     if report.study_plan:
         st.markdown("**Study plan**")
         for item in report.study_plan:
-            practice = ", ".join(f"`{p}`" for p in item.practice) or "no more bank questions on this"
-            st.markdown(f"- **{item.concept}**: {item.advice} Practise next: {practice}")
+            st.markdown(f"- **{item.concept}**: {item.advice} Practise next: {practise_next(item)}")
+        if plan := practice_plan(report):
+            st.button("Practise these", key=f"practise-{key}", on_click=practise, args=(plan,),
+                      help="A practice session on these questions, with feedback after each answer")
     if report.delivery:
         st.markdown("**Delivery** (spoken answers; not part of the grade)")
         st.markdown("\n".join(f"- {line}" for line in report.delivery.lines()))
@@ -114,6 +117,12 @@ def render_report(report: Report, key: str) -> None:
                        mime="text/markdown", key=f"md-{key}", on_click="ignore")
     c2.download_button("Download report (JSON)", to_json(report), file_name=f"interview-{report.session_id}.json",
                        mime="application/json", key=f"json-{key}", on_click="ignore")
+
+
+def practise(plan: dict[str, str]) -> None:
+    """The "Practise these" button: the interview page starts a practice session on the plan's questions."""
+    st.session_state[PRACTISE_KEY] = plan
+    st.session_state["switch_to"] = "Interview"
 
 
 def progress_chart(sessions: list[SessionSummary]):

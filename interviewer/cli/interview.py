@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -108,6 +109,12 @@ def prepare_store(settings: Settings, backend: str):
     return store
 
 
+def practise_command(plan: Mapping[str, str], user: str = "local") -> str:
+    """The command that starts a practice session on a study plan's questions."""
+    whose = f" --user {shlex.quote(user)}" if user != "local" else ""
+    return "interviewer interview --mode practice" + whose + "".join(f" --question {q}" for q in plan)
+
+
 def _show_all(utterances) -> None:
     """A terminal cannot fill in a line above: background utterances (an answer's feedback) come after the rest, so
     the next question is on screen while they are written."""
@@ -140,6 +147,8 @@ def interview(
                               "--n questions"),
     jd: Optional[Path] = typer.Option(None, "--jd", help="a job description (.txt .md .pdf .docx): its questions"),
     cv: Optional[Path] = typer.Option(None, "--cv", help="with --jd: your CV, whose claims are probed too"),
+    question: list[str] = typer.Option([], "--question", help="ask these bank questions, in this order (repeatable; "
+                                       "the report's study plan prints the command for its questions)"),
     out: Optional[Path] = typer.Option(None, help="also write the report here (.md, or .json for JSON)"),
     as_name: Optional[str] = typer.Option(None, "--as", help=AS_HELP),
     password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP),
@@ -151,7 +160,7 @@ def interview(
     from interviewer.knowledge.bank import load_bank
     from interviewer.interview.db import SessionDB
     from interviewer.grading.grader import Grader
-    from interviewer.interview.report import build_report, to_json, to_markdown
+    from interviewer.interview.report import build_report, practice_plan, to_json, to_markdown
     from interviewer.interview.session import SessionConfig
 
     _check_choice(track, TRACKS, "track")
@@ -167,11 +176,17 @@ def interview(
         require_open(viewer, stored.config.user, f"session {resume!r}")
     if plan and jd:
         fail("--plan and --jd are two ways to choose the questions: give one")
+    if question and (plan or jd):
+        fail("--question, --plan and --jd are ways to choose the questions: give one")
     backend = backend or settings.resolved_backend()
     questions = load_bank(settings.knowledge_dir).questions
+    if unknown := [i for i in question if i not in {q.id for q in questions}]:
+        fail(f"no question {unknown[0]!r} in the bank (`interviewer search` finds questions by topic)")
     llm = prepare_llm(settings, backend)
     planned: dict = {}
-    if plan:
+    if question:
+        planned = planned_fields({i: "you asked for it" for i in question})
+    elif plan:
         from interviewer.interview.practice import todays_plan
 
         today = todays_plan(db, user, questions, n=n)
@@ -217,6 +232,8 @@ def interview(
         agent.ensure_grades()
     report = build_report(agent.session, questions, agent.recent)
     console.print(Markdown(to_markdown(report)))
+    if study := practice_plan(report):
+        console.print(f"Practise these: {practise_command(study, user)}", soft_wrap=True)  # one line to copy
     if out:
         out.write_text(to_json(report) if out.suffix == ".json" else to_markdown(report), encoding="utf-8")
         console.print(f"Report written to {out}")

@@ -15,8 +15,11 @@ On the labelled DL set (every answer, the embedded model's judgements replayed f
 `python scripts/redirect_signals.py`) this redirects 38 of its 45 off-topic answers (most of the 7 kept answer a
 namesake: batch normalization for batch gradient descent, forward chaining for forward propagation, a transfer
 function for transfer learning), and of the others 0 of 111 misconceptions, 1 of 60 partial, 2 of 62 terse, 2 of 49
-injections (both off the question) and none of the incomplete, excellent or padded ones. The sentence names the nearest other question's concepts (or that question, when it shares this one's
-concepts), else quotes the candidate; the last fallback uses only the question's words.
+injections (both off the question) and none of the incomplete, excellent or padded ones.
+
+The sentence names the nearest other question's concepts (or that question, when it shares this one's concepts),
+else quotes the candidate; like every line it passes the leak check, and the last fallback uses only the question's
+words.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from interviewer.knowledge.chunking import question_chunks
 from interviewer.prompts import load_interview
 
 ABOUT = 0.45            # an answer this similar to a question's best store chunk is about that question
-KEY_POINT_NEAR = 0.45   # a sentence this close to a key point keeps the answer on the question (the evidence's "partly")
+KEY_POINT_NEAR = 0.45   # a sentence this close to a key point keeps the answer on the question (evidence's "partly")
 ANOTHER_BY = 0.15       # the nearest other question this much closer than this one: the answer is about that one...
 KEY_POINT_CLOSE = 0.55  # ...unless a sentence comes this close to a key point
 MAX_REDIRECTS = 1       # a second answer off the question is graded as it is

@@ -19,6 +19,7 @@ from interviewer.voice.delivery import summary as delivery_summary
 
 WEAK_BELOW = 3.5  # concepts under this average go into the study plan
 PLAN_SIZE = 3
+PRACTICE_CHARS = 90  # a practice question is named by its text, cut to this length
 
 
 class QuestionResult(BaseModel):
@@ -63,6 +64,8 @@ class StudyItem(BaseModel):
     score: float
     advice: str
     practice: list[str] = Field(description="bank question ids to practise next")
+    practice_questions: list[str] = Field(default_factory=list, description="those questions' text, shortened: what "
+                                          "the candidate reads")
 
 
 class Report(BaseModel):
@@ -154,9 +157,21 @@ def _study_plan(session: Session, results: list[QuestionResult], by_concept: lis
         if gaps:
             advice += " Revisit: " + " / ".join(gaps)
         sources.append(key)
-        plan.append(StudyItem(concept=b.name, score=b.score, advice=advice,
-                              practice=_practice(b.name, session, bank, recent, level)))
+        practice = _practice(b.name, session, bank, recent, level)
+        plan.append(StudyItem(concept=b.name, score=b.score, advice=advice, practice=practice,
+                              practice_questions=[_short(bank[i].question, PRACTICE_CHARS) for i in practice]))
     return plan
+
+
+def practice_plan(report: Report) -> dict[str, str]:
+    """The study plan's questions, each with why it is there: a practice session's `planned_fields`."""
+    return {qid: f"your report's study plan ({item.concept})" for item in report.study_plan
+            for qid in item.practice}
+
+
+def practise_next(item: StudyItem) -> str:
+    """The item's practice questions as the candidate reads them (their text, not their ids)."""
+    return "; ".join(f"“{q}”" for q in item.practice_questions) or "no more questions on this in the bank"
 
 
 def build_report(session: Session, questions: list[Question] | dict[str, Question],
@@ -211,8 +226,7 @@ def to_markdown(report: Report) -> str:
     lines += [f"| {b.name} | {b.score:.1f} | `{_bar(b.score)}` | {b.n} |" for b in report.by_concept]
     lines += ["", "## Study plan", ""]
     for i, item in enumerate(report.study_plan, 1):
-        practice = ", ".join(f"`{p}`" for p in item.practice) or "(no more questions on this in the bank)"
-        lines.append(f"{i}. **{item.concept}**: {item.advice} Practise next: {practice}")
+        lines.append(f"{i}. **{item.concept}**: {item.advice} Practise next: {practise_next(item)}")
     if report.delivery:
         lines += ["", "## Delivery (spoken answers; not part of the grade)", ""]
         lines += [f"- {line}" for line in report.delivery.lines()]

@@ -18,7 +18,7 @@ from interviewer.interview.session import SessionConfig, planned_fields
 from interviewer.interview.transcript import Utterance
 from ui import state, voice
 from ui.sidebar import Setup
-from ui.views import QUEUE_REFRESH_S, render_report, show, show_candidate, show_turns
+from ui.views import PRACTISE_KEY, QUEUE_REFRESH_S, render_report, show, show_candidate, show_turns
 
 WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, then press **Start a new interview**, "
            "or **Today's practice** for what is due for review and your weakest areas. "
@@ -76,15 +76,18 @@ def _topic_plan(store, setup: Setup) -> dict | None:
     return planned_fields({h.question_id: f"it matches your topic “{setup.topic}”" for h in hits})
 
 
-def _start(setup: Setup, settings: Settings) -> Interviewer | None:
+def _start(setup: Setup, settings: Settings, practise: dict[str, str] | None = None) -> Interviewer | None:
+    """A new session as the sidebar sets it up; `practise` (question id -> why, from a report's "Practise these"):
+    a practice session on those questions instead."""
     llm = state.obtain_llm(settings, setup.choice)
     if llm is None:
         return None
-    planned = _planned(setup, settings, llm)
+    planned = planned_fields(practise) if practise else _planned(setup, settings, llm)
     if planned is None:
         return None
     try:
-        config = SessionConfig(**{"track": setup.track, "n_questions": setup.n_questions, "mode": setup.mode,
+        config = SessionConfig(**{"track": setup.track, "n_questions": setup.n_questions,
+                                  "mode": "practice" if practise else setup.mode,
                                   "concepts": setup.concepts, "user": setup.user, **planned})
     except ValidationError as e:
         st.error(e.errors()[0]["msg"])
@@ -158,8 +161,9 @@ def draw(setup: Setup, settings: Settings) -> None:
     agent: Interviewer | None = st.session_state.get("agent")
     fresh: list[Utterance] = []
     past = None  # the transcript before this run's new utterances
-    if setup.start or setup.start_plan:
-        agent = _start(setup, settings)
+    practise = st.session_state.pop(PRACTISE_KEY, None)  # a report's "Practise these" was pressed
+    if setup.start or setup.start_plan or practise:
+        agent = _start(setup, settings, practise)
         if agent is None:
             return
         past, fresh = [], agent.opening()
