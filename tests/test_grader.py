@@ -11,6 +11,7 @@ import pytest
 from interviewer.grading.cache import JsonlCache
 from interviewer.grading.choices import Slot, distributions
 from interviewer.models.base import TokenAlternative, TokenLogprob
+from interviewer.grading.anchor_book import AnchorBook
 from interviewer.grading.grader import Grader
 from interviewer.grading.judge import (as_letter, judge_grammar, judge_messages, judge_schema, prefix_messages,
                                        read_judgement)
@@ -310,9 +311,10 @@ def test_contradiction_pulls_the_score_down(bank, session_settings):
     def reply(letter):
         return "{" + ",".join(f'"{i}":"{letter if i == 1 else "n"}"' for i in range(1, n + 1)) + ',"c":1}'
     answer = "Dropout randomly zeroes activations, and it stays on at inference too."
-    stated = Grader(FakeLLM(script=[reply("y")]), settings=session_settings).score(q, answer)
-    absent = Grader(FakeLLM(script=[reply("n")]), settings=session_settings).score(q, answer)
-    wrong = Grader(FakeLLM(script=[reply("x")]), settings=session_settings).score(q, answer)
+    # The judge's verdicts alone: no anchors (their grades would need more scripted replies).
+    stated = Grader(FakeLLM(script=[reply("y")]), settings=session_settings, anchors=AnchorBook()).score(q, answer)
+    absent = Grader(FakeLLM(script=[reply("n")]), settings=session_settings, anchors=AnchorBook()).score(q, answer)
+    wrong = Grader(FakeLLM(script=[reply("x")]), settings=session_settings, anchors=AnchorBook()).score(q, answer)
     assert stated.score > absent.score > wrong.score or (absent.score == wrong.score == 0)
     assert wrong.key_points[0].status == "contradicted"
     assert wrong.improvements[0].startswith("You said “") and "in fact" in wrong.improvements[0]
@@ -341,12 +343,12 @@ def test_the_cache_skips_a_torn_line_and_the_next_record_survives(tmp_path):
 def test_prepare_reads_the_prefix_only_where_the_server_caches_it(bank, session_settings):
     q = bank.get("guide-13")
     llama = toy_llm(capabilities=Capabilities(grammar=True))
-    Grader(llama, settings=session_settings).prepare(q)
+    Grader(llama, settings=session_settings, anchors=AnchorBook()).prepare(q)
     assert [c["max_tokens"] for c in llama.calls] == [1]
     assert llama.calls[0]["messages"] == prefix_messages("technical", q.question, q.reference_answer,
                                                          list(q.key_points))
     other = toy_llm()
-    Grader(other, settings=session_settings).prepare(q)
+    Grader(other, settings=session_settings, anchors=AnchorBook()).prepare(q)
     assert other.calls == []
 
 

@@ -22,6 +22,25 @@ def grader_and_llm(backend: str | None):
     return build(backend)
 
 
+def anchor_plan(choice: str, dataset: str):
+    """--anchors: loo, authored, none, auto, or a file of graded answers (the same columns as --dataset file)."""
+    from interviewer.evals.anchoring import AnchorPlan
+    from interviewer.evals.datasets import DatasetError, load_file
+
+    if choice == "auto":
+        choice = "authored" if dataset == "dl" else "loo"
+    if choice == "none":
+        return None
+    if choice in ("loo", "authored"):
+        if choice == "authored" and dataset != "dl":
+            raise DatasetError("--anchors authored reads the bank's anchors: only for --dataset dl")
+        return AnchorPlan(source=choice)
+    path = Path(choice)
+    if not path.is_file():
+        raise DatasetError(f"--anchors {choice!r}: not loo, authored, none or auto, and no such file")
+    return AnchorPlan(source="train", train=load_file(path))
+
+
 def eval_command(
     dataset: str = typer.Option(..., "--dataset", help="dl (our labelled set), mohler (--path to the CSV) or file"),
     path: Optional[Path] = typer.Option(None, "--path", help="the Mohler CSV, or your CSV/JSONL for --dataset file"),
@@ -41,6 +60,9 @@ def eval_command(
     n_boot: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for the 95% intervals"),
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="rows graded at once (threads): for a server "
                                                                      "that batches requests, e.g. vLLM"),
+    anchors: str = typer.Option("auto", "--anchors", help="graded answers each answer is read against: loo (the "
+                                "other answers of its question), authored (the bank's), none, or a CSV/JSONL of "
+                                "graded answers for the same question ids; auto: authored for dl, else loo"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Measure the grader against human scores, beside baselines, with robustness probes and latency."""
@@ -56,6 +78,7 @@ def eval_command(
         rows = select(all_rows, split=split, limit=limit, sample=sample, seed=seed)
         if not rows:
             raise DatasetError(f"no rows in split {split!r}")
+        plan = anchor_plan(anchors, dataset)
         grader, llm, backend = grader_and_llm(backend)
     except (DatasetError, LLMError) as e:
         fail(str(e))
@@ -65,7 +88,8 @@ def eval_command(
     results = run_eval(rows, grader, dataset=label, out_dir=out_dir,
                        cache_path=cache or default_cache_path(label, backend), train_rows=all_rows,
                        naive_llm=None if no_naive else llm, run_probes=not no_probes, n_boot=n_boot, seed=seed,
-                       progress=True, command=command, backend=backend, fresh=fresh, concurrency=concurrency)
+                       progress=True, command=command, backend=backend, fresh=fresh, concurrency=concurrency,
+                       anchors=plan)
     summary = {k: v for k, v in results.items() if k not in ("per_row", "per_question")}
     if "probes" in summary:
         summary["probes"] = {k: {kk: vv for kk, vv in v.items() if kk != "detail"} for k, v in summary["probes"].items()}
@@ -88,7 +112,7 @@ def _print_summary(s: dict) -> None:
     for name, sysm in s["systems"].items():
         m = sysm["metrics"]
         table.add_row(name, str(sysm["n"]), *("-" if m[k] is None else f"{m[k]:.2f}" for k in
-                                               ("pearson", "spearman", "rmse", "mae", "qwk", "within_0_5", "within_1")))
+                                               ("pearson", "spearman", "rmse", "mae", "qwk", "within_0_5", "within_1", "auc")))
     console.print(table)
     if "probes" in s:
         p = s["probes"]

@@ -13,7 +13,8 @@ from collections import defaultdict
 import numpy as np
 from scipy import stats
 
-METRICS = ("pearson", "spearman", "rmse", "mae", "qwk", "within_0_5", "within_1")
+METRICS = ("pearson", "spearman", "rmse", "mae", "qwk", "within_0_5", "within_1", "auc")
+PASS = 2.5  # AUC separates answers humans scored at least this (on 0-5) from the rest: correct vs not on a 0/1 set
 HIGHER_IS_BETTER = {"pearson": True, "spearman": True, "rmse": False, "mae": False, "qwk": True,
                     "within_0_5": True, "within_1": True}
 
@@ -70,10 +71,24 @@ def within(y, p, tol: float) -> float:
     return float(np.mean(np.abs(np.asarray(y, float) - np.asarray(p, float)) <= tol + 1e-9))
 
 
+def auc(y, p, threshold: float = PASS) -> float:
+    """ROC-AUC of the predictions for "the human score is at least `threshold`" (ties count half); NaN when the
+    rows hold only one class."""
+    from scipy.stats import rankdata
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    pos = y >= threshold
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if not n_pos or not n_neg:
+        return math.nan
+    ranks = rankdata(p)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def point_metrics(y, p) -> dict[str, float]:
     y, p = np.asarray(y, float), np.asarray(p, float)
     return {"pearson": pearson(y, p), "spearman": spearman(y, p), "rmse": rmse(y, p), "mae": mae(y, p),
-            "qwk": qwk(y, p), "within_0_5": within(y, p, 0.5), "within_1": within(y, p, 1.0)}
+            "qwk": qwk(y, p), "within_0_5": within(y, p, 0.5), "within_1": within(y, p, 1.0), "auc": auc(y, p)}
 
 
 def bootstrap_ci(y, p, groups=None, *, n_boot: int = 1000, seed: int = 0,

@@ -22,9 +22,12 @@ from tqdm import tqdm
 
 from interviewer import PROJECT_ROOT
 from interviewer.evals import baselines, metrics, probes
+from interviewer.evals.anchoring import AnchorPlan, draw, neighbours_only, pools_for
 from interviewer.evals.cache import GradeCache, cache_key, grade_record
+from interviewer.grading.cache import text_key
 from interviewer.grading.fit import cv_scale
 from interviewer.evals.datasets import Row
+from interviewer.knowledge.anchors import Anchor
 
 RESULTS_DIR = PROJECT_ROOT / "evals" / "results"
 CACHE_DIR = PROJECT_ROOT / "evals" / "cache"
@@ -72,25 +75,31 @@ class CachedGrader:
         with self._lock:
             return self._key_locks.setdefault(key, threading.Lock())
 
-    def record(self, row: Row, answer: str | None = None, fresh: bool = False, refresh: bool = False) -> dict | None:
-        """fresh: grade anew and keep it out of the cache (repeats); refresh: grade anew and update the cache."""
+    def record(self, row: Row, answer: str | None = None, fresh: bool = False, refresh: bool = False,
+               anchors: list[Anchor] | None = None) -> dict | None:
+        """fresh: grade anew and keep it out of the cache (repeats); refresh: grade anew and update the cache.
+        anchors: graded answers to read it against (their texts and grades are part of the cache key)."""
         answer = row.answer if answer is None else answer
         version = self.version if row.rubric == "technical" else f"{self.version}:{row.rubric}"
+        if anchors:
+            version += ":anchors:" + text_key(*sorted(a.key for a in anchors))
         key = cache_key(version, self.backend, self.model, row.question, row.reference, answer)
         if fresh:  # repeats are meant to ask again, and are never cached: nothing to serialise
-            return self._grade(row, answer, key, fresh=True, refresh=False)
+            return self._grade(row, answer, key, fresh=True, refresh=False, anchors=anchors)
         with self._key_lock(key):
-            return self._grade(row, answer, key, fresh=False, refresh=refresh)
+            return self._grade(row, answer, key, fresh=False, refresh=refresh, anchors=anchors)
 
-    def _grade(self, row: Row, answer: str, key: str, *, fresh: bool, refresh: bool) -> dict | None:
+    def _grade(self, row: Row, answer: str, key: str, *, fresh: bool, refresh: bool,
+               anchors: list[Anchor] | None = None) -> dict | None:
         if not (fresh or refresh) and (hit := self.cache.get(key)) is not None:
             return hit
         start = time.perf_counter()
         if fresh:  # a fresh grade really asks the model again: run-to-run consistency
             self.grader.forget()
         try:
+            read_against = {"anchors": anchors} if anchors else {}  # a grader without anchors takes no such argument
             grade = self.grader.score_item(row.question, row.reference, answer, key_points=row.key_points,
-                                           question_id=row.question_id, kind=row.rubric, fresh=fresh)
+                                           question_id=row.question_id, kind=row.rubric, fresh=fresh, **read_against)
         except Exception as e:  # one bad row must not end a 2,000-row run; it is counted and retried next run
             with self._lock:
                 self.errors[f"{type(e).__name__}: {str(e)[:120]}"] += 1
@@ -108,14 +117,22 @@ class CachedGrader:
             return rec
         return rec if fresh else self.cache.put(key, rec)
 
-    def score(self, row: Row, answer: str | None = None, fresh: bool = False) -> float:
-        rec = self.record(row, answer, fresh)
+    def score(self, row: Row, answer: str | None = None, fresh: bool = False,
+              anchors: list[Anchor] | None = None) -> float:
+        rec = self.record(row, answer, fresh, anchors=anchors)
         return math.nan if rec is None else float(rec["score"])
+
+
+def _embedder():
+    from interviewer.knowledge.embeddings import get_embedder
+
+    return get_embedder().embed
 
 
 def grader_and_llm(backend: str | None):
     """The grader an eval uses: the backend's model, with the committed judge cache."""
     from interviewer.config import get_settings
+    from interviewer.grading.anchor_book import AnchorScores
     from interviewer.grading.grader import Grader, judge_cache_for
     from interviewer.models.registry import make_llm
 
@@ -123,19 +140,25 @@ def grader_and_llm(backend: str | None):
     backend = backend or settings.resolved_backend()
     llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
     # The model's judgements are cached by exact prompt: a recalibrated grader re-scores without model calls.
-    return Grader(llm, settings=settings, judge_cache=judge_cache_for(backend)), llm, backend
+    grader = Grader(llm, settings=settings, judge_cache=judge_cache_for(backend))
+    # The grader's own scores of an eval's anchors (other rows' answers) stay in memory, out of the data directory.
+    grader.anchor_scores = AnchorScores(grader.scorer_id)
+    return grader, llm, backend
 
 
 def grade_rows(scorer: CachedGrader, rows: Sequence[Row], progress: bool = True, refresh: bool = False,
-               concurrency: int = 1) -> list[dict | None]:
+               concurrency: int = 1, anchors: Callable[[int], list[Anchor]] | None = None,
+               desc: str = "grading") -> list[dict | None]:
     """The rows' records, in the rows' order. concurrency > 1 grades that many rows at once on a thread pool: worth it
-    against a server that batches requests (vLLM); the embedded llama.cpp server answers one at a time."""
+    against a server that batches requests (vLLM); the embedded llama.cpp server answers one at a time.
+    anchors(i): the graded answers row i is read against (none: the zero-anchor grade)."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
-    bar = tqdm(total=len(rows), desc="grading", unit="row", file=sys.stderr, disable=not progress)
+    bar = tqdm(total=len(rows), desc=desc, unit="row", file=sys.stderr, disable=not progress)
+    index = {id(r): i for i, r in enumerate(rows)}
 
     def one(row: Row) -> dict | None:
-        rec = scorer.record(row, refresh=refresh)
+        rec = scorer.record(row, refresh=refresh, anchors=anchors(index[id(row)]) if anchors else None)
         bar.update()
         return rec
 
@@ -224,8 +247,10 @@ def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_
              train_rows: Sequence[Row] | None = None, naive_llm=None, run_probes: bool = True,
              embed: Callable[[list[str]], np.ndarray] | None = None, n_boot: int = 1000, seed: int = 0,
              progress: bool = True, command: str = "", backend: str | None = None, model: str | None = None,
-             fresh: bool = False, concurrency: int = 1) -> dict:
-    """concurrency: rows graded at once (the baselines and probes stay sequential)."""
+             fresh: bool = False, concurrency: int = 1, anchors: AnchorPlan | None = None) -> dict:
+    """concurrency: rows graded at once (the baselines and probes stay sequential). anchors: read each answer
+    against graded answers to its question (`interviewer.evals.anchoring`); the headline is then the anchored
+    grade, beside the zero-anchor one and a sweep over anchor counts."""
     if not rows:
         raise ValueError("no rows to evaluate (check --split and the dataset)")
     started = time.time()
@@ -241,8 +266,23 @@ def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_
     grader_scores = np.array([math.nan if r is None else r["score"] for r in records])
     # The zero-shot grader is the headline; beside it, the same scores on a scale fitted to these rows by
     # question-grouped CV (what `interviewer calibrate --dataset file` would give a user with these labels).
-    systems: dict[str, np.ndarray] = {"grader": grader_scores,
-                                      "grader, recalibrated (grouped CV)": cv_scale(grader_scores, y, groups, seed=seed)}
+    systems: dict[str, np.ndarray] = {}
+    pools = None
+    if anchors is not None:
+        pools = pools_for(anchors, rows, lambda qid: grader.anchors.anchors(qid))
+        zero_scores = grader_scores
+        records = grade_rows(scorer, rows, progress, fresh, concurrency, anchors=pools, desc="anchored")
+        grader_scores = np.array([math.nan if r is None else r["score"] for r in records])
+    systems["grader"] = grader_scores
+    systems["grader, recalibrated (grouped CV)"] = cv_scale(grader_scores, y, groups, seed=seed)
+    if pools is not None:
+        systems["grader, 0 anchors"] = zero_scores
+        for n in anchors.counts:
+            recs = grade_rows(scorer, rows, progress, fresh, concurrency, anchors=draw(pools, n, seed),
+                              desc=f"{n} anchors")
+            systems[f"grader, {n} anchor{'s' * (n != 1)}"] = np.array([math.nan if r is None else r["score"]
+                                                                       for r in recs])
+        systems["neighbours only"] = neighbours_only(rows, pools, embed or _embedder())
 
     # Baselines, on exactly these rows.
     systems["mean"] = baselines.mean_baseline(rows, [r for r in (train_rows or []) if r.split == "calib"])
@@ -276,7 +316,10 @@ def run_eval(rows: Sequence[Row], grader, *, dataset: str, out_dir: Path, cache_
         "model_failures": model_failures,  # evidence-only because the model failed: not cached, retried next run
     }
     if run_probes:
-        results["probes"] = probes.run_probes(rows, lambda row, ans, fresh: scorer.score(row, ans, fresh), seed=seed)
+        index = {id(r): i for i, r in enumerate(rows)}
+        results["probes"] = probes.run_probes(
+            rows, lambda row, ans, fresh: scorer.score(row, ans, fresh, anchors=pools(index[id(row)]) if pools
+                                                       else None), seed=seed)
     results["latency"] = latency
     results["goal"] = MOHLER_GOAL if dataset == "mohler" else None
     results["wall_s"] = round(time.time() - started, 2)

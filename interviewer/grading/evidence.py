@@ -17,7 +17,7 @@ import re
 from functools import lru_cache
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from interviewer.knowledge.embeddings import get_embedder
 from interviewer.text import CLAUSE_ENDS, sentences
@@ -37,6 +37,8 @@ class Evidence(BaseModel):
     features: dict[str, float]
     kp_sims: list[float]
     quotes: list[str | None]
+    vector: list[float] = Field(default_factory=list, exclude=True, repr=False,
+                                description="the whole answer's unit vector (the anchors' neighbours are read by it)")
 
     @property
     def off_topic(self) -> bool:
@@ -77,4 +79,4 @@ def gather(question: str, reference: str, key_points: list[str], answer: str) ->
     quotes = [pieces[int(np.argmax(row))] if best[i] >= KP_SIM_FLOOR else None for i, row in enumerate(sims)]
     feats = {"emb_ref": float(a @ ref_vec), "emb_qr": float(a @ qr_vec), "emb_kp_mean": float(best.mean()),
              "emb_kp_cov": float((best >= COVERED_SIM).mean()), "emb_gain": float(gain.mean())}
-    return Evidence(features=feats, kp_sims=[round(float(x), 4) for x in best], quotes=quotes)
+    return Evidence(features=feats, kp_sims=[round(float(x), 4) for x in best], quotes=quotes, vector=a.tolist())

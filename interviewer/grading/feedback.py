@@ -18,6 +18,8 @@ from interviewer.grading.screen import ZEROED_FLAGS
 MAX_STRENGTHS = 3
 MAX_IMPROVEMENTS = 4
 MAX_QUOTE_CHARS = 160
+# The nearest graded answer is named when it carries at least this share of the anchored score: it decided the grade.
+DECIDING_WEIGHT = 0.5
 VOID_ADVICE = "Answer the question asked: start from the definition, then explain the mechanism and when it matters."
 
 
@@ -63,6 +65,34 @@ def improvement(k: KeyPointResult) -> str:
 
 
 ORDER = {"contradicted": 0, "missing": 1, "partly": 2}
+# What the nearest graded answer says of this one, by its level; {add} is the first key point still to make.
+LIKE = {
+    "terse": "Like a terse correct answer ({score:g}/5): the core is right; to go further, add: {add}.",
+    "partial": "Like a partial answer ({score:g}/5): some of it is right, with large gaps; add: {add}.",
+    "vague": "Like a vague answer ({score:g}/5): it names the topic but not the mechanism; say: {add}.",
+    "padded": "Like an answer padded with jargon ({score:g}/5): length and terms earn nothing; say: {add}.",
+    "instructor": "Close to an answer an instructor graded {score:g}/5.",
+    "file": "Close to an answer graded {score:g}/5 in your labelled answers.",
+}
+STRONG_LIKE = {"reference": "Close to the model answer.", "complete": "Like a complete answer ({score:g}/5)."}
+
+
+def anchor_note(grade: Grade, todo: list[KeyPointResult]) -> tuple[str | None, str | None]:
+    """(strength, improvement): what the nearest graded answer says, when it decided the grade. A misconception is
+    named with its correction; a person's graded answer only by its grade (its text is another candidate's)."""
+    if not grade.anchors or grade.anchors[0].weight < DECIDING_WEIGHT:
+        return None, None
+    near = grade.anchors[0]
+    if near.level == "misconception" and near.claim and near.correction:
+        return None, f"Closest to a common misconception, that {_point(near.claim)}; in fact, {_point(near.correction)}."
+    if near.source in ("instructor", "file"):
+        return None, LIKE[near.source].format(score=near.score)
+    if near.level in STRONG_LIKE:
+        return STRONG_LIKE[near.level].format(score=near.score), None
+    if near.level in LIKE:
+        add = _point(todo[0].point) if todo else "a concrete example, or when it fails"
+        return None, LIKE[near.level].format(score=near.score, add=add)
+    return None, None
 
 
 def write(grade: Grade, reference: str, answer: str = "") -> Feedback:
@@ -80,4 +110,7 @@ def write(grade: Grade, reference: str, answer: str = "") -> Feedback:
     improvements = [improvement(k) for k in todo][:MAX_IMPROVEMENTS]
     if not improvements:
         improvements = ["Nothing essential is missing: to stand out, add a concrete example or say when it fails."]
+    like, unlike = anchor_note(grade, todo)
+    strengths = ([like] if like else []) + strengths
+    improvements = ([unlike] if unlike else []) + improvements
     return Feedback(strengths=strengths, improvements=improvements, model_answer=reference)

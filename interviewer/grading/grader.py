@@ -14,30 +14,35 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from interviewer.knowledge.anchors import Anchor
 from interviewer.knowledge.bank import Question
 from interviewer.config import Settings, get_settings
 from interviewer.grading import evidence as ev
 from interviewer.grading import feedback as fb
+from interviewer.grading.anchor_book import AnchorBook, AnchorScores
+from interviewer.grading.anchored import AnchoredResult, anchored_score, nearest
 from interviewer.grading.cache import JsonlCache, text_key
 from interviewer.grading.judge import (DIGITS, Judgement, judge, judge_messages, prefix_messages, rubric_kind,
                                        verdict_letters)
 from interviewer.grading.keypoints import derive
-from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
+from interviewer.grading.models import AnchorMatch, CriterionScore, Grade, KeyPointResult
 from interviewer.grading.choices import expected, one_hot
 from interviewer.grading.score import grounded_features, judge_features, load_calibration
 from interviewer.grading.screen import normalise, screen
 from interviewer.models.base import LLM, LLMError
 from interviewer.prompts import load_rubric, load_verdicts
 
-GRADER_VERSION = "grader-2"
+GRADER_VERSION = "grader-2"  # bump when a code change alters a zero-anchor score (it keys the anchors' scores)
 HINT_CAPS = (3.5, 2.5)  # the score's ceiling after one hint (a nudge), and after two (a pointer at the mechanism)
 # Judgements kept in memory by prompt: the quick score and the full grade of one answer, a regrade after a resume,
 # and repeated answers ("I don't know") ask the model once; a few hundred entries of ~1 kB cover a long session.
 RECENT_JUDGEMENTS = 256
+SHOWN_NEIGHBOURS = 3  # the nearest anchors a grade keeps (level, score, similarity, weight; never a person's text)
 # Without a model, a key point this close to an answer sentence counts as stated (or partly): evidence-only statuses.
 EVIDENCE_STATED, EVIDENCE_PARTLY = 0.6, 0.45
 _PROMPT_FILES = ("grade.md", "grade_user.md", "rubric.yaml", "keypoints.md", "keypoints_user.md", "schema_repair.md")
@@ -55,14 +60,31 @@ def _contradicted() -> str:
     return next(v["letter"] for v in load_verdicts() if v["status"] == "contradicted")
 
 
+def authored_anchors(settings: Settings) -> dict[str, list[Anchor]]:
+    """The bank's authored anchors, the references included (read once per knowledge folder)."""
+    return _authored(settings.knowledge_dir)
+
+
+@lru_cache(maxsize=4)
+def _authored(knowledge_dir: Path) -> dict[str, list[Anchor]]:
+    from interviewer.knowledge.anchors import load_anchors
+    from interviewer.knowledge.bank import load_bank
+
+    return load_anchors(knowledge_dir, load_bank(knowledge_dir))
+
+
 class Grader:
     def __init__(self, llm: LLM | None, store=None, settings: Settings | None = None,
-                 judge_cache: JsonlCache | None = None) -> None:
+                 judge_cache: JsonlCache | None = None, anchors: AnchorBook | None = None) -> None:
+        """`anchors`: where `score` finds a question's graded answers; by default the bank's authored ones (and the
+        store's vectors of them). `score_item` takes its anchors as an argument instead."""
         self.llm = llm
         self.store = store
         self.settings = settings or get_settings()
         self.judge_cache = judge_cache  # judgements on disk: re-scoring costs no model calls
         self.calibration = load_calibration(self.settings.calibration, self.settings.data_dir)
+        self.anchors = anchors if anchors is not None else AnchorBook(authored_anchors(self.settings), store=store)
+        self.anchor_scores = AnchorScores(self.scorer_id, self.settings.data_dir)
         # Judgements made in this process, by exact prompt: an answer judged again (the same text, or the same text once
         # instructions to the grader are stripped) gets the same verdicts. Asking again would not be a repeat: the
         # server's KV cache is read along another path, and near ties can tip.
@@ -81,6 +103,17 @@ class Grader:
         h.update(self.calibration.model_dump_json().encode())
         return f"{GRADER_VERSION}:{h.hexdigest()[:12]}"
 
+    @property
+    def scorer_id(self) -> str:
+        """What a zero-anchor score depends on: the model, the prompts and rubric, the score formulas (code changes
+        that alter it bump GRADER_VERSION). The anchors' own scores are kept under it."""
+        h = hashlib.sha256(GRADER_VERSION.encode())
+        for name in _PROMPT_FILES:
+            path = self.settings.prompts_dir / name
+            h.update(name.encode() + (path.read_bytes() if path.is_file() else b""))
+        h.update(self.calibration.model_dump_json(include={"full", "judge", "evidence", "scale"}).encode())
+        return f"{getattr(self.llm, 'cache_id', 'none')}|{h.hexdigest()[:12]}"
+
     # -- public API ------------------------------------------------------------------------------------------------
     @staticmethod
     def hint_cap(hints: int) -> float:
@@ -90,20 +123,30 @@ class Grader:
         """The grade of one answer to a bank question, feedback included (it needs no further model call).
         `hints`: how many hints the candidate took; each caps the score lower."""
         grade = self._score(question.id, question.question, question.reference_answer, list(question.key_points),
-                            answer, kind=rubric_kind(question.tier), hints=hints)
+                            answer, kind=rubric_kind(question.tier), hints=hints,
+                            anchors=self.anchors.anchors(question.id))
         grade.references = [f"{question.id}::reference"] + self._related(question)
         return grade
 
 
     def score_item(self, question: str, reference: str, answer: str, key_points: list[str] | None = None,
-                   question_id: str = "adhoc", kind: str = "technical", fresh: bool = False) -> Grade:
-        """Any question and reference; key points are derived when none are given. fresh: ask the model again."""
+                   question_id: str = "adhoc", kind: str = "technical", fresh: bool = False,
+                   anchors: list[Anchor] | None = None) -> Grade:
+        """Any question and reference; key points are derived when none are given. fresh: ask the model again.
+        `anchors`: graded answers to this question to read the answer against (none: the zero-anchor grade)."""
         points = key_points or derive(self.llm, question, reference, self.settings.data_dir).points
-        return self._score(question_id, question, reference, points, answer, kind=kind, fresh=fresh)
+        return self._score(question_id, question, reference, points, answer, kind=kind, fresh=fresh,
+                           anchors=anchors)
 
     def prepare(self, question: Question) -> None:
-        """Read the judge prompt up to the answer once, while the candidate is still thinking."""
+        """While the candidate is still thinking: the question's vectors, its anchors' vectors and the grader's own
+        scores of them (made once per model and grader), and the judge prompt read up to the answer."""
         ev.question_vectors(question.question, question.reference_answer, tuple(question.key_points))
+        anchors = self.anchors.anchors(question.id)
+        if anchors:
+            self.anchors.vectors(anchors)
+            self._anchor_grader_scores(question.id, question.question, question.reference_answer,
+                                       list(question.key_points), rubric_kind(question.tier), anchors)
         if self.llm is None or not self.llm.capabilities.grammar:  # a server with a prefix cache of its own
             return
         msgs = prefix_messages(rubric_kind(question.tier), question.question, question.reference_answer,
@@ -134,7 +177,7 @@ class Grader:
         return [h.chunk_id for h in hits]
 
     def _score(self, qid: str, question: str, reference: str, key_points: list[str], answer: str, *, kind: str,
-               hints: int = 0, fresh: bool = False) -> Grade:
+               hints: int = 0, fresh: bool = False, anchors: list[Anchor] | None = None) -> Grade:
         t0 = time.perf_counter()
         languages = self.llm.capabilities.languages if self.llm is not None else None
         s = screen(answer, self.settings.max_answer_chars, languages=frozenset(languages) if languages else None,
@@ -170,12 +213,48 @@ class Grader:
         grade.latency_s["judge"] = judgement.seconds
         formula = "full" if evidence is not None else "judge"
         score = self.calibration.score({**grade.features, **feats}, formula)
+        if anchors and evidence is not None and self.calibration.anchored is not None:
+            result = self._anchored(qid, question, reference, key_points, kind, anchors, evidence, score)
+            if result is not None:
+                grade.features["grader_score"] = round(score, 4)
+                grade.anchors = [AnchorMatch.of(n) for n in result.neighbours[:SHOWN_NEIGHBOURS]]
+                score = result.score
         if hints:
             grade.hint_cap = self.hint_cap(hints)
             grade.notes.append(f"{hints} hint(s) used, so the score is capped at {grade.hint_cap:g}.")
             score = min(score, grade.hint_cap)
         return self._finish(grade, key_points, reference, kind, judgement.points, evidence, score, t0, judgement,
                             answer=s.text, written=answer)
+
+    def _anchored(self, qid: str, question: str, reference: str, key_points: list[str], kind: str,
+                  anchors: list[Anchor], evidence: ev.Evidence, score: float) -> AnchoredResult | None:
+        """The score read against the nearest anchors (`anchored.py`); None when none could be used."""
+        params = self.calibration.anchored
+        vectors = self.anchors.vectors(anchors)
+        order, sims = nearest(np.asarray(evidence.vector, dtype=np.float32), vectors, params.k)
+        near = [anchors[int(i)] for i in order]
+        scores = self._anchor_grader_scores(qid, question, reference, key_points, kind, near)
+        usable = [i for i, g in enumerate(scores) if g is not None]
+        if not usable:
+            return None
+        return anchored_score(score, [near[i] for i in usable], sims[usable], [scores[i] for i in usable], params)
+
+    def _anchor_grader_scores(self, qid: str, question: str, reference: str, key_points: list[str], kind: str,
+                              anchors: list[Anchor]) -> list[float | None]:
+        """The grader's own zero-anchor score of each anchor: kept, else made now (None where the model failed: a
+        score without the model is not the one the answer's is compared with, and is not kept)."""
+        out: list[float | None] = []
+        for a in anchors:
+            known = self.anchor_scores.get(a)
+            if known is None:
+                grade = self._score(qid, question, reference, key_points, a.text, kind=kind)
+                if grade.evidence_only:
+                    out.append(None)
+                    continue
+                known = grade.score
+                self.anchor_scores.put(a, known)
+            out.append(known)
+        return out
 
     def _judge_features(self, judgement: Judgement) -> dict[str, float]:
         return judge_features(judgement.points, judgement.levels, _credit(), _contradicted())

@@ -24,6 +24,25 @@ class CriterionScore(BaseModel):
     justification: str
 
 
+class AnchorMatch(BaseModel):
+    """One of the graded answers the score was read against. A person's graded answer is never shown to another
+    candidate: only its level and score are kept, not its text."""
+
+    level: str
+    score: float = Field(description="the anchor's own grade, 0-5")
+    source: str = Field(description="reference, authored, instructor or file")
+    similarity: float
+    weight: float = Field(description="its share of the anchored score")
+    claim: str | None = Field(default=None, description="a misconception's wrong claim")
+    correction: str | None = Field(default=None, description="a misconception's correction")
+
+    @classmethod
+    def of(cls, neighbour) -> "AnchorMatch":
+        a = neighbour.anchor
+        return cls(level=a.level, score=a.score, source=a.source, similarity=neighbour.similarity,
+                   weight=neighbour.weight, claim=a.claim, correction=a.correction)
+
+
 class Grade(BaseModel):
     question_id: str
     score: float = Field(ge=0, le=5, description="overall 0-5, computed in code from the parts")
@@ -42,6 +61,8 @@ class Grade(BaseModel):
     flags: list[str] = Field(default_factory=list, description="empty, gibberish, off-topic, injection, truncated...")
     notes: list[str] = Field(default_factory=list, description="messages to show the candidate")
     hint_cap: float | None = Field(default=None, description="a hint was used: the score is capped at this")
+    anchors: list[AnchorMatch] = Field(default_factory=list,
+                                       description="the nearest graded answers the score was read against")
     features: dict[str, float] = Field(default_factory=dict)
     backend: str = ""
     model: str = ""

@@ -75,6 +75,16 @@ class Scale(BaseModel):
         return float(np.clip(self.offset + self.slope * score, 0.0, MAX_SCORE))
 
 
+class AnchoredParams(BaseModel):
+    """How an answer is read against graded answers to the same question (`interviewer.grading.anchored`)."""
+
+    k: int = Field(ge=1, description="neighbours read")
+    temperature: float = Field(gt=0.0, description="softmax temperature over the neighbours' cosines")
+    slope: float = Field(ge=0.0, le=1.0, description="how much of the grader's difference from a neighbour counts")
+    prior: float = Field(default=0.0, ge=0.0, description="anchors the grader's own score counts as: with n anchors "
+                                                          "the result is (prior * grader + n * anchored) / (prior + n)")
+
+
 class Calibration(BaseModel):
     name: str = "default"
     fitted_on: dict = Field(default_factory=dict)
@@ -82,6 +92,7 @@ class Calibration(BaseModel):
     judge: LinearScore
     evidence: LinearScore
     scale: Scale = Field(default_factory=Scale)
+    anchored: AnchoredParams | None = Field(default=None, description="None: anchors are not read")
 
     def score(self, features: dict[str, float], formula: Formula) -> float:
         return self.scale(getattr(self, formula)(features))

@@ -79,6 +79,11 @@ class Anchor(BaseModel):
         raw = f"{self.question_id}\x1f{self.text}\x1f{self.score:g}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    @property
+    def text_id(self) -> str:
+        """The answer's identity whatever grade it got: what its vector and the grader's own score are kept by."""
+        return hashlib.sha256(f"{self.question_id}\x1f{self.text}".encode()).hexdigest()[:16]
+
 
 class _AuthoredAnchor(BaseModel):
     """An entry as written in a YAML file (the question id is the mapping's key)."""
