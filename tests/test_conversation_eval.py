@@ -23,19 +23,60 @@ def test_moves_are_read_from_the_opener():
 
 
 def test_scripts_cover_every_persona():
-    items = {"excellent": "E", "partial": "P", "incomplete": "I", "misconception": "M"}
-    said = ce.scripts(items)
+    items = {"excellent": "E", "partial": "P", "incomplete": "I", "misconception": "M", "off-topic": "O"}
+    said = ce.scripts(items, other="X")
     assert set(said) == set(ce.PERSONAS)
     assert said["partial"] == ["P", "I"] and said["clarify"][-1] == "P" and said["hint"][:1] == ["hint"]
+    assert said["off-topic"] == ["O", "P"] and said["another-question"] == ["X", "P"]  # off, then on the question
+    del items["off-topic"]
+    assert set(ce.scripts(items)) == set(ce.PERSONAS) - set(ce.OFF_QUESTION)  # left out without their answers
 
 
-def test_a_fake_run_writes_transcripts_rates_and_a_readable_report(tmp_path, monkeypatch):
+def test_another_question_answer_comes_from_a_question_with_no_shared_concept(bank):
+    chosen = [(qid, {"excellent": f"E-{qid}"}) for qid in ("guide-22", "reg-early-stopping", "guide-03")]
+    others = ce.other_answers(chosen, bank.by_id())
+    assert others["guide-22"] == "E-guide-03"  # early stopping shares regularization with dropout: skipped
+    for qid, answer in others.items():
+        assert not set(bank.get(qid).concepts) & set(bank.get(answer.removeprefix("E-")).concepts)
+
+
+def _convo(persona: str, *replies: tuple[str, str]) -> ce.Conversation:
+    lines = [ce.Line(role="interviewer", kind="question", text="Q?")]
+    for kind, text in replies:
+        lines += [ce.Line(role="candidate", kind="message", text="my answer"),
+                  ce.Line(role="interviewer", kind=kind, text=text, grounded=kind == "followup" or None,
+                          strays=(text == "stray?") if kind == "followup" else None)]
+    return ce.Conversation(question_id="guide-22", tier="fresher", question="Q?", persona=persona, lines=lines)
+
+
+def test_the_off_question_counts():
+    redirect = "You talked about “my answer”, but I'm asking what is a dropout. Could you answer that?"
+    convos = [_convo("off-topic", ("redirect", redirect), ("followup", "You said “my answer”. Why?")),
+              _convo("off-topic", ("followup", "stray?")),
+              _convo("another-question", ("question", "Q2?")),
+              _convo("partial", ("followup", "You said “my answer”. Why?")),
+              _convo("misconception", ("redirect", redirect))]
+    s = ce.summarise(convos)
+    assert s["off_question_redirected"] == {"n": 3, "k": 1, "rate": 0.3333}
+    assert s["off_question_redirected_by_persona"]["another-question"]["k"] == 0
+    assert s["off_question_claims_followed_up"]["k"] == 1  # the second: a follow-up straight after the claim
+    assert s["on_topic_redirected"] == {"n": 2, "k": 1, "rate": 0.5}
+    assert s["followups_on_the_question"] == {"n": 3, "k": 2, "rate": 0.6667}
+    assert s["redirect_forms"] == {"quote": 2}
+
+
+def test_a_fake_run_writes_transcripts_rates_and_a_readable_report(tmp_path, monkeypatch, store):
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
     from interviewer.config import get_settings
     get_settings.cache_clear()
-    summary = ce.run(backend="fake", n_questions=2, seed=0, out=tmp_path / "run", command="test")
+    summary = ce.run(backend="fake", n_questions=2, seed=0, out=tmp_path / "run", command="test", store=store)
     lines = [json.loads(x) for x in (tmp_path / "run" / "transcripts.jsonl").read_text().splitlines()]
-    assert len(lines) == 2 * len(ce.PERSONAS) == summary["conversations"]
+    off = [c for c in lines if c["persona"] in ce.OFF_QUESTION]
+    assert len(lines) == summary["conversations"] and len(lines) - len(off) == 2 * (len(ce.PERSONAS) - 2)
+    assert off and summary["off_question_redirected"]["n"] == len(off)
+    for c in off:  # the redirect, if any, is the reply to the first answer, which then is not graded
+        kinds = [ln["kind"] for ln in c["lines"] if ln["role"] == "interviewer"]
+        assert "redirect" not in kinds or kinds[1] == "redirect"
     assert summary["followups_on_strong_answers"]["n"] == 2
     followups = [ln for c in lines for ln in c["lines"] if ln["kind"] == "followup"]
     assert followups and summary["followups_grounded"]["n"] == len(followups)

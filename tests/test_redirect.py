@@ -131,3 +131,24 @@ def test_a_failing_embedder_is_remembered_and_only_the_flag_counts(bank):
     q = bank.get(END_TO_END)
     assert topics.closeness(SCRUM, q) is None and topics.closeness(SCRUM, q) is None
     assert len(calls) == 1 and "no model" in topics.error
+
+
+def test_the_leak_check_reads_what_a_redirect_adds_to_the_questions_own_ask(bank):
+    class Recording(conv.LeakCheck):
+        def __init__(self):
+            super().__init__(None)
+            self.read: list[str] = []
+
+        def leaks(self, line, secrets, question, said=""):
+            self.read.append(line)
+            return "optimization" in line  # the topic line gives something away; the quote does not
+
+    q = bank.get(END_TO_END)
+    off = redirect.OffQuestion(reason="far", closeness=0.3, other_id="opt-learning-rate-effects",
+                               other_question=bank.get("opt-learning-rate-effects").question,
+                               other_concepts=["optimization", "hyperparameter-tuning"], other_score=0.64)
+    options = redirect.lines(off, q, LEARNING_RATES)
+    check = Recording()
+    assert redirect.choose(options, check, q, LEARNING_RATES) == options[1]  # the quote, the topic line rejected
+    assert len(check.read) == 2 and all(conv.asked(q.question) not in line for line in check.read)
+    assert all(line == redirect.beyond_the_question(o, q) for line, o in zip(check.read, options))

@@ -3,9 +3,12 @@ interviewer would not do.
 
 Candidates (per question): strong (the labelled excellent answer), partial, unsure (a vague hedge), misconception
 (the labelled confident wrong answer), clarify (asks what the question means, generically and then specifically,
-then answers partly) and hint (asks for both hints, then answers partly). Every candidate skips any follow-up its
-script has no reply for. The answers are the DL set's own (evals/datasets/dl), so the first answers' judgements
-replay from the committed judge cache; the interviewer's lines are the model's, fresh.
+then answers partly), hint (asks for both hints, then answers partly), off-topic (the labelled off-topic answer,
+where the question has one, then the partial answer) and another-question (the excellent answer to another chosen
+question that shares no concept with this one, then the partial answer). Every candidate skips any follow-up its
+script has no reply for. The answers are the DL set's own (evals/datasets/dl), so most first answers' judgements
+replay from the committed judge cache; the interviewer's lines are the model's, fresh. The interviewer has the whole
+bank and the store, as in the app, so a redirect can name the question an answer is closer to.
 
 Checks, per interviewer line (follow-up, hint, clarification):
 - leak: `conversation.LeakCheck` against every key point and reference sentence, the candidate's own words excluded
@@ -16,6 +19,10 @@ Checks, per interviewer line (follow-up, hint, clarification):
 - answers the question (clarifications): the grader, given the clarification as if it were an answer, scores it
   ANSWERS_BY or more above what it gives the bare question text (the grader credits a restated question a little),
   unless it only restates the question;
+- on the question's topic (follow-ups): `conversation.strays`, the live check, reads the probe against the question
+  and against the answer it follows;
+- redirects: an off-question candidate's first answer should get a redirect (interview/redirect.py), never a
+  follow-up on its claim; an on-topic candidate's should not;
 - origin: the model's phrasing, a template, or both (the model's line was unusable or rejected by the leak check).
 `recount` counts a finished run again from its transcripts (no model).
 """
@@ -35,15 +42,17 @@ from pydantic import BaseModel, Field
 
 from interviewer import PROJECT_ROOT
 from interviewer.interview import conversation as conv
+from interviewer.interview import redirect
 from interviewer.knowledge.bank import Question
 
-PERSONAS = ("strong", "partial", "unsure", "misconception", "clarify", "hint")
+PERSONAS = ("strong", "partial", "unsure", "misconception", "clarify", "hint", "off-topic", "another-question")
+OFF_QUESTION = ("off-topic", "another-question")  # candidates whose first answer is off the question
 UNSURE_ANSWER = ("I am not totally sure, but I think it has to do with making the model train better and "
                  "generalize.")
 GENERIC_CLARIFY = "What do you mean exactly, can you clarify what you are asking?"
 SPECIFIC_CLARIFY = "Do you mean in theory, or how you would do it in practice?"
 ANSWERS_BY = 1.0  # a clarification graded this much above the bare question, as an answer, has answered it
-LINE_KINDS = ("followup", "hint", "clarify")
+LINE_KINDS = ("followup", "hint", "clarify", "redirect")
 
 
 class Line(BaseModel):
@@ -55,6 +64,7 @@ class Line(BaseModel):
     leak: str | None = None
     restates: bool | None = None  # a template that only restates the question (conversation.restates_question)
     grounded: bool | None = None
+    strays: bool | None = None  # a follow-up about the candidate's claim rather than the question
     move: str | None = None
     answer_score: float | None = None
     question_score: float | None = None
@@ -69,10 +79,11 @@ class Conversation(BaseModel):
     score: float | None = None
 
 
-def scripts(items: dict[str, str]) -> dict[str, list[str]]:
-    """What each candidate says, in order; `items` maps a DL answer kind to its text for one question."""
+def scripts(items: dict[str, str], other: str | None = None) -> dict[str, list[str]]:
+    """What each candidate says, in order; `items` maps a DL answer kind to its text for one question, `other` is an
+    excellent answer to another question. A candidate the question has no answer for is left out."""
     partial = items["partial"]
-    return {
+    said = {
         "strong": [items["excellent"]],
         "partial": [partial, items.get("incomplete", partial)],
         "unsure": [UNSURE_ANSWER, "Sorry, I really don't know."],
@@ -80,6 +91,22 @@ def scripts(items: dict[str, str]) -> dict[str, list[str]]:
         "clarify": [GENERIC_CLARIFY, SPECIFIC_CLARIFY, partial],
         "hint": ["hint", "another hint please", partial],
     }
+    if "off-topic" in items:
+        said["off-topic"] = [items["off-topic"], partial]
+    if other:
+        said["another-question"] = [other, partial]
+    return said
+
+
+def other_answers(chosen: list[tuple[str, dict[str, str]]], bank: dict[str, Question]) -> dict[str, str]:
+    """For each chosen question, the excellent answer of the next chosen one that shares none of its concepts."""
+    out = {}
+    for i, (qid, _) in enumerate(chosen):
+        for other_id, items in chosen[i + 1:] + chosen[:i]:
+            if not set(bank[qid].concepts) & set(bank[other_id].concepts):
+                out[qid] = items["excellent"]
+                break
+    return out
 
 
 def move_of(text: str) -> str:
@@ -116,12 +143,14 @@ def heard_so_far(lines: list[Line]) -> str:
     return " ".join(ln.text for ln in lines if ln.role == "candidate")
 
 
-def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, check: conv.LeakCheck) -> Conversation:
+def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, check: conv.LeakCheck,
+            bank: dict[str, Question] | None = None, store=None) -> Conversation:
     from interviewer.interview.agent import Interviewer
-    from interviewer.interview.session import SessionConfig
+    from interviewer.interview.session import SessionConfig, planned_fields
 
-    config = SessionConfig(track=q.tier, n_questions=1, mode="interview", user=f"eval-{persona}")
-    agent = Interviewer.start(config, db=db, llm=llm, grader=grader, questions=[q], leak_check=check)
+    config = SessionConfig(track=q.tier, mode="interview", user=f"eval-{persona}", **planned_fields({q.id: "eval"}))
+    agent = Interviewer.start(config, db=db, llm=llm, grader=grader, questions=list((bank or {q.id: q}).values()),
+                              leak_check=check, store=store)
     convo = Conversation(question_id=q.id, tier=q.tier, question=q.question, persona=persona)
     secrets = conv.secrets_of(q.reference_answer, q.key_points)
     question_score: float | None = None  # the bare question graded as an answer: the baseline of a clarification
@@ -141,11 +170,17 @@ def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, chec
             answers = list(rec.answers)
             for u, text in zip(out, texts):
                 line = Line(role="interviewer", kind=u.kind, text=text, origin=u.origin, seconds=round(seconds, 2))
-                if u.kind in LINE_KINDS:
+                if u.kind == "redirect":  # what it adds to the question's own ask, as the live check reads it
+                    line.leak = check.reason(redirect.beyond_the_question(text, q), secrets, q.question,
+                                             said=heard_so_far(convo.lines))
+                elif u.kind in LINE_KINDS:
                     line.leak = check.reason(text, secrets, q.question, said=" ".join(answers))
+                if u.kind in LINE_KINDS:
                     line.restates = restates(line, q.question, q.tier, heard_so_far(convo.lines))
                 if u.kind == "followup":
                     line.grounded = grounded(text, answers[-1] if answers else "")
+                    line.strays = conv.strays(text, q.question, q.reference_answer, answers[-1] if answers else "",
+                                              check.embed)
                     line.move = move_of(text)
                 if u.kind == "clarify":
                     if question_score is None:
@@ -171,6 +206,25 @@ def choose(rows, n_questions: int, seed: int) -> list[tuple[str, dict[str, str]]
     return [(qid, by_q[qid]) for qid in ok[:n_questions]]
 
 
+def first_reply(c: Conversation) -> Line | None:
+    """The interviewer's first line after the candidate's first message."""
+    said = next((i for i, ln in enumerate(c.lines) if ln.role == "candidate"), None)
+    if said is None:
+        return None
+    return next((ln for ln in c.lines[said + 1:] if ln.role == "interviewer"), None)
+
+
+REDIRECT_FORMS = ("topic", "other", "quote", "plain")
+
+
+def redirect_form(text: str) -> str:
+    """Which redirect template a line was built from: what it says the answer was about."""
+    for form in REDIRECT_FORMS:
+        if text.startswith(conv.REDIRECT[form].split("{")[0]):
+            return form
+    return "other"
+
+
 def rate(flags: list[bool]) -> dict:
     return {"n": len(flags), "k": int(sum(flags)), "rate": round(float(np.mean(flags)), 4) if flags else None}
 
@@ -185,6 +239,9 @@ def summarise(convos: list[Conversation]) -> dict:
     follow = [(c, ln) for c, ln in lines if ln.kind == "followup"]
     clar = [ln for _, ln in lines if ln.kind == "clarify"]
     by_persona = {p: [c for c in convos if c.persona == p] for p in PERSONAS}
+    off = [c for c in convos if c.persona in OFF_QUESTION]
+    on = [c for c in convos if c.persona not in OFF_QUESTION]
+    redirects = [ln for _, ln in lines if ln.kind == "redirect"]
 
     def first_followup(c: Conversation) -> Line | None:
         return next((ln for ln in c.lines if ln.kind == "followup"), None)
@@ -207,6 +264,15 @@ def summarise(convos: list[Conversation]) -> dict:
         "leaks_in_model_lines": rate([ln.leak is not None for _, ln in lines if ln.origin == "model"]),
         "leaks_in_template_lines": rate([ln.leak is not None for _, ln in lines if ln.origin != "model"]),
         "followups_grounded": rate([bool(ln.grounded) for _, ln in follow]),
+        "followups_on_the_question": rate([not ln.strays for _, ln in follow]),
+        # Off-question candidates: the first answer redirected, or (what a senior interviewer would not do) followed up
+        "off_question_redirected": rate([(f := first_reply(c)) is not None and f.kind == "redirect" for c in off]),
+        "off_question_redirected_by_persona": {p: rate([(f := first_reply(c)) is not None and f.kind == "redirect"
+                                                        for c in by_persona[p]]) for p in OFF_QUESTION},
+        "off_question_claims_followed_up": rate([(f := first_reply(c)) is not None and f.kind == "followup"
+                                                 for c in off]),
+        "on_topic_redirected": rate([any(ln.kind == "redirect" for ln in c.lines) for c in on]),
+        "redirect_forms": dict(Counter(redirect_form(ln.text) for ln in redirects)),
         "followups_on_strong_answers": rate([first_followup(c) is not None for c in by_persona["strong"]]),
         "clarifications_graded_above_question": rate([answers_by(ln) for ln in clar]),
         "clarifications_that_answer": rate([answers_by(ln) and not ln.restates for ln in clar]),
@@ -236,6 +302,7 @@ def transcript_md(c: Conversation) -> str:
                             ln.leak and (f"flagged: {ln.leak}, restates the question" if ln.restates
                                          else f"LEAK: {ln.leak}"),
                             ln.grounded is not None and f"grounded: {'yes' if ln.grounded else 'no'}",
+                            ln.strays and "about the claim, not the question",
                             ln.answer_score is not None and f"graded as an answer: {ln.answer_score}, the bare "
                                                             f"question: {ln.question_score}") if t]
         suffix = f" _({'; '.join(tags)})_" if tags else ""
@@ -259,6 +326,11 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
         ("  template lines flagged (templates use only the question's words or a key point's one term)",
          r(s["leaks_in_template_lines"])),
         ("follow-ups grounded in the answer (target >= 90%)", r(s["followups_grounded"])),
+        ("follow-ups on the question's topic, not the claim's", r(s["followups_on_the_question"])),
+        ("off-question answers redirected (target >= 90%)", r(s["off_question_redirected"])),
+        *((f"  {p}", r(v)) for p, v in s["off_question_redirected_by_persona"].items()),
+        ("off-question claims followed up (target 0)", r(s["off_question_claims_followed_up"])),
+        ("on-topic candidates redirected (should be rare)", r(s["on_topic_redirected"])),
         ("strong answers that got a follow-up (should be rare)", r(s["followups_on_strong_answers"])),
         ("clarifications that answer the question (target 0)", r(s["clarifications_that_answer"])),
         ("  clarifications graded as an answer 1.0 above the bare question, restatements included",
@@ -275,6 +347,8 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
                                                       s["followup_rate_by_persona"].items()), "",
            "Where the lines came from (model / template / model+template): " + "; ".join(
                f"{k}: {dict(v)}" for k, v in s["origin_by_kind"].items()), "",
+           "What the redirects said the answer was about (the nearest question's concepts, that question, the "
+           "candidate's words, nothing): " + ", ".join(f"{k} {v}" for k, v in s["redirect_forms"].items()), "",
            "Mean final score by candidate: " + ", ".join(f"{p} {v}" for p, v in
                                                          s["mean_score_by_persona"].items()), "",
            "## Transcripts", ""]
@@ -340,7 +414,8 @@ def leak_label_agreement(path: Path = LEAK_LABELS) -> dict:
 
 
 def run(*, backend: str | None, n_questions: int, seed: int, out: Path, personas: tuple[str, ...] = PERSONAS,
-        command: str = "") -> dict:
+        command: str = "", store=None) -> dict:
+    """`store`: the store the redirects search (default: the settings' own, built first if it is cold)."""
     from interviewer.knowledge.bank import load_bank
     from interviewer.config import get_settings
     from interviewer.interview.db import SessionDB
@@ -350,15 +425,22 @@ def run(*, backend: str | None, n_questions: int, seed: int, out: Path, personas
     settings = get_settings()
     grader, llm, backend = grader_and_llm(backend)
     bank = {q.id: q for q in load_bank(settings.knowledge_dir).questions}
+    if store is None:
+        from interviewer.knowledge.store import open_store
+
+        store = open_store(settings, say=lambda m: print(m, flush=True))
     check = conv.LeakCheck()
     chosen = choose(load_dl(), n_questions, seed)
+    others = other_answers(chosen, bank)
     out.mkdir(parents=True, exist_ok=True)
     convos: list[Conversation] = []
     with tempfile.TemporaryDirectory() as tmp, (out / "transcripts.jsonl").open("w", encoding="utf-8") as f:
         db = SessionDB(Path(tmp) / "eval.sqlite3")
         for i, (qid, items) in enumerate(chosen, 1):
-            for persona in personas:
-                c = run_one(bank[qid], persona, scripts(items)[persona], llm=llm, grader=grader, db=db, check=check)
+            said = scripts(items, others.get(qid))
+            for persona in (p for p in personas if p in said):
+                c = run_one(bank[qid], persona, said[persona], llm=llm, grader=grader, db=db, check=check, bank=bank,
+                            store=store)
                 convos.append(c)
                 f.write(c.model_dump_json() + "\n")
                 f.flush()

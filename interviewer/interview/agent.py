@@ -28,6 +28,7 @@ from interviewer.interview.intents import quick_intent
 from interviewer.interview.phrasing import LINES, REQUESTS, Phraser
 from interviewer.interview.picking import initial_level, pick_question
 from interviewer.interview.redirect import MAX_REDIRECTS, OffQuestion, Topics
+from interviewer.interview.redirect import choose as choose_redirect
 from interviewer.interview.redirect import lines as redirect_lines
 from interviewer.interview.session import MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
 from interviewer.interview.transcript import TranscriptWriter, Utterance
@@ -326,10 +327,8 @@ class Interviewer:
         rec.answers.pop()
         rec.off_question.append(message)
         self.db.save_question(self.session.id, rec)
-        options = redirect_lines(off, q, message)
-        text, origin = self.phraser.line("", {}, task="redirect", secrets=self._secrets(q), question=q.question,
-                                         fallbacks=options, said=message, ask_model=False)
-        return [self._say("redirect", text, origin=origin)]
+        text = choose_redirect(redirect_lines(off, q, message), self.leak_check, q, message)
+        return [self._say("redirect", text, origin="template")]
 
     def _followup_plan(self, rec: QuestionRecord, grade: Grade, message: str) -> conv.FollowupPlan | None:
         if NO_FOLLOWUP_FLAGS & set(grade.flags):

@@ -175,7 +175,7 @@ def question_parts(question: str) -> tuple[list[str], list[str]]:
 
 
 REPHRASE: dict[str, str] = _LINES["rephrase"]  # open, setting, one, one_instruction, several, item, close
-REDIRECT: dict[str, str] = _LINES["redirect"]  # topic, other, quote, plain, again, ask_instruction
+REDIRECT: dict[str, str] = _LINES["redirect"]  # topic, other, quote, plain, again; how the ask is put
 DEFAULT_KIND = "a clear explanation"
 
 
@@ -206,12 +206,13 @@ def rephrase(question: str, tier: str) -> str:
 
 
 def asked(question: str) -> str:
-    """What the question asks, in its own words, to follow "I'm asking": "what is dropout", "you to explain..."."""
-    parts = []
-    for ask in question_parts(question)[1]:
-        ask = _lower_first(ask)
-        parts.append(REDIRECT["ask_instruction"].format(ask=ask) if _INSTRUCTION.match(ask) else ask)
-    return ", and ".join(parts)
+    """What the question asks, in its own words, to follow "I'm asking": "what is dropout", "you to explain...",
+    "2 things: (1) why...; (2) give..."."""
+    asks = [_lower_first(a) for a in question_parts(question)[1]]
+    if len(asks) == 1:
+        return REDIRECT["ask_instruction"].format(ask=asks[0]) if _INSTRUCTION.match(asks[0]) else asks[0]
+    items = "; ".join(REDIRECT["item"].format(i=i, ask=a) for i, a in enumerate(asks, 1))
+    return REDIRECT["several"].format(n=len(asks), items=items)
 
 
 def generic_clarification(message: str, question: str) -> bool:

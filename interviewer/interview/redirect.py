@@ -17,9 +17,10 @@ namesake: batch normalization for batch gradient descent, forward chaining for f
 function for transfer learning), and of the others 0 of 111 misconceptions, 1 of 60 partial, 2 of 62 terse, 2 of 49
 injections (both off the question) and none of the incomplete, excellent or padded ones.
 
-The sentence names the nearest other question's concepts (or that question, when it shares this one's concepts),
-else quotes the candidate; like every line it passes the leak check, and the last fallback uses only the question's
-words.
+The sentence names the nearest other question's concepts (or that question, when it shares a concept with this one:
+"early stopping" to "what is dropout?" is about regularization too), else quotes the candidate; the last fallback uses only the question's words. The leak check reads what a line adds to
+the question's ask (which restates the question, as any line may): read whole, a line that carries the whole ask sits
+so close to the question that the check's meaning test rejects most additions to it.
 """
 
 from __future__ import annotations
@@ -141,12 +142,27 @@ def lines(off: OffQuestion, q: Question, answer: str) -> list[str]:
     said, ask = conv.REDIRECT, conv.asked(q.question)
     out = []
     if off.other_id and (off.other_score or 0.0) >= ABOUT:
-        fresh = [c for c in off.other_concepts if c not in q.concepts][:TOPIC_COUNT]
-        if fresh:
-            out.append(said["topic"].format(topic=" and ".join(topic_name(c) for c in fresh), ask=ask))
-        elif off.other_question:
+        if off.other_question and set(off.other_concepts) & set(q.concepts):  # a neighbour: named by its question
             out.append(said["other"].format(other=_short(off.other_question), ask=ask))
+        elif not set(off.other_concepts) & set(q.concepts):
+            topic = " and ".join(topic_name(c) for c in off.other_concepts[:TOPIC_COUNT])
+            out.append(said["topic"].format(topic=topic, ask=ask))
     if quote := conv.pick_quote(answer, q.question):
         out.append(said["quote"].format(quote=quote, ask=ask))
     out.append(said["plain"].format(ask=ask))
     return [f"{line} {said['again']}" for line in out]
+
+
+def beyond_the_question(line: str, q: Question) -> str:
+    """What a redirect says besides the question's own ask: the part the leak check reads."""
+    return line.replace(conv.asked(q.question), " ")
+
+
+def choose(options: list[str], check: conv.LeakCheck, q: Question, answer: str) -> str:
+    """The first option whose addition to the question gives no key point away; the last (the question's words
+    alone) otherwise."""
+    secrets = conv.secrets_of(q.reference_answer, q.key_points)
+    for line in options[:-1]:
+        if not check.leaks(beyond_the_question(line, q), secrets, q.question, answer):
+            return line
+    return options[-1]
