@@ -53,6 +53,31 @@ def test_ingest_is_idempotent_and_tracks_changes(fresh_store):
     assert {h.question_id for h in fresh_store.search("attention softmax scaling", k=5)} == {"lr", "drop"}
 
 
+def test_anchors_ingest_once_and_give_back_their_vectors(fresh_store):
+    from interviewer.grading.anchor_book import AnchorBook
+    from interviewer.knowledge.anchors import Anchor, reference_anchor
+    from interviewer.knowledge.embeddings import get_embedder
+
+    bank = _small_bank()
+    terse = Anchor(question_id="drop", text="It switches off random units while training.", score=3, level="terse")
+    anchors = {q.id: [reference_anchor(q)] for q in bank.questions}
+    anchors["drop"].append(terse)
+    first = fresh_store.ingest_anchors(anchors, progress=False)
+    assert (first.anchors_embedded, first.anchors_removed) == (4, 0)
+    again = fresh_store.ingest_anchors(anchors, progress=False)
+    assert (again.anchors_embedded, again.anchors_removed) == (0, 0)
+    stored = fresh_store.anchor_vectors([terse.text_id, "not-there"])
+    assert list(stored) == [terse.text_id]
+    assert np.allclose(stored[terse.text_id], get_embedder().embed([terse.text])[0], atol=1e-5)
+    # A book over the store reads the stored vector; an anchor the store lacks is embedded on the spot.
+    fresh = Anchor(question_id="drop", text="Dropout makes the network smaller.", score=0.5, level="graded")
+    vecs = AnchorBook(anchors, store=fresh_store).vectors([terse, fresh])
+    assert vecs.shape == (2, stored[terse.text_id].shape[0]) and np.allclose(vecs[0], stored[terse.text_id])
+    anchors["drop"] = anchors["drop"][:1]
+    third = fresh_store.ingest_anchors(anchors, progress=False)
+    assert (third.anchors_embedded, third.anchors_removed) == (0, 1)
+
+
 def test_store_survives_reopen(tmp_path):
     settings = Settings(data_dir=tmp_path, backend="fake")
     Store(settings).ingest(_small_bank(), progress=False)

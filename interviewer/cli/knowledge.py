@@ -14,9 +14,12 @@ def ingest(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     """Embed the question bank into the Chroma store (unchanged content is not re-embedded)."""
     from interviewer.knowledge.store import get_store
 
+    from interviewer.knowledge.anchors import load_anchors
+
     bank = bank_or_fail()
     store = get_store()
     report = store.ingest(bank, progress=not as_json)
+    report = store.ingest_anchors(load_anchors(store.settings.knowledge_dir, bank), report, progress=not as_json)
     data = {**report.model_dump(), "questions": len(bank.questions), "references": len(bank.references),
             "chunks_in_store": store.count()}
     if as_json:
@@ -25,7 +28,8 @@ def ingest(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     console.print(f"Ingested {data['questions']} questions and {data['references']} reference documents "
                   f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
                   f"{report.removed} removed, {report.unchanged} unchanged; "
-                  f"{report.chunks_embedded} chunks embedded, {data['chunks_in_store']} in the store.")
+                  f"{report.chunks_embedded} chunks embedded, {data['chunks_in_store']} in the store; "
+                  f"{report.anchors_embedded} graded anchors embedded, {report.anchors_removed} removed.")
 
 
 def bank(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
+from interviewer.knowledge.anchors import Anchor
 from interviewer.knowledge.bank import Bank, Question, ReferenceDoc, load_bank
 from interviewer.knowledge.chunking import CHUNKER_VERSION, Chunk, question_chunks, reference_chunks
 from interviewer.config import Settings, get_settings
@@ -19,6 +20,7 @@ from interviewer.knowledge.embeddings import MODEL_NAME, MiniLMEmbeddingFunction
 # A cold store embeds the whole bank once: 1,671 chunks in 38-49 s on this project's two-core machine
 # (scripts/bench_store.py); every later start re-embeds only what changed.
 BUILD_NOTE = "Building the question index (once, about 40 s)..."
+ANCHOR_BATCH = 64  # anchors embedded per upsert (the embedder batches within it)
 INDEX_BAR = "question index"
 
 
@@ -46,6 +48,8 @@ class IngestReport(BaseModel):
     removed: int = 0
     unchanged: int = 0
     chunks_embedded: int = 0
+    anchors_embedded: int = 0
+    anchors_removed: int = 0
     seconds: float = 0.0
 
 
@@ -102,6 +106,7 @@ class Store:
             embedding_function=MiniLMEmbeddingFunction(),
             configuration={"hnsw": {"space": "cosine"}},
         )
+        self._anchors = None
 
     # -- ingest ------------------------------------------------------------------------------------------------
     def _existing_hashes(self) -> dict[str, str]:
@@ -145,6 +150,42 @@ class Store:
             report.chunks_embedded += len(batch_ids)
         report.seconds = round(time.perf_counter() - start, 3)
         return report
+
+    @property
+    def anchors(self):
+        """The authored anchors' collection (one document per graded answer, by `Anchor.text_id`)."""
+        if self._anchors is None:
+            self._anchors = self.client.get_or_create_collection(
+                name=f"{self.settings.collection}_anchors", embedding_function=MiniLMEmbeddingFunction(),
+                configuration={"hnsw": {"space": "cosine"}})
+        return self._anchors
+
+    def ingest_anchors(self, anchors: dict[str, list[Anchor]], report: IngestReport | None = None,
+                       progress: bool = True) -> IngestReport:
+        """Embed the anchors not yet in the store and drop those no longer authored (idempotent: an unchanged anchor
+        is never embedded again)."""
+        report = report or IngestReport()
+        wanted = {a.text_id: a for items in anchors.values() for a in items}
+        have = set(self.anchors.get(include=[])["ids"])
+        gone = sorted(have - set(wanted))
+        if gone:
+            self.anchors.delete(ids=gone)
+            report.anchors_removed += len(gone)
+        todo = [wanted[i] for i in sorted(set(wanted) - have)]
+        for start in tqdm(range(0, len(todo), ANCHOR_BATCH), desc="anchors", unit="batch", file=sys.stderr,
+                          disable=not progress or not todo):
+            batch = todo[start:start + ANCHOR_BATCH]
+            self.anchors.upsert(ids=[a.text_id for a in batch], documents=[a.text for a in batch],
+                                metadatas=[{"question_id": a.question_id} for a in batch])
+            report.anchors_embedded += len(batch)
+        return report
+
+    def anchor_vectors(self, text_ids: list[str]):
+        """Stored anchors' vectors by text id (those the store lacks are left out)."""
+        import numpy as np
+
+        got = self.anchors.get(ids=list(text_ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
     def _add(self, ids: list[str], docs: list[str], metas: list[dict]) -> None:
         self.collection.upsert(ids=ids, documents=docs, metadatas=metas)
@@ -222,9 +263,13 @@ def get_store() -> Store:
 
 
 def ensure_ingested(store: Store | None = None, progress: bool = False) -> IngestReport:
-    """Bring the store in line with the bank (cheap when nothing changed)."""
+    """Bring the store in line with the bank and its authored anchors (cheap when nothing changed)."""
+    from interviewer.knowledge.anchors import load_anchors
+
     store = store or get_store()
-    return store.ingest(load_bank(store.settings.knowledge_dir), progress=progress)
+    bank = load_bank(store.settings.knowledge_dir)
+    report = store.ingest(bank, progress=progress)
+    return store.ingest_anchors(load_anchors(store.settings.knowledge_dir, bank), report, progress=progress)
 
 
 def ensure_index(store: Store, say: Callable[[str], None] | None = None) -> IngestReport:
