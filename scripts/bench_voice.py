@@ -1,11 +1,13 @@
 """Speech-to-text on this machine: word error rate on the spoken-answer fixture and latency per clip.
 
-    python scripts/bench_voice.py [--models tiny.en,base] [--beam 1] [--repeat 3]
+    python scripts/bench_voice.py [--models tiny.en,base] [--beam 1,5] [--repeat 3] [--noise]
 
 Synthesises each fixture answer with Piper (the `speech` extra), transcribes it with the packaged Whisper tiny.en
 (prompted with its question, as the app does), and prints WER per clip and over the corpus, and latency p50/p95 for
 the clips and for ~30 s answers (three clips joined). Run it on an idle machine; `--beside-grading` adds the load of
 an interview in progress (grades on the embedded model, one after another) to see latency where it matters.
+`--noise` also transcribes the clips with café or kitchen noise at two levels (interviewer.evals.voice: made in code
+from a seed) and ends with a table of WER clean / noisy-low / noisy-high per model and beam.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import statistics
 import time
 import wave
 
-from interviewer.evals.voice import load_fixture, normalize, wer
+from interviewer.evals.voice import NOISE_LEVELS, load_fixture, noisy_corpus, normalize, wer
 from interviewer.voice import stt, tts
 
 
@@ -67,10 +69,13 @@ def start_grading_load() -> None:
     print("grading on the embedded model meanwhile (one grade after another)")
 
 
-def bench(model: str, beam: int, fixture, audio: list[bytes], repeat: int) -> None:
+def bench(model: str, beam: int, fixture, audio: list[bytes], repeat: int,
+          noisy: dict[str, list[bytes]] | None = None) -> dict[str, float] | None:
+    """Prints the clean run clip by clip and the timings; returns corpus WER per set (clean and each noise level)
+    and the ~30 s answers' p50 latency."""
     if reason := stt.missing(model):
         print(f"\n{model}: skipped ({reason})")
-        return
+        return None
     transcriber = stt.Transcriber(model=model, beam_size=beam)
     started = time.perf_counter()
     transcriber.transcribe(audio[0], question=fixture[0].question)  # load the model outside the timings
@@ -98,13 +103,32 @@ def bench(model: str, beam: int, fixture, audio: list[bytes], repeat: int) -> No
     long_d = [stt.decode(c).size / stt.SAMPLE_RATE for c in long_clips]
     print(f"~30 s answers ({min(long_d):.0f}-{max(long_d):.0f} s): p50 {statistics.median(long_s):.2f} s, "
           f"p95 {pct(long_s, 0.95):.2f} s over {len(long_s)} runs")
+    results = {"clean": wer([x.answer for x in fixture], heard), "answer_p50_s": statistics.median(long_s)}
+    for name, clips in (noisy or {}).items():
+        said = [transcriber.transcribe(c, question=item.question).text for item, c in zip(fixture, clips)]
+        results[name] = wer([x.answer for x in fixture], said)
+        worst = max(range(len(said)), key=lambda i: wer([fixture[i].answer], [said[i]]))
+        print(f"{name} ({NOISE_LEVELS[name]:g} dB SNR): corpus WER {results[name]:.1%}; worst clip {worst}: "
+              f"{said[worst]}")
+    return results
+
+
+def noise_table(rows: list[tuple[str, int, dict[str, float]]]) -> None:
+    print(f"\n{'model':<10} {'beam':>4} {'clean':>7} " + " ".join(f"{n:>11}" for n in NOISE_LEVELS)
+          + f" {'~30 s p50':>10}")
+    for model, beam, r in rows:
+        print(f"{model:<10} {beam:>4} {r['clean']:>7.1%} " + " ".join(f"{r[n]:>11.1%}" for n in NOISE_LEVELS)
+              + f" {r['answer_p50_s']:>9.2f}s")
+    print("SNR: " + ", ".join(f"{n} {db:g} dB" for n, db in NOISE_LEVELS.items())
+          + "; even clips café babble + clatter, odd clips kitchen roar + hum + clatter")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default=",".join(stt.MODELS), help="comma-separated names in stt.MODELS")
-    ap.add_argument("--beam", type=int, default=1)
+    ap.add_argument("--beam", default="1", help="beam sizes, comma-separated (1 is greedy)")
     ap.add_argument("--repeat", type=int, default=3, help="timed passes over the clips")
+    ap.add_argument("--noise", action="store_true", help="also the clips with café/kitchen noise at two levels")
     ap.add_argument("--beside-grading", action="store_true",
                     help="grade answers on the embedded model in a loop meanwhile, as a running interview does")
     args = ap.parse_args()
@@ -114,10 +138,16 @@ def main() -> None:
     started = time.perf_counter()
     audio = [tts.synthesize(item.answer) for item in fixture]
     print(f"synthesised {len(audio)} clips in {time.perf_counter() - started:.1f} s (Piper, incl. loading)")
+    noisy = noisy_corpus([stt.decode(a) for a in audio]) if args.noise else None
+    rows = []
     for model in args.models.split(","):
-        bench(model.strip(), args.beam, fixture, audio, args.repeat)
-        if args.beside_grading:
-            print(f"(grades finished meanwhile so far: {GRADED[0]})")
+        for beam in (int(b) for b in args.beam.split(",")):
+            if (result := bench(model.strip(), beam, fixture, audio, args.repeat, noisy)) is not None:
+                rows.append((model.strip(), beam, result))
+            if args.beside_grading:
+                print(f"(grades finished meanwhile so far: {GRADED[0]})")
+    if noisy:
+        noise_table(rows)
 
 
 if __name__ == "__main__":
