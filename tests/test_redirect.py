@@ -152,3 +152,19 @@ def test_the_leak_check_reads_what_a_redirect_adds_to_the_questions_own_ask(bank
     assert redirect.choose(options, check, q, LEARNING_RATES) == options[1]  # the quote, the topic line rejected
     assert len(check.read) == 2 and all(conv.asked(q.question) not in line for line in check.read)
     assert all(line == redirect.beyond_the_question(o, q) for line, o in zip(check.read, options))
+
+
+def test_the_app_shows_and_reads_aloud_the_redirect(app_env):
+    import json
+
+    from apptest import messages, new_app, say, start
+    from interviewer.voice import tts
+
+    at = new_app()
+    at.radio(key="speak").set_value("browser")
+    sid = start(at, n=1)
+    say(at, SCRUM)
+    said = messages(at)[-1][1]
+    assert said.endswith(conv.REDIRECT["again"]) and app_env.load(sid).questions[0].off_question == [SCRUM]
+    frames = [e for e in at.get("iframe") if "speechSynthesis" in (e.proto.srcdoc or "")]
+    assert json.dumps(tts.speakable(said))[1:-1].replace("<", "\\u003c") in frames[-1].proto.srcdoc

@@ -14,7 +14,7 @@ from interviewer.interview.transcript import Utterance
 from interviewer.voice import recordings, stt, tts
 from interviewer.voice.delivery import Delivery
 
-SPOKEN_KINDS = {"question", "followup", "repeat", "clarify", "hint"}  # what the interviewer reads aloud
+SPOKEN_KINDS = {"question", "followup", "repeat", "clarify", "hint", "redirect"}  # what the interviewer reads aloud
 UPLOAD_TYPES = ("wav", "mp3", "ogg", "webm", "m4a", "flac")
 MAX_UPLOAD_MB = 50  # ~5 minutes of uncompressed 16-bit stereo; longer recordings are refused after decoding anyway
 MIC_LABEL = ("Answer aloud: transcribed on this computer, kept in memory only (unless you keep recordings), "
