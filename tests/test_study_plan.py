@@ -82,3 +82,18 @@ def test_practise_these_in_the_app_starts_a_practice_session_on_the_plans_questi
     assert new != sid and session.config.mode == "practice" and session.config.planned == list(plan)
     assert session.questions[0].question_id == next(iter(plan)) != q.id
     assert "your report's study plan" in session.config.plan_reasons[next(iter(plan))]
+
+
+def test_practise_these_from_a_past_report_on_the_history_page(app_env, bank):
+    db = app_env
+    at = new_app()
+    sid = start(at, n=1)
+    say(at, "skip")
+    at.radio(key="view").set_value("History").run()
+    at.button(key="history_open").click().run()
+    plan = practice_plan(build_report(db.load(sid), bank.questions))
+    at.button(key=f"practise-history-{sid}").click().run()
+    assert not at.exception, at.exception
+    assert at.radio(key="view").value == "Interview"  # taken to the interview, which has started
+    new = at.query_params["sid"]
+    assert new != sid and db.load(new).config.planned == list(plan) and db.load(new).config.mode == "practice"

@@ -19,6 +19,7 @@ from interviewer.grading.grader import Grader
 from interviewer.interview import agent as interview_agent
 from interviewer.interview.database import DatabaseError
 from interviewer.interview.db import SessionDB
+from interviewer.interview.reviews import anchor_book
 from interviewer.knowledge.background import BackgroundStore
 from interviewer.knowledge.bank import load_bank
 from interviewer.models.registry import BACKENDS, make_llm, prefilled, with_setup
@@ -97,7 +98,7 @@ def _sweep(db: SessionDB, settings: Settings, lost: list[tuple[str, int]]) -> li
                     "its session is opened again", choice[0], e)
         return []
     agents = interview_agent.sweep_lost_grades(
-        db, lost=lost, exclude=set(live_agents().keys()), llm=llm, grader=grader_for(settings, llm, choice),
+        db, lost=lost, exclude=set(live_agents().keys()), llm=llm, grader=grader_for(settings, llm, choice, db),
         questions=get_questions(str(settings.knowledge_dir)), executor=get_pool())
     for agent in agents:  # a session opened while its grades are swept shares the sweep's agent
         live_agents()[agent.session.id] = agent
@@ -125,6 +126,8 @@ def obtain_llm(settings: Settings, choice: Choice):
     return llm
 
 
-def grader_for(settings: Settings, llm, choice: Choice) -> Grader:
-    """A scripted model's grades are not worth grounding, so its store is never filled on first start."""
-    return Grader(llm, get_store(str(settings.data_dir), not BACKENDS[choice[0]].scripted, settings), settings)
+def grader_for(settings: Settings, llm, choice: Choice, db: SessionDB | None = None) -> Grader:
+    """A scripted model's grades are not worth grounding, so its store is never filled on first start. The grader
+    reads the bank's anchors and the graded answers people added to the sessions database (`db`, else the app's)."""
+    store = get_store(str(settings.data_dir), not BACKENDS[choice[0]].scripted, settings)
+    return Grader(llm, store, settings, anchors=anchor_book(settings, db or get_db(settings.database), store))

@@ -35,7 +35,7 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
     except Exception as e:  # a backend that cannot start still gets an evidence-only grade
         err.print(f"[yellow]warning:[/] {e}")
         llm = None
-    g = Grader(llm, store).score(q, text)
+    g = Grader(llm, store, anchors=_anchors(store)).score(q, text)
     if as_json:
         emit_json(g.model_dump())
         return
@@ -55,6 +55,23 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
     console.print()
     console.print(g.feedback, markup=False, highlight=False)
     console.print(f"[dim]{g.backend}/{g.model} · " + ", ".join(f"{k} {v:.2f}s" for k, v in g.latency_s.items()) + "[/]")
+
+
+def _anchors(store):
+    """The bank's anchors and the sessions database's (people's grades); the bank's alone, said once, when the
+    database cannot be opened."""
+    from interviewer.grading.anchor_book import AnchorBook
+    from interviewer.grading.grader import authored_anchors
+    from interviewer.interview.database import DatabaseError
+    from interviewer.interview.db import SessionDB
+    from interviewer.interview.reviews import anchor_book
+
+    settings = get_settings()
+    try:
+        return anchor_book(settings, SessionDB(settings.database), store)
+    except DatabaseError as e:
+        err.print(f"[yellow]warning:[/] graded against the bank's anchors only: {e}")
+        return AnchorBook(authored_anchors(settings), store=store)
 
 
 def calibrate(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),

@@ -161,6 +161,7 @@ def interview(
     from interviewer.interview.db import SessionDB
     from interviewer.grading.grader import Grader
     from interviewer.interview.report import build_report, practice_plan, to_json, to_markdown
+    from interviewer.interview.reviews import anchor_book
     from interviewer.interview.session import SessionConfig
 
     _check_choice(track, TRACKS, "track")
@@ -201,7 +202,9 @@ def interview(
                                   **planned})
     except ValidationError as e:
         fail(e.errors()[0]["msg"])
-    parts = dict(llm=llm, grader=Grader(llm, prepare_store(settings, backend), settings), questions=questions, db=db)
+    store = prepare_store(settings, backend)
+    parts = dict(llm=llm, grader=Grader(llm, store, settings, anchors=anchor_book(settings, db, store)),
+                 questions=questions, db=db)
     if resume:
         agent = Interviewer.resume(resume, **parts)
         if agent is None:
@@ -270,8 +273,11 @@ def history(
     elif user:
         require_open(viewer, user, f"the history of {user!r}")
     sessions = db.list_sessions(user)
+    reviewed = _reviewed(db, user, {s.id for s in sessions})
     if as_json:
-        sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in sessions], indent=2) + "\n")
+        sys.stdout.write(json.dumps([{**s.model_dump(mode="json"), "reviews": [
+            {"index": r.index, "question_id": r.question_id, **r.review.model_dump(mode="json")}
+            for r in reviewed if r.session_id == s.id]} for s in sessions], indent=2) + "\n")
         return
     if not sessions:
         console.print("No interviews yet: start one with `interviewer interview` or `interviewer app`.")
@@ -281,6 +287,16 @@ def history(
         table.add_row(f"{s.created_at:%Y-%m-%d %H:%M}", s.id, s.user, s.track, s.mode, f"{s.asked}/{s.n_questions}",
                       "-" if s.score is None else f"{s.score:.1f}", s.phase)
     console.print(table)
+    for r in reviewed:  # the score above counts the instructor's grade; this says whose it is
+        console.print(f"{r.session_id} Q{r.index + 1} ({r.question_id}): {r.review.line()}", markup=False,
+                      highlight=False, soft_wrap=True)
+
+
+def _reviewed(db, user: str | None, sessions: set[str]) -> list:
+    """The instructors' grades of the listed sessions' answers."""
+    from interviewer.interview.reviews import Reviews
+
+    return [r for r in Reviews(db.database).reviewed(user) if r.session_id in sessions]
 
 
 # glibc gives each thread that contends for malloc an arena of its own, and Streamlit runs every script run and every

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import typer
 
-from interviewer.cli import doctor, evals, grading, interview, knowledge, team, voice
+from interviewer.cli import anchors, doctor, evals, grading, interview, knowledge, team, voice
 
 app = typer.Typer(help="Mock deep-learning interviews with a measured rubric grader.", no_args_is_help=True,
                   add_completion=False)
-for _module in (knowledge, grading, interview, voice, evals, team, doctor):
+for _module in (knowledge, grading, interview, voice, evals, team, anchors, doctor):
     for _name, _command in _module.COMMANDS.items():
         app.command(_name)(_command)
     for _name, _group in getattr(_module, "GROUPS", {}).items():

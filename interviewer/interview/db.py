@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from interviewer.grading.models import Grade
 from interviewer.interview import migrations
 from interviewer.interview.database import Connection, open_database
+from interviewer.interview.reviews import Review
 from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn, now
 
 
@@ -173,13 +174,14 @@ class SessionDB:
                 return None
             turns = con.execute("SELECT seq, role, kind, text, question_index, at FROM turns WHERE session_id=? "
                                 "ORDER BY seq", (session_id,)).fetchall()
-            questions = con.execute("SELECT record, grade, grade_error FROM questions WHERE session_id=? ORDER BY idx",
-                                    (session_id,)).fetchall()
+            questions = con.execute("SELECT record, grade, grade_error, review FROM questions WHERE session_id=? "
+                                    "ORDER BY idx", (session_id,)).fetchall()
         records = []
-        for body, grade, error in questions:
+        for body, grade, error, review in questions:
             record = QuestionRecord.model_validate_json(body)
             record.grade = Grade.model_validate_json(grade) if grade else None
             record.grade_error = error
+            record.review = Review.model_validate_json(review) if review else None
             records.append(record)
         return Session(id=row[0], created_at=row[1], updated_at=row[2], phase=row[3], level=row[4], backend=row[5],
                        config=SessionConfig.model_validate_json(row[6]), questions=records,

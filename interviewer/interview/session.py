@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from interviewer.knowledge.bank import CONCEPTS
 from interviewer.grading.models import Grade
+from interviewer.interview.reviews import Review
 from interviewer.voice.delivery import Delivery
 
 Track = Literal["fresher", "intermediate", "advanced", "engineering", "scenario", "mixed"]
@@ -99,6 +100,8 @@ class QuestionRecord(BaseModel):
     decision_score: float | None = Field(default=None, description="the quick score that steered follow-ups")
     grade: Grade | None = None
     grade_error: str | None = None
+    review: Review | None = Field(default=None, exclude=True, description="an instructor's grade of this answer "
+                                  "(kept in its own column, written by `reviews.Reviews.review`)")
 
     @property
     def hint_used(self) -> bool:
