@@ -655,3 +655,10 @@ def test_a_typed_interview_has_no_delivery_section(make_agent, db, bank):
     agent.finish()
     report = build_report(db.load(agent.session.id), bank.questions)
     assert report.delivery is None and "## Delivery" not in to_markdown(report)
+
+
+def test_the_closing_line_reads_right_for_one_question(make_agent):
+    agent = make_agent(config=SessionConfig(track="fresher", n_questions=1, user="ann"))
+    start(agent)
+    closing = say(agent, "skip")[-1]
+    assert closing.kind == "closing" and "Questions covered: 1." in closing.text and "1 questions" not in closing.text
