@@ -31,3 +31,21 @@ STOP_WORDS = frozenset("the a an of to in and or is are be for on with by as tha
 def content_words(text: str) -> list[str]:
     """The words that carry meaning (longer than two letters, not stop words), lower-cased, in order."""
     return [w for w in re.findall(r"[a-z0-9]+", (text or "").lower()) if len(w) > 2 and w not in STOP_WORDS]
+
+
+# What Markdown (and Streamlit's flavour of it) reads as markup in running text: links and images, inline HTML and
+# autolinks, emphasis, code, headings, tables, strike-through, maths. A backslash before any ASCII punctuation is
+# CommonMark's escape, so the text shows as typed.
+_MARKUP = re.compile(r"([\\`*_\[\]<>!#|~$])")
+
+
+def escape_markdown(text: str) -> str:
+    """Someone's own words drawn as Markdown but shown as typed: `![](http://host/p.png)` stays text, so opening a
+    report never makes the reader's browser fetch an address the writer chose. Line breaks are kept."""
+    return _MARKUP.sub(r"\\\1", text or "").replace("\n", "  \n")
+
+
+def without_images(text: str) -> str:
+    """Markdown whose images are shown as text: for lines that are ours but may quote the candidate (a follow-up, a
+    grader's feedback), whose other formatting is wanted."""
+    return (text or "").replace("![", "!\\[")

@@ -3,8 +3,10 @@
 # cluster, makes a role and a database for the tests, and prints their URL on stdout. Where it cannot (not root and
 # no server), it says why on stderr and prints nothing: the PostgreSQL tests are then skipped with that reason.
 set -euo pipefail
+# The role's password is random, made on first use and kept readable by root and postgres only: a fixed one would be
+# a known login on every machine that ever ran the tests.
 ROLE=interviewer_test
-PASSWORD=interviewer_test  # a throwaway role on a loopback-only test cluster
+PASSWORD_FILE=/var/lib/postgresql/interviewer_test.password
 DB=interviewer_test
 export APT_LOCK_WAIT_S=${APT_LOCK_WAIT_S:-600}  # scripts/apt_wait.sh waits this long for a lock
 
@@ -30,8 +32,16 @@ fi
 if [ "$STATUS" != online ]; then pg_ctlcluster "$VERSION" "$CLUSTER" start >&2; fi
 
 psql_admin() { as_postgres psql -p "$PORT" -v ON_ERROR_STOP=1 -qtAc "$1"; }
+if [ ! -s "$PASSWORD_FILE" ]; then  # hex: nothing to quote in SQL or in a URL
+  (umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$PASSWORD_FILE")
+  chown postgres: "$PASSWORD_FILE" 2>/dev/null || true
+  NEW_PASSWORD=1
+fi
+PASSWORD=$(cat "$PASSWORD_FILE")
 if [ -z "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname='$ROLE'")" ]; then
   psql_admin "CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD'" >&2
+elif [ -n "${NEW_PASSWORD:-}" ]; then  # a role left by an earlier version of this script, with its fixed password
+  psql_admin "ALTER ROLE $ROLE PASSWORD '$PASSWORD'" >&2
 fi
 if [ -z "$(psql_admin "SELECT 1 FROM pg_database WHERE datname='$DB'")" ]; then
   psql_admin "CREATE DATABASE $DB OWNER $ROLE" >&2

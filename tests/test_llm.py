@@ -93,8 +93,19 @@ def test_a_setup_form_fills_the_settings_and_a_hosted_api_never_gets_another_ser
     assert openai.backend == "openai" and openai.base_url is None and openai.model == "kept"
     assert openai.api_key.get_secret_value() == "sk-typed" and "sk-typed" not in repr(openai)
     compatible = with_setup(base, "compatible", {"base_url": "http://typed:1/v1", "model": "m", "api_key": None})
-    assert (compatible.base_url, compatible.model, compatible.api_key) == ("http://typed:1/v1", "m", base.api_key)
+    assert (compatible.base_url, compatible.model) == ("http://typed:1/v1", "m")
     assert with_setup(base, "local", {}).base_url == base.base_url  # no form: nothing changes but the backend
+
+
+def test_the_configured_key_goes_only_to_the_configured_server():
+    base = Settings(backend="compatible", base_url="http://configured:8000/v1", api_key="sk-canary")
+    elsewhere = with_setup(base, "compatible", {"base_url": "http://127.0.0.1:9999/v1", "model": "m", "api_key": None})
+    assert elsewhere.base_url == "http://127.0.0.1:9999/v1" and elsewhere.api_key is None
+    same = with_setup(base, "compatible", {"base_url": "http://configured:8000/v1/", "model": "m", "api_key": None})
+    assert same.api_key.get_secret_value() == "sk-canary"  # the configured server keeps its key
+    typed = with_setup(base, "compatible", {"base_url": "http://127.0.0.1:9999/v1", "model": "m", "api_key": "sk-own"})
+    assert typed.api_key.get_secret_value() == "sk-own"  # a key typed with the address is the typist's own
+    assert with_setup(base, "openai", {"api_key": None, "model": "gpt"}).api_key is None  # not to OpenAI either
 
 
 def test_settings_from_env_and_toml(tmp_path, monkeypatch):

@@ -14,14 +14,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `ui` importable 
 import streamlit as st  # noqa: E402
 
 from interviewer.config import Settings  # noqa: E402
+from interviewer.files import private_dir  # noqa: E402
 from ui import auth, sidebar, state  # noqa: E402
 from ui.screens import cohort, history, interview  # noqa: E402
 from ui.views import AVATARS  # noqa: E402
 
 st.set_page_config(page_title="Mock deep-learning interview", page_icon=AVATARS["interviewer"])
 settings = Settings()  # fresh every run: cheap, and tests change the environment between runs
+private_dir(settings.data_dir)  # answers, recordings and logs live here: its owner's alone (0700) when made here
 db = state.get_db(settings.database)  # one that cannot be opened says why here, before anything else is drawn
 state.sweep_lost_grades(settings.database, db, settings)  # once per process: grades a restart lost are queued
+state.keep_sweeping(settings.database, db, settings)  # and again every few minutes: a dead replica's stale claims
 account = auth.signed_in(settings, db)  # team mode: the sign-in form until someone signs in; None on the laptop
 if account is not None:  # a database with accounts is in team mode whatever the setting: the screens' checks say so
     settings = settings.model_copy(update={"team_mode": True})

@@ -27,7 +27,7 @@ def _try_sign_in(settings: Settings) -> None:
     password = st.session_state.get("sign_in_password", "")
     st.session_state["sign_in_password"] = ""
     try:
-        account = accounts.sign_in(state.get_db(settings.database), name, password)
+        account = accounts.sign_in(state.get_db(settings.database), name, password, client=_client())
     except accounts.AccountError as e:
         st.session_state[ERROR_KEY] = str(e)
         return
@@ -37,12 +37,26 @@ def _try_sign_in(settings: Settings) -> None:
         st.session_state[ACCOUNT_KEY] = account
 
 
+def _client() -> str | None:
+    """Where this browser connects from (None on this machine's loopback), for the per-client back-off. Behind a
+    reverse proxy every browser shares the proxy's address: the per-name back-off still holds."""
+    try:
+        return st.context.ip_address
+    except Exception:  # no connection (a test harness): the name's back-off alone
+        return None
+
+
 def signed_in(settings: Settings, db: SessionDB) -> Account | None:
-    """The signed-in account; in team mode without one, draws the sign-in form and stops this run."""
+    """The signed-in account, read again from the database on every run (a removed account is signed out, a changed
+    role applies at once); in team mode without one, draws the sign-in form and stops this run."""
     if not accounts.team_mode(settings, db):
         return None
-    if (account := st.session_state.get(ACCOUNT_KEY)) is not None:
-        return account
+    if (held := st.session_state.get(ACCOUNT_KEY)) is not None:
+        if (account := accounts.current(db, held)) is not None:
+            st.session_state[ACCOUNT_KEY] = account
+            return account
+        _clear_session()
+        st.session_state[ERROR_KEY] = "Your account no longer exists: you were signed out."
     st.header("Sign in")
     st.caption("This interviewer is shared by a team: sign in to see your own interviews. "
                "Accounts are made by an instructor (`interviewer users add NAME`).")
@@ -55,10 +69,13 @@ def signed_in(settings: Settings, db: SessionDB) -> Account | None:
     st.stop()
 
 
+def _clear_session() -> None:
+    """Everything this browser session holds: the account, the open interview, typed keys and texts, uploads,
+    voice drafts, confirmations. The next person at this tab starts from nothing."""
+    st.session_state.clear()
+    st.query_params.clear()
+
+
 def sign_out_button(account: Account) -> None:
     st.caption(f"Signed in as **{account.name}** ({account.role})")
-    if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-        for key in (ACCOUNT_KEY, "agent", "history_opened"):
-            st.session_state.pop(key, None)
-        st.query_params.clear()
-        st.rerun()
+    st.button("Sign out", key="sign_out", icon=":material/logout:", on_click=_clear_session)

@@ -11,16 +11,18 @@ from interviewer.interview.accounts import Account
 from interviewer.interview.session import MODES, TRACKS, SessionConfig
 from interviewer.knowledge.bank import CONCEPTS
 from interviewer.models.registry import BACKENDS, prefilled
-from interviewer.interview.tailor import READABLE, DocumentError, read_document
+from interviewer.interview.tailor import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_CHARS, READABLE, DocumentError, \
+    cut_pasted, read_document
 from interviewer.voice.tts import ENGINES, piper_missing
 from ui.auth import sign_out_button
-from ui.state import Choice
+from ui.state import Choice, default_choice
 
 MODE_CAPTIONS = {"interview": "feedback at the end, like a real interview",
                  "practice": "grade and feedback after each answer"}
 MAX_QUESTIONS = 15  # the menu's choice; the session itself allows more (the terminal's --n)
 _DEFAULTS = SessionConfig()
 SPEAK_LABELS = {"browser": "browser", "piper": "Piper", "off": "off"}
+MAX_TOPIC_CHARS = 200  # a topic is a few words; it is embedded whole
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,18 @@ def _read(data: bytes, name: str) -> tuple[str, str | None]:
 
 
 def _document(label: str, key: str) -> tuple[str, str | None]:
-    upload = st.file_uploader(label, type=[s.lstrip(".") for s in READABLE], key=key)
+    upload = st.file_uploader(label, type=[s.lstrip(".") for s in READABLE], key=key,
+                              max_upload_size=MAX_DOCUMENT_BYTES // 1_000_000)
     return ("", None) if upload is None else _read(upload.getvalue(), upload.name)
 
 
 def _job_form() -> tuple[str, str, str | None]:
     """The job description (pasted, or a document) and an optional CV; an unreadable document's reason. Pasted text
     wins over an uploaded job description."""
-    pasted = st.text_area("Job description", key="job_text", height=120,
-                          placeholder="Paste the job ad; the interview asks the bank's questions that match it").strip()
+    # max_chars stops a browser; the cut stops a paste sent around it (the server never reads more than a document's)
+    pasted = cut_pasted(st.text_area("Job description", key="job_text", height=120, max_chars=MAX_DOCUMENT_CHARS,
+                                     placeholder="Paste the job ad; the interview asks the bank's questions that "
+                                                 "match it"))
     job_doc, job_error = _document("...or upload it", "job_file")
     cv, cv_error = _document("Your CV (optional: its claims are probed too)", "cv_file")
     if job_error:
@@ -122,7 +127,9 @@ def draw(settings: Settings, pages: list[str], account: Account | None = None) -
         n_questions = st.slider("Number of questions", 1, MAX_QUESTIONS, _DEFAULTS.n_questions, key="n_questions")
         concepts = st.multiselect("Focus concepts (optional)", CONCEPTS, key="concepts")
         topic = st.text_input("Or practise a topic", key="topic", placeholder="e.g. KV caches, why my loss is NaN",
-                              help="the interview asks the bank's questions closest to what you type").strip()
+                              max_chars=MAX_TOPIC_CHARS,
+                              help="the interview asks the bank's questions closest to what you type")
+        topic = topic.strip()[:MAX_TOPIC_CHARS]
         start = st.button("Start a new interview", type="primary", key="start")
         start_plan = st.button("Today's practice", key="start_plan", icon=":material/event_repeat:",
                                help="what is due for review (weakest areas first), then new questions; "
@@ -131,8 +138,11 @@ def draw(settings: Settings, pages: list[str], account: Account | None = None) -
             job, cv, document_error = _job_form()
         with st.expander("Voice", expanded=False):
             speak, keep = _voice_form(settings)
-        with st.expander("Model", expanded=False):
-            choice = _model_form(settings)
+        if account is None or account.instructor:
+            with st.expander("Model", expanded=False):
+                choice = _model_form(settings)
+        else:  # a candidate grades with the server's model: the form could send its key elsewhere, or self-grade
+            choice = default_choice(settings)
     return Setup(view=view, user=user, track=track, mode=mode, n_questions=n_questions, concepts=concepts,
                  start=start, start_plan=start_plan, choice=choice, speak=speak, keep_recordings=keep, topic=topic,
                  job=job, cv=cv, document_error=document_error, account=account)

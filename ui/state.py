@@ -1,13 +1,16 @@
 """What outlives one script run: process-wide resources (st.cache_resource) and the model this browser loaded.
 
 State that must outlive a browser refresh lives in SQLite (the session id is in the URL, ?sid=...); the LLM, the
-store, the database handle and the grading thread pool are shared by every browser session of this process, and
-the sweep that queues the grades a restart lost runs once per process (`sweep_lost_grades`).
+store, the database handle and the grading thread pool are shared by every browser session of this process. The
+sweep that queues the grades a restart lost runs at the process's first page (`sweep_lost_grades`) and then every
+`SWEEP_EVERY_S` (`keep_sweeping`): a replica that died on another machine leaves claims nobody renews, and a live
+replica grades them once they go stale, whether or not it was running when they were lost.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +21,7 @@ from interviewer.config import Settings
 from interviewer.grading.grader import Grader
 from interviewer.interview import agent as interview_agent
 from interviewer.interview.database import DatabaseError
+from interviewer.interview.grading_jobs import GRADE_CLAIM_STALE_S
 from interviewer.interview.db import SessionDB
 from interviewer.interview.reviews import anchor_book
 from interviewer.knowledge.background import BackgroundStore
@@ -25,6 +29,7 @@ from interviewer.knowledge.bank import load_bank
 from interviewer.models.registry import BACKENDS, make_llm, prefilled, with_setup
 
 GRADING_WORKERS = 4  # grades of several browser sessions at once; the embedded server queues what it cannot take
+SWEEP_EVERY_S = GRADE_CLAIM_STALE_S / 2  # a dead replica's claim is graded within 1.5 stale times of its last beat
 log = logging.getLogger(__name__)
 
 Choice = tuple[str, tuple[tuple[str, str | None], ...]]  # (backend, the set-up form's (setting, value) pairs)
@@ -55,7 +60,12 @@ def get_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=GRADING_WORKERS, thread_name_prefix="grading")
 
 
-@st.cache_resource(show_spinner=False)
+# Models kept at once: the server's, and a few an instructor (or the laptop's owner) tried. Each holds a client and,
+# for a compatible server, its probed capabilities; typed URLs must not grow the process without bound.
+LLM_CACHE_ENTRIES = 4
+
+
+@st.cache_resource(show_spinner=False, max_entries=LLM_CACHE_ENTRIES)
 def get_llm(backend: str, filled: tuple, data_dir: str, _settings: Settings, _on_progress=None):
     return make_llm(with_setup(_settings, backend, dict(filled)), backend, on_progress=_on_progress)
 
@@ -87,6 +97,41 @@ def sweep_lost_grades(target: str, _db: SessionDB, _settings: Settings) -> Futur
     if not (lost := _db.ungraded_answers()):
         return None
     return get_pool().submit(_sweep, _db, _settings, lost)
+
+
+_swept: list = []  # the agents of periodic sweeps, kept alive (and in live_agents) while their grades run
+_swept_lock = threading.Lock()
+
+
+def sweep_once(db: SessionDB, settings: Settings) -> list:
+    """Queue what is ungraded and claimable now: sessions open in this process re-queue their own (a tab reopened on
+    this replica after another died), the rest are resumed by the sweep. Returns the agents it started."""
+    if not (lost := db.ungraded_answers()):
+        return []
+    live = live_agents()
+    for session_id in {sid for sid, _ in lost}:
+        if (agent := live.get(session_id)) is not None:
+            agent.requeue_lost_grades()
+    agents = _sweep(db, settings, lost)
+    with _swept_lock:
+        _swept[:] = [a for a in _swept if a.grading.running()] + agents
+    return agents
+
+
+def _sweep_forever(db: SessionDB, settings: Settings, stop: threading.Event) -> None:
+    while not stop.wait(SWEEP_EVERY_S):
+        try:
+            sweep_once(db, settings)
+        except Exception:  # a database briefly away: the next round tries again
+            log.warning("the periodic sweep of lost grades failed", exc_info=True)
+
+
+@st.cache_resource(show_spinner=False)
+def keep_sweeping(target: str, _db: SessionDB, _settings: Settings) -> threading.Event:
+    """Once per process: a daemon thread that sweeps every SWEEP_EVERY_S. Returns the event that stops it."""
+    stop = threading.Event()
+    threading.Thread(target=_sweep_forever, args=(_db, _settings, stop), name="grade-sweep", daemon=True).start()
+    return stop
 
 
 def _sweep(db: SessionDB, settings: Settings, lost: list[tuple[str, int]]) -> list:

@@ -14,6 +14,7 @@ from interviewer.interview.grading_queue import queue_line
 from interviewer.interview.session import Turn
 from interviewer.interview.transcript import Utterance
 from interviewer.interview.report import Report, concept_chart, practice_plan, practise_next, to_json, to_markdown
+from interviewer.text import escape_markdown, without_images
 
 
 # Material icons ship with Streamlit's own font, so they render even where no emoji font is installed.
@@ -38,14 +39,14 @@ def show(utterances: list[Utterance], queue_position: QueuePosition | None = Non
                 slot.markdown(GRADING_PLACEHOLDER)
                 deferred.append((slot, u))
             elif u.streaming:
-                st.write_stream(iter(u))
+                st.write_stream(map(without_images, u))
             else:
-                st.markdown(u.text)
+                st.markdown(without_images(u.text))
     for slot, u in deferred:
         if queue_position is not None:
             wait_in_line(slot, queue_position)
         with slot.container():
-            st.write_stream(iter(u))
+            st.write_stream(map(without_images, u))
 
 
 def wait_in_line(slot, queue_position: QueuePosition) -> None:
@@ -56,15 +57,21 @@ def wait_in_line(slot, queue_position: QueuePosition) -> None:
     slot.markdown(GRADING_PLACEHOLDER)
 
 
+def as_drawn(role: str, text: str) -> str:
+    """The candidate's words as typed (escaped: an image or link in an answer stays text, so the reader's browser
+    fetches nothing); the interviewer's Markdown with any image shown as text (a follow-up quotes the answer)."""
+    return escape_markdown(text) if role == "candidate" else without_images(text)
+
+
 def show_turns(turns: list[Turn]) -> None:
     for t in turns:
         with st.chat_message(ROLES[t.role], avatar=AVATARS[t.role]):
-            st.markdown(t.text)
+            st.markdown(as_drawn(t.role, t.text))
 
 
 def show_candidate(text: str) -> None:
     with st.chat_message(ROLES["candidate"], avatar=AVATARS["candidate"]):
-        st.markdown(text)
+        st.markdown(as_drawn("candidate", text))
 
 
 def render_report(report: Report, key: str) -> None:
@@ -96,22 +103,27 @@ def render_report(report: Report, key: str) -> None:
         st.markdown("\n".join(f"- {line}" for line in report.delivery.lines()))
     for r in report.questions:
         score = "skipped" if r.skipped else f"{r.score:.1f}/5" if r.score is not None else r.status
-        with st.expander(f"Q{r.index + 1} · {score} · {r.question}"):
+        with st.expander(f"Q{r.index + 1} · {score}{' (instructor)' if r.review else ''} · {r.question}"):
+            if r.review is not None:
+                first, *rest = r.graded_by()
+                st.info(escape_markdown(first), icon=":material/school:")
+                for line in rest:
+                    st.caption(escape_markdown(line))
             if not r.skipped:
                 st.markdown("**Your answer**")
-                st.markdown(r.answer or "_(empty)_")
+                st.markdown(escape_markdown(r.answer) or "_(empty)_")
                 for note in r.delivery:
                     st.caption(f"Delivery: {note}")
             if r.followups:
-                st.markdown("**Follow-ups asked:** " + " / ".join(r.followups))
+                st.markdown("**Follow-ups asked:** " + " / ".join(map(without_images, r.followups)))
             for title, points in r.point_sections():
                 st.markdown(f"**{title}**\n" + "\n".join(f"- {p}" for p in points))
             if r.improvements:
-                st.markdown("**To improve**\n" + "\n".join(f"- {p}" for p in r.improvements))
+                st.markdown("**To improve**\n" + "\n".join(f"- {without_images(p)}" for p in r.improvements))
             for note in r.notes:
                 st.caption(note)
             st.markdown("**Model answer**")
-            st.markdown(r.model_answer)
+            st.markdown(without_images(r.model_answer))
     c1, c2 = st.columns(2)
     c1.download_button("Download report (Markdown)", to_markdown(report), file_name=f"interview-{report.session_id}.md",
                        mime="text/markdown", key=f"md-{key}", on_click="ignore")

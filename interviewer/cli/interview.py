@@ -310,10 +310,24 @@ def app_environ(base: Mapping[str, str]) -> dict[str, str]:
     return {"MALLOC_ARENA_MAX": MALLOC_ARENAS, **base}
 
 
+STREAMLIT_CONFIG = PROJECT_ROOT / ".streamlit" / "config.toml"  # the app's shipped Streamlit settings
+
+
+def shipped_options(config: Path = STREAMLIT_CONFIG) -> dict[str, str]:
+    """The shipped Streamlit settings as option names and values ("server.maxUploadSize": "50"): Streamlit reads the
+    file only when started from the project folder."""
+    import tomllib
+
+    return {f"{section}.{name}": str(value).lower() if isinstance(value, bool) else str(value)
+            for section, values in tomllib.loads(config.read_text()).items() for name, value in values.items()}
+
+
 def app_command(address: str, port: int, headless: bool = False) -> list[str]:
+    """The shipped settings, with this run's address and port (and headless, when asked)."""
+    options = {**shipped_options(), "server.address": address, "server.port": str(port),
+               "browser.gatherUsageStats": "false", **({"server.headless": "true"} if headless else {})}
     return [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
-            "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false",
-            *(["--server.headless", "true"] if headless else [])]
+            *[part for name, value in options.items() for part in (f"--{name}", value)]]
 
 
 def run_app(

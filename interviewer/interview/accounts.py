@@ -2,7 +2,8 @@
 
 Passwords are kept only as argon2id hashes (argon2-cffi's PasswordHasher, its RFC 9106 defaults); a sign-in with
 an unknown name still verifies against a hash, so a wrong name and a wrong password take the same time and say the
-same thing. Hashes made with older parameters are upgraded at the next sign-in.
+same thing. Hashes made with older parameters are upgraded at the next sign-in. Repeated failures back off and only
+a few checks run at once (`throttle.py`: each takes 64 MiB).
 
 A candidate opens only their own sessions; an instructor opens anyone's and sees the cohort. The laptop default
 (team mode off) has no accounts: whoever runs the app owns everything in it. A database that holds an account is a
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from interviewer.config import Settings
 from interviewer.interview.db import SessionDB, StoredAccount
 from interviewer.interview.session import now
+from interviewer.interview.throttle import SIGN_IN_THROTTLE, SignInRefused, SignInThrottle
 
 Role = Literal["candidate", "instructor"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -93,21 +95,40 @@ def listing(db: SessionDB) -> list[Account]:
     return [Account(name=a.name, role=a.role) for a in db.accounts()]
 
 
-def sign_in(db: SessionDB, name: str, password: str) -> Account | None:
-    """The account if the password is right, else None (the same answer for an unknown name)."""
+def sign_in(db: SessionDB, name: str, password: str, *, client: str | None = None,
+            throttle: SignInThrottle = SIGN_IN_THROTTLE) -> Account | None:
+    """The account if the password is right, else None (the same answer for an unknown name). `client`: where the
+    attempt comes from (the app's remote address), backed off apart from the name. Raises AccountError, without
+    checking the password, while this name or client must wait after repeated failures or while too many checks
+    run at once (`throttle.py`)."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
     hasher = _hasher()
-    stored = db.account(name) if name else None
     try:
-        hasher.verify(stored.password_hash if stored else _dummy_hash(), password[:MAX_PASSWORD_CHARS])
-    except (VerificationError, InvalidHashError):
-        return None
+        throttle.check(name, client)
+        with throttle.check_slot():
+            throttle.check(name, client)  # again: failures of the tries it waited behind count too
+            stored = db.account(name) if name else None
+            try:
+                hasher.verify(stored.password_hash if stored else _dummy_hash(), password[:MAX_PASSWORD_CHARS])
+            except (VerificationError, InvalidHashError):
+                stored = None
+            if stored is not None and hasher.check_needs_rehash(stored.password_hash):
+                db.save_account(stored.model_copy(update={"password_hash": hasher.hash(password)}))
+    except SignInRefused as e:
+        raise AccountError(str(e)) from None
     if stored is None:
+        throttle.failed(name, client)
         return None
-    if hasher.check_needs_rehash(stored.password_hash):
-        db.save_account(stored.model_copy(update={"password_hash": hasher.hash(password)}))
+    throttle.succeeded(name, client)
     return Account(name=stored.name, role=stored.role)
+
+
+def current(db: SessionDB, account: Account) -> Account | None:
+    """The account as the database holds it now: None once removed, the new role once changed (read on every page,
+    so a removed or demoted account loses its access at its next click)."""
+    stored = db.account(account.name)
+    return None if stored is None else Account(name=stored.name, role=stored.role)
 
 
 def team_mode(settings: Settings, db: SessionDB) -> bool:

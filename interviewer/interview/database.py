@@ -6,19 +6,25 @@ placeholders where the driver wants `%s`. What differs is here: how a connection
 the one write lock, and how a table is looked up.
 
 SQLite: WAL mode, so the app's script thread, grading workers and a second tab read and write at once; each call
-opens its own short-lived connection, none is shared between threads. PostgreSQL: psycopg 3 with a connection pool
+opens its own short-lived connection, none is shared between threads. The file is made readable by its owner only
+(0600, in a 0700 folder when it makes one; SQLite gives its -wal and -shm files the same mode), and deleted rows are
+overwritten (`secure_delete`) and the write-ahead log emptied after a person's data is deleted (`scrub`), so the bytes
+of a deleted answer are not left in free pages. PostgreSQL: psycopg 3 with a connection pool
 (a new connection costs a few milliseconds of authentication on every turn otherwise); migrations hold an advisory
 lock, so replicas starting together apply each migration once.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from interviewer.files import PRIVATE_FILE, private_dir
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_TIMEOUT_S = 30.0
@@ -36,14 +42,21 @@ def is_postgres_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
+SECRET_PARAMETERS = ("password", "sslpassword")  # libpq takes these in the query string too (?password=...)
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages and `doctor`."""
+    """The URL without its password, for messages and `doctor`: the one after user: and any ?password= (libpq reads
+    both)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        host = parts.hostname or ""
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else ""))
+    query = [(k, "***" if k.lower() in SECRET_PARAMETERS else v)
+             for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    if query:
+        parts = parts._replace(query=urlencode(query, safe="*"))
+    return urlunsplit(parts)
 
 
 class Connection:
@@ -75,7 +88,8 @@ class SQLiteDatabase:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE))  # made 0600 before SQLite opens it
         con = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_S, isolation_level=None)
         try:
             self._use_wal(con)
@@ -103,6 +117,7 @@ class SQLiteDatabase:
         con = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_S)
         try:
             con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA secure_delete=ON")
             con.execute(f"PRAGMA busy_timeout={int(SQLITE_TIMEOUT_S * 1000)}")
             with con:  # one transaction: commit on success, roll back on error
                 yield Connection(con, "?", self.TABLE_SQL)
@@ -121,6 +136,15 @@ class SQLiteDatabase:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def scrub(self) -> None:
+        """After a delete: copy the write-ahead log into the file and empty it, so no old page keeps deleted rows."""
+        con = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_S, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA busy_timeout={int(SQLITE_TIMEOUT_S * 1000)}")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             con.close()
 
@@ -159,6 +183,9 @@ class PostgresDatabase:
         with self.connect() as con:
             con.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
             yield con
+
+    def scrub(self) -> None:
+        """Deleted rows stay in PostgreSQL's files until vacuum reuses their space (autovacuum does); SECURITY.md."""
 
     def close(self) -> None:
         self.pool.close()

@@ -116,24 +116,45 @@ class SessionDB:
                         "ON CONFLICT(session_id, idx) DO UPDATE SET record=excluded.record",
                         (session_id, record.index, record.question_id, body))
 
-    def save_grade(self, session_id: str, index: int, grade: Grade | None, error: str | None = None) -> None:
+    def save_grade(self, session_id: str, index: int, grade: Grade | None, error: str | None = None) -> bool:
+        """False when the answer is gone (its person's data was deleted while it was being graded)."""
         with self._connect() as con:
-            con.execute("UPDATE questions SET grade=?, grade_error=?, score=? WHERE session_id=? AND idx=?",
-                        (grade.model_dump_json() if grade else None, error, grade.score if grade else None,
-                         session_id, index))
+            cur = con.execute("UPDATE questions SET grade=?, grade_error=?, score=? WHERE session_id=? AND idx=?",
+                              (grade.model_dump_json() if grade else None, error, grade.score if grade else None,
+                               session_id, index))
+            return cur.rowcount == 1
 
     def claim_grade(self, session_id: str, index: int, owner: str, stale_before: datetime,
-                    orphaned: str | None = None) -> bool:
-        """Take the grading of one answer for `owner`: True when it has neither a grade nor a grade error and nobody
-        else holds a claim newer than `stale_before` (`owner`'s own claim is renewed; `orphaned`, a claimant known to
-        be gone, is taken over whatever its age). One UPDATE decides: on PostgreSQL a second claimer waits for the
-        first one's row lock and then finds the row claimed; SQLite serialises the two on the file's write lock."""
+                    orphaned: str | None = None, *, retry_failed: bool = False) -> bool:
+        """Take the grading of one answer for `owner`: True when it has neither a grade nor a grade error (with
+        `retry_failed`, an error may stand: it is graded again) and nobody else holds a claim newer than `stale_before`
+        (`owner`'s own claim is renewed; `orphaned`, a claimant known to be gone, is taken over whatever its age). One
+        UPDATE decides: on PostgreSQL a second claimer waits for the first one's row lock and then finds the row
+        claimed; SQLite serialises the two on the file's write lock."""
         with self._connect() as con:
             cur = con.execute("UPDATE questions SET claimed_by=?, claimed_at=? WHERE session_id=? AND idx=? "
-                              "AND grade IS NULL AND grade_error IS NULL "
+                              "AND grade IS NULL AND (grade_error IS NULL OR ?) "
                               "AND (claimed_by IS NULL OR claimed_by=? OR claimed_at < ? OR claimed_by=?)",
-                              (owner, _stamp(now()), session_id, index, owner, _stamp(stale_before), orphaned))
+                              (owner, _stamp(now()), session_id, index, retry_failed, owner, _stamp(stale_before),
+                               orphaned))
             return cur.rowcount == 1
+
+    def renew_claims(self, claims: Sequence[tuple[str, int, str]]) -> None:
+        """The heartbeat of a live grader: its claims (session id, question index, owner) are dated now, so others
+        see them held however long the grade waits in line."""
+        stamp = _stamp(now())
+        with self._connect() as con:
+            con.executemany("UPDATE questions SET claimed_at=? WHERE session_id=? AND idx=? AND claimed_by=? "
+                            "AND grade IS NULL", [(stamp, sid, idx, owner) for sid, idx, owner in claims])
+
+    def grade_claim(self, session_id: str, index: int) -> tuple[str | None, datetime | None]:
+        """Who holds the claim on grading this answer and since when (its latest heartbeat)."""
+        with self._connect() as con:
+            row = con.execute("SELECT claimed_by, claimed_at FROM questions WHERE session_id=? AND idx=?",
+                              (session_id, index)).fetchone()
+        if not row:
+            return None, None
+        return row[0], datetime.fromisoformat(row[1]) if row[1] else None
 
     def grade_claimant(self, session_id: str, index: int) -> str | None:
         """Who holds the claim on grading this answer, if anyone."""
@@ -148,13 +169,21 @@ class SessionDB:
             con.executemany('INSERT INTO seen VALUES (?,?,?) ON CONFLICT("user", question_id) '
                             "DO UPDATE SET seen_at=excluded.seen_at", [(user, q, stamp) for q in question_ids])
 
-    def save_card(self, user: str, card: StoredCard) -> None:
+    def save_card(self, user: str, card: StoredCard, session_id: str | None = None) -> bool:
+        """`session_id`: the session whose grade made this card; False, writing nothing, when it is gone (its
+        person's data was deleted while the grade was being made). Its row is locked first (a row lock on PostgreSQL,
+        the file's on SQLite), so a delete at the same moment either waits for this card, and deletes it, or goes
+        first and is seen here."""
         with self._connect() as con:
+            if session_id is not None and con.execute("UPDATE sessions SET updated_at=updated_at WHERE id=?",
+                                                      (session_id,)).rowcount == 0:
+                return False
             con.execute('INSERT INTO schedule VALUES (?,?,?,?,?,?,?) ON CONFLICT("user", question_id) DO UPDATE SET '
                         "card=excluded.card, due=excluded.due, last_score=excluded.last_score, "
                         "reviews=excluded.reviews, updated_at=excluded.updated_at",
                         (user, card.question_id, card.card, card.due.isoformat(), card.last_score, card.reviews,
                          card.updated_at.isoformat()))
+        return True
 
     def delete_user(self, user: str) -> int:
         """Everything stored about a user: sessions (with their turns and grades), the seen-questions list and the
@@ -163,7 +192,12 @@ class SessionDB:
             n = con.execute('DELETE FROM sessions WHERE "user"=?', (user,)).rowcount
             con.execute('DELETE FROM seen WHERE "user"=?', (user,))
             con.execute('DELETE FROM schedule WHERE "user"=?', (user,))
+        self.database.scrub()  # SQLite: no copy of the deleted rows left in its log
         return n
+
+    def exists(self, session_id: str) -> bool:
+        with self._connect() as con:
+            return con.execute("SELECT 1 FROM sessions WHERE id=?", (session_id,)).fetchone() is not None
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def load(self, session_id: str) -> Session | None:
@@ -227,6 +261,19 @@ class SessionDB:
                                "ON s.id = q.session_id WHERE q.score IS NOT NULL ORDER BY s.created_at").fetchall()
         return [(user, datetime.fromisoformat(at), json.loads(record)["concepts"], score)
                 for user, at, record, score in rows]
+
+    def grade_sources(self) -> list[tuple[str, str, str, int]]:
+        """(user, backend, model, graded answers) for every model that graded someone's answers: the cohort view
+        says which model's grades a row rests on."""
+        with self._connect() as con:
+            rows = con.execute('SELECT s."user", q.grade FROM questions q JOIN sessions s ON s.id = q.session_id '
+                               "WHERE q.score IS NOT NULL").fetchall()
+        counts: dict[tuple[str, str, str], int] = {}
+        for user, grade in rows:
+            made = json.loads(grade)
+            key = (user, made.get("backend") or "unknown", made.get("model") or "unknown")
+            counts[key] = counts.get(key, 0) + 1
+        return [(*key, n) for key, n in sorted(counts.items())]
 
     def recent_question_ids(self, user: str, limit: int = 60) -> list[str]:
         """Question ids this user was asked most recently, newest first."""

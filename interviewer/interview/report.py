@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from interviewer.knowledge.bank import Question
+from interviewer.text import escape_markdown, without_images
 from interviewer.interview.session import LEVELS, Session, SessionConfig
 from interviewer.voice.delivery import DeliverySummary
 from interviewer.voice.delivery import summary as delivery_summary
@@ -238,18 +239,18 @@ def to_markdown(report: Report) -> str:
                   + (f" · {r.hints} hint(s), score capped at {r.hint_cap:g}" if r.hints and r.hint_cap else "")
                   + "*", ""]
         if not r.skipped:
-            lines += ["**Your answer:**", "", _quote(r.answer), ""]
+            lines += ["**Your answer:**", "", _quote(escape_markdown(r.answer)), ""]
         if r.delivery:
             lines += ["*Delivery: " + " / ".join(r.delivery) + "*", ""]
         if r.followups:
-            lines += ["**Follow-ups asked:** " + " / ".join(r.followups), ""]
+            lines += ["**Follow-ups asked:** " + " / ".join(map(without_images, r.followups)), ""]
         for title, points in r.point_sections():
             lines += [f"**{title}:**"] + [f"- {p}" for p in points] + [""]
         if r.improvements:
-            lines += ["**To improve:**"] + [f"- {p}" for p in r.improvements] + [""]
+            lines += ["**To improve:**"] + [f"- {without_images(p)}" for p in r.improvements] + [""]
         if r.notes:
             lines += ["*" + " ".join(r.notes) + "*", ""]
-        lines += ["**Model answer:**", "", r.model_answer.strip(), ""]
+        lines += ["**Model answer:**", "", without_images(r.model_answer.strip()), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -87,10 +87,10 @@ def _build_compatible(settings, on_progress: Progress) -> LLM:
 
 
 def _build_local(settings, on_progress: Progress) -> LLM:
-    from interviewer.models.localserver import ensure_server
+    from interviewer.models.localserver import api_key, ensure_server
 
     url = ensure_server(settings, on_progress=on_progress)
-    client = _openai_client(api_key="local", base_url=url, timeout=settings.request_timeout_s, max_retries=0)
+    client = _openai_client(api_key=api_key(settings), base_url=url, timeout=settings.request_timeout_s, max_retries=0)
     return LLM(client, LOCAL_MODEL, backend="local", capabilities=LOCAL_CAPABILITIES,
                decoding="jump-forward" if settings.jump_forward else "")
 
@@ -122,9 +122,15 @@ def prefilled(settings, backend: str) -> dict[str, str | None]:
     return {f.setting: None if f.secret else (f.default(settings) or None) for f in BACKENDS[backend].setup}
 
 
+def _same_server(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().rstrip("/") == (b or "").strip().rstrip("/")
+
+
 def with_setup(settings, backend: str, filled: dict[str, str | None]):
     """The settings with a set-up form's answers: the backend, and each field typed in. A form that asks for no base
-    URL (a hosted API) clears one set elsewhere, so the key typed for OpenAI is never sent to another server."""
+    URL (a hosted API) clears one set elsewhere, so the key typed for OpenAI is never sent to another server. The
+    configured key goes only to the configured server: a form that points elsewhere without typing a key of its own
+    sends none (it would otherwise hand the server's key to whatever address was typed)."""
     from pydantic import SecretStr
 
     update: dict = {"backend": backend}
@@ -133,6 +139,8 @@ def with_setup(settings, backend: str, filled: dict[str, str | None]):
     for name, value in filled.items():
         if value:
             update[name] = SecretStr(value) if name == "api_key" else value
+    if "api_key" not in update and not _same_server(update.get("base_url", settings.base_url), settings.base_url):
+        update["api_key"] = None
     return settings.model_copy(update=update)
 
 

@@ -34,5 +34,8 @@ def draw(setup: Setup, settings: Settings) -> None:
     picked = st.multiselect("Candidates", sorted(frame.candidate.unique()), key="cohort_candidates")
     shown = frame[frame.candidate.isin(picked)] if picked else frame
     st.dataframe(shown.assign(last_at=shown.last_at.dt.strftime("%Y-%m-%d %H:%M")), hide_index=True)
+    st.markdown("**Graded by** (the backend and model behind each candidate's grades)")
+    sources = state.get_db(settings.database).grade_sources()
+    st.dataframe(pd.DataFrame(sources, columns=["candidate", "backend", "model", "answers"]), hide_index=True)
     st.download_button("Download CSV", to_csv(rows), file_name="cohort.csv", mime="text/csv", key="cohort_csv",
                        icon=":material/download:")
