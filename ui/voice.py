@@ -31,7 +31,9 @@ def _send(draft_key: str) -> None:
 
 def _keep(settings: Settings, agent: Interviewer, data: bytes, digest: str, suffix: str) -> None:
     index = agent.current.index if agent.current else "x"
-    recordings.keep(settings.data_dir, agent.session.id, f"q{index}-{digest[:8]}{suffix}", data)
+    db = agent.db
+    recordings.keep(settings.data_dir, agent.session.id, f"q{index}-{digest[:8]}{suffix}", data,
+                    still_there=lambda: db.exists(agent.session.id))  # not after "Delete my data"
 
 
 def recorder(agent: Interviewer, settings: Settings, keep_recordings: bool) -> tuple[str, Delivery | None] | None:

@@ -377,9 +377,11 @@ class Interviewer:
         if rec.skipped:
             self.grading.set_grade(rec, skipped_grade(self.question(rec)))
         elif self.session.config.mode == "practice":
-            # Claimed at once, so a sweep starting in another process leaves this answer to its feedback (shown
-            # whatever the claim says: the candidate is waiting for it).
-            self.grading.claim(rec)
+            # Claimed and stored as soon as the score is made, not when the page has drawn the feedback (a candidate
+            # who answers on, switches page or closes the tab meanwhile loses nothing); the feedback streams from the
+            # same score, shown whatever the claim says: the candidate is waiting for it.
+            self.grading.score_future(rec)
+            self.grading.grade_in_background(rec)
             out.append(self._say("feedback", chunks=self._feedback_chunks(rec), index=rec.index, background=True))
         else:
             self.grading.grade_in_background(rec)
@@ -402,14 +404,12 @@ class Interviewer:
         q = self.question(rec)
         try:
             grade = self.grading.score_future(rec).result()
-        except Exception as e:
-            self.grading.set_grade(rec, None, f"{type(e).__name__}: {e}")
+        except Exception:  # the grading job stored the error
             yield "I couldn't grade that answer just now; it will show as ungraded in your report."
             return
         cap = f" (capped at {grade.hint_cap:g} after {len(rec.hints)} hint(s))" if grade.hint_cap is not None else ""
         yield f"**Feedback on question {rec.index + 1}. Score: {grade.score:.1f}/5**{cap}\n\n"
         yield from self.grader.stream_feedback(q, rec.combined_answer(), grade)
-        self.grading.set_grade(rec, grade)
 
     def _close_session(self) -> list[Utterance]:
         self.session.phase = "finished"

@@ -37,15 +37,16 @@ def rating_for(score: float) -> Rating:
     return Rating.Good if score < EASY_FROM else Rating.Easy
 
 
-def review(db: SessionDB, user: str, question_id: str, score: float, when: datetime | None = None) -> StoredCard:
-    """Reschedule one question for one user after a grade."""
+def review(db: SessionDB, user: str, question_id: str, score: float, when: datetime | None = None,
+           session_id: str | None = None) -> StoredCard:
+    """Reschedule one question for one user after a grade (of `session_id`'s: nothing is written once it is gone)."""
     when = when or datetime.now(timezone.utc)
     stored = db.cards(user).get(question_id)
     card = Card.from_json(stored.card) if stored else Card()
     card, _ = SCHEDULER.review_card(card, rating_for(score), review_datetime=when)
     out = StoredCard(question_id=question_id, card=card.to_json(), due=card.due, last_score=round(score, 2),
                      reviews=(stored.reviews if stored else 0) + 1, updated_at=when)
-    db.save_card(user, out)
+    db.save_card(user, out, session_id)
     return out
 
 
