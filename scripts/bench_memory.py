@@ -25,7 +25,7 @@ import httpx
 
 from interviewer.cli.interview import app_command, app_environ
 from interviewer.config import Settings
-from interviewer.models.localserver import _free_port, _state_file
+from interviewer.models.localserver import KEY_FILE, _free_port, _state_file
 
 CHROMIUM = "/usr/bin/chromium"
 MB = 1024 * 1024
@@ -84,6 +84,7 @@ def app(settings: Settings) -> dict[str, int] | None:
         return None
     data = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     shutil.copy(_state_file(settings), data / _state_file(settings).name)  # reuse the running model server
+    shutil.copy(settings.data_dir / KEY_FILE, data / KEY_FILE)  # and its key
     port = _free_port()
     env = {**app_environ(os.environ), "INTERVIEWER_DATA_DIR": str(data), "INTERVIEWER_BACKEND": "local",
            "INTERVIEWER_MODELS_PATH": str(settings.models_dir), "INTERVIEWER_CHROMA_PATH": str(settings.chroma_dir)}

@@ -21,7 +21,7 @@ from pathlib import Path
 from bench_memory import MB, rss  # scripts/ is on the path when this runs as a script
 
 from interviewer.config import Settings
-from interviewer.models.localserver import _state_file, ensure_server
+from interviewer.models.localserver import KEY_FILE, _state_file, ensure_server
 
 
 def main() -> None:
@@ -34,6 +34,7 @@ def main() -> None:
     ensure_server(shared)
     data = Path(tempfile.mkdtemp(prefix="bench-server-memory-"))
     shutil.copy(_state_file(shared), data / _state_file(shared).name)  # the same server, no cached judgements
+    shutil.copy(shared.data_dir / KEY_FILE, data / KEY_FILE)  # and its key
     os.environ.update(INTERVIEWER_DATA_DIR=str(data), INTERVIEWER_MODELS_PATH=str(shared.models_dir),
                       INTERVIEWER_CHROMA_PATH=str(shared.chroma_dir))
     from interviewer.evals.datasets import load_dl

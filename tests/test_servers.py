@@ -160,11 +160,14 @@ def test_an_unreachable_chroma_server_is_a_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def embedded_endpoint(tmp_path_factory):
-    """The embedded llama.cpp server (our sampler), started for a data dir of its own; yields its /v1 URL."""
-    from interviewer.models.localserver import ensure_server, stop_server
+    """The embedded llama.cpp server (our sampler), started for a data dir of its own with the test's key (the
+    compatible backend below is given it); yields its /v1 URL."""
+    from interviewer.files import write_private
+    from interviewer.models.localserver import KEY_FILE, ensure_server, stop_server
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("embedded"), models_path=Settings().models_dir,
                         backend="local")
+    write_private(settings.data_dir / KEY_FILE, API_KEY)
     url = ensure_server(settings)
     yield url
     stop_server(settings)
@@ -203,18 +206,22 @@ def test_the_embedded_server_really_does_what_the_capabilities_say(embedded_endp
     chat = f"{embedded_endpoint}/chat/completions"
     ask = [{"role": "user", "content": 'Reply with the JSON object {"fruit": "apple"} and nothing else.'}]
     base = {"model": "x", "messages": ask, "max_tokens": 16, "temperature": 0.0}
+    assert httpx.post(chat, json=base, timeout=120).status_code == 401  # the server asks for its key
+    key = {"Authorization": f"Bearer {API_KEY}"}
     grammar = 'root ::= "{\\"colour\\":\\"" ("teal" | "mauve") "\\"}"'
-    r = httpx.post(chat, json={**base, "grammar": grammar, "logprobs": True, "top_logprobs": 3}, timeout=120)
+    r = httpx.post(chat, json={**base, "grammar": grammar, "logprobs": True, "top_logprobs": 3}, headers=key,
+                   timeout=120)
     r.raise_for_status()
     choice = r.json()["choices"][0]
     assert json.loads(choice["message"]["content"])["colour"] in ("teal", "mauve")
     assert any(t["top_logprobs"] for t in choice["logprobs"]["content"])
     schema = {"type": "object", "properties": {"colour": {"enum": ["teal", "mauve"]}}, "required": ["colour"]}
-    r = httpx.post(chat, json={**base, "response_format": {"type": "json_object", "schema": schema}}, timeout=120)
+    r = httpx.post(chat, json={**base, "response_format": {"type": "json_object", "schema": schema}}, headers=key,
+                   timeout=120)
     r.raise_for_status()
     assert json.loads(r.json()["choices"][0]["message"]["content"])["colour"] in ("teal", "mauve")
     r = httpx.post(chat, json={**base, "response_format": {"type": "json_schema", "json_schema": {
-        "name": "Colour", "schema": schema}}}, timeout=120)
+        "name": "Colour", "schema": schema}}}, headers=key, timeout=120)
     honoured = r.status_code == 200 and '"colour"' in (r.json()["choices"][0]["message"]["content"] or "")
     assert not honoured, "the server now honours json_schema: the probe and LOCAL_CAPABILITIES should say so"
 

@@ -38,6 +38,28 @@ def test_parallel_candidates_keep_their_own_turns(db_target, bank, session_setti
     assert report.ok and report.p50_ms is not None
 
 
+def test_wrong_sign_ins_and_a_zip_bomb_during_the_run_cost_no_turn_and_let_nobody_in(db_target, bank,
+                                                                                       session_settings):
+    """A burst of wrong passwords at one account from many addresses, and a .docx bomb uploaded, while candidates
+    interview: their sessions are intact, the burst runs a few password checks and is refused the rest, the bomb is
+    refused unread."""
+    from interviewer.interview import accounts
+    from interviewer.interview.throttle import FREE_FAILURES, MAX_CONCURRENT_CHECKS
+
+    db = SessionDB(db_target)
+    llm = toy_llm()
+    config = LoadConfig(candidates=4, questions=1, turns=3, track="fresher", wrong_sign_ins=16, bomb_bytes=200_000)
+    report = run_team(db, bank.questions, config, llm=llm, make_grader=lambda: Grader(llm, None, session_settings))
+    f, abuse = report.findings, report.abuse
+    assert f.cross_talk == [] and f.lost_turns == [] and f.ungraded == [] and not report.errors
+    assert abuse.sign_ins == 16 and abuse.signed_in == 0
+    assert abuse.password_checks <= FREE_FAILURES + MAX_CONCURRENT_CHECKS - 1  # then every try is backed off
+    assert abuse.password_checks + abuse.backed_off + abuse.busy == 16 and abuse.backed_off > 0
+    assert abuse.bomb.startswith("refused") and "would expand to 20" in abuse.bomb
+    assert report.ok and report.peak_rss_mib > 0 and "peak RSS" in report.lines()[-2]
+    assert not accounts.team_mode(Settings(), db)  # the run's account is gone: the database is as it was
+
+
 def test_the_checks_catch_cross_talk_and_lost_turns(db, bank, session_settings):
     report = _run(db, bank, session_settings, candidates=2, questions=1)
     assert report.ok

@@ -21,6 +21,15 @@ _REQUEST = r"(give|put|record|mark|assign|award|grade|compensate|need|deserve|wa
 _TOP = (r"(\b5\s*(/|out of)\s*5\b|\ba 5\b(?![x×\d%-]|\.\d)|\bfive\b|full (marks?|score|points|credit)|max(imum)? "
         r"(score|marks?|points)|top (score|marks?)|perfect (score|marks?)|highest (score|mark)|100\s*%)")
 _GRADER = r"(grader|grading system|evaluator|examiner|marker|reviewer|assessor|the ai\b|ai (reading|grading)|language model|llm)"
+# A note signed as the grader's ("Reviewer's note: ...", "Examiner's comment: ...") and a verdict on the rubric itself
+# ("every key point above is covered and correct"): no answer needs to say either. What they gain is measured on the
+# embedded model by scripts/screen_notes.py.
+_NOTE_PATTERNS = [
+    r"\b" + _GRADER + r"(['’]s|s['’])?\s+(note|comment|remark|verdict|assessment|summary|conclusion)s?\b",
+    r"\b(every|all|each)\s+(of\s+)?(the\s+)?(listed\s+|required\s+|expected\s+)?(key[ -]points?|rubric( items?| "
+    r"points?)?|criteria|marking (scheme|points?))\b[^.!?\n]{0,40}\b(covered|addressed|met|satisfied|correct|"
+    r"complete|fulfilled|present)\b",
+]
 _INJECTION_PATTERNS = [
     r"\b(ignore|disregard|forget|override|bypass|skip)\s+(all\s+|any\s+|the\s+|your\s+|these\s+|those\s+|my\s+)*"
     r"(previous\s+|prior\s+|above\s+|earlier\s+|grading\s+|original\s+|system\s+)*(instructions?|rubric|rules|"
@@ -43,6 +52,7 @@ _INJECTION_PATTERNS = [
     # a verdict written for the grader ("Justification: complete and correct."), kept apart from section headers
     # a candidate might use ("Evaluation:", "Metrics:")
     r"^\s*(justification|verdict|grade|score|marks?)\s*:",
+    *_NOTE_PATTERNS,
     # other languages seen in practice (fr/es/de/zh)
     r"\b(ignorez|ignora|ignoriere|ignorieren)\b|punktzahl|bewertung|puntuaci|calific|evaluador|puntos|note maximale|"
     r"la note\b|满分|评分|忽略|分数",

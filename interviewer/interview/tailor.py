@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Literal
@@ -26,7 +27,12 @@ from interviewer.text import sentences
 
 MAX_DOCUMENT_BYTES = 10_000_000  # a 10 MB document is far beyond any job description; refuse rather than parse
 MAX_PDF_PAGES = 40               # a job ad is a page or two; a long PDF's later pages are not about the job
-MAX_DOCUMENT_CHARS = 20_000      # what is read of a long document (the model sees less: MAX_PROMPT_CHARS)
+MAX_DOCUMENT_CHARS = 20_000      # what is read of a long document or a paste (the model sees less: MAX_PROMPT_CHARS)
+# A .docx is a zip: its parts are checked by their uncompressed sizes (ZipInfo.file_size) before python-docx expands
+# them, so a few megabytes that inflate to gigabytes are refused unread. Real job ads and CVs unpack to well under 5 MB
+# (their text is a few hundred kB; pictures are stored, not inflated much).
+MAX_UNZIPPED_BYTES = 50_000_000
+MAX_ZIP_ENTRIES = 1_000
 MAX_PROMPT_CHARS = 6_000
 MIN_TEXT_CHARS = 40              # less than this is not a job description (an empty file, a scanned PDF)
 MAX_PHRASES = 40
@@ -81,6 +87,24 @@ def check_size(name: str, size: int) -> None:
                             "are read. Paste the job description's text instead")
 
 
+def check_unzipped(name: str, data: bytes) -> None:
+    """Refuses a zip (a .docx) whose parts would expand beyond MAX_UNZIPPED_BYTES, from its directory alone. The
+    sizes a zip declares bound what zipfile will inflate: it stops a part that runs past its declared size."""
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except zipfile.BadZipFile:
+        raise DocumentError(f"{name} is not a valid .docx file; paste the text instead") from None
+    unzipped = sum(e.file_size for e in entries)
+    if len(entries) > MAX_ZIP_ENTRIES or unzipped > MAX_UNZIPPED_BYTES:
+        raise DocumentError(f"{name} would expand to {unzipped / 1e6:,.0f} MB in {len(entries)} part(s); documents up "
+                            f"to {MAX_UNZIPPED_BYTES / 1e6:.0f} MB unpacked are read. Paste the text instead")
+
+
+def cut_pasted(text: str) -> str:
+    """A pasted text cut like a document's (MAX_DOCUMENT_CHARS): a paste of megabytes is not a job description."""
+    return (text or "").strip()[:MAX_DOCUMENT_CHARS]
+
+
 def read_document(data: bytes, name: str) -> str:
     """Plain text of a .txt/.md/.pdf/.docx document; a clear DocumentError for what cannot be read."""
     suffix = Path(name).suffix.lower()
@@ -94,6 +118,7 @@ def read_document(data: bytes, name: str) -> str:
         elif suffix == ".docx":
             from docx import Document
 
+            check_unzipped(name, data)
             doc = Document(io.BytesIO(data))
             text = "\n".join(p.text for p in doc.paragraphs)
         else:
@@ -122,15 +147,20 @@ def _pdf_text(data: bytes) -> str:
 
 
 def phrases(text: str) -> list[str]:
-    """The job's lines and sentences, each a thing it asks for ("3+ years with PyTorch", "serving LLMs at scale")."""
+    """The job's lines and sentences, each a thing it asks for ("3+ years with PyTorch", "serving LLMs at scale").
+    One pass that stops at MAX_PHRASES, and reads at most MAX_DOCUMENT_CHARS: linear in what it reads."""
     out: list[str] = []
-    for line in re.split(r"[\r\n]+", text):
+    seen: set[str] = set()
+    for line in re.split(r"[\r\n]+", (text or "")[:MAX_DOCUMENT_CHARS]):
         line = re.sub(r"^\s*([-*•·▪◦]|\d+[.)])\s*", "", line).strip()
         for piece in sentences(line, also_at=";"):
             piece = piece.strip(" .:-")
-            if len(piece.split()) >= MIN_PHRASE_WORDS and piece.lower() not in {p.lower() for p in out}:
+            if len(piece.split()) >= MIN_PHRASE_WORDS and piece.lower() not in seen:
+                seen.add(piece.lower())
                 out.append(piece)
-    return out[:MAX_PHRASES]
+                if len(out) == MAX_PHRASES:
+                    return out
+    return out
 
 
 def job_concepts(llm: LLM | None, job: str, cv: str = "") -> list[str]:

@@ -21,7 +21,10 @@ already holds the logits of each position it samples, so it records the top alte
 `top_logprobs` shape, from the raw logits before penalties) and the server runs with `--logits_all false`. A token
 jump-forward returns without asking the model is recorded with logprob 0 and no alternatives: the grammar forced it.
 
-Run as `python -m interviewer.models.llamaserve [--no-jump-forward] <llama_cpp.server arguments>`.
+Fourth, a key proof (`with_key_proof`): the server takes a key (API_KEY in its environment) and proves it holds it
+without anyone sending it, so a client never hands prompts or the key to whatever else answers on the port.
+
+Run as `python -m interviewer.models.llamaserve [--no-jump-forward | --stock-sampler] <llama_cpp.server arguments>`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
+import os
 import sys
 
 import numpy as np
@@ -283,13 +287,41 @@ def install(draft: bool = True) -> None:
     llama_mod.Llama.create_chat_completion = create_chat_completion
 
 
-def main() -> None:
-    jump = "--no-jump-forward" not in sys.argv
-    sys.argv = [a for a in sys.argv if a != "--no-jump-forward"]  # llama_cpp.server's parser would refuse it
-    install(draft=jump)
-    from llama_cpp.server.__main__ import main as server_main
+def with_key_proof(create_app):
+    """llama_cpp.server's app, plus GET /v1/interviewer/proof?nonce=N answering HMAC-SHA256(API_KEY, N): a client
+    checks it holds our key before it sends a prompt, or the key (interviewer.models.localserver)."""
+    from fastapi.responses import PlainTextResponse
 
-    server_main()
+    from interviewer.models.localserver import PROOF_PATH, proof
+
+    def create(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+        key = os.environ.get("API_KEY")
+
+        def answer(nonce: str) -> PlainTextResponse:
+            if not key:
+                return PlainTextResponse("", status_code=404)
+            return PlainTextResponse(proof(key, nonce[:MAX_NONCE_CHARS]))
+
+        app.add_api_route(f"/v1{PROOF_PATH}", answer, methods=["GET"])
+        return app
+    return create
+
+
+MAX_NONCE_CHARS = 128
+
+
+def main() -> None:
+    """`--stock-sampler`: llama_cpp's own sampling (the key proof still); `--no-jump-forward`: grammar-last alone."""
+    flags = {"--no-jump-forward", "--stock-sampler"}
+    given = flags & set(sys.argv)
+    sys.argv = [a for a in sys.argv if a not in flags]  # llama_cpp.server's parser would refuse them
+    if "--stock-sampler" not in given:
+        install(draft="--no-jump-forward" not in given)
+    import llama_cpp.server.__main__ as entry
+
+    entry.create_app = with_key_proof(entry.create_app)
+    entry.main()
 
 
 if __name__ == "__main__":

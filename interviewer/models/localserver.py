@@ -2,14 +2,22 @@
 
 One llama.cpp server per data directory, shared by every process (CLI, app, tests) through a small state file;
 the server handles one request at a time, so concurrent callers queue rather than corrupt each other.
+
+The server asks for a key (random, made once, kept in a 0600 file of the data directory): llama_cpp's server allows
+any origin, so without one a web page the candidate opens could use it. And before a recorded server is reused it
+must prove that it knows the key (an HMAC of a fresh nonce, `interviewer.models.llamaserve`), without the key being
+sent: after a crash another local user could take the recorded port and would otherwise receive every prompt, and
+the key, and decide the grades.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib.util
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -20,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from interviewer.config import Settings
+from interviewer.files import open_private_append, private_dir, write_private
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -72,6 +81,7 @@ def ensure_model(settings: Settings, on_progress: Progress = None) -> Path:
     verified = target.with_suffix(".verified")
     if target.exists() and verified.exists() and verified.read_text().strip() == f"{target.stat().st_size}:{MODEL_SHA256}":
         return target
+    private_dir(settings.data_dir)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         parts = part_paths()
@@ -97,9 +107,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _healthy(url: str) -> bool:
+PROOF_PATH = "/interviewer/proof"  # under the /v1 base URL: our server answers HMAC-SHA256(key, nonce) there
+KEY_FILE = "local-server.key"
+
+
+def api_key(settings: Settings) -> str:
+    """The embedded server's key: read from its 0600 file, made on first use."""
+    path = settings.data_dir / KEY_FILE
     try:
-        return httpx.get(f"{url}/models", timeout=2.0).status_code == 200
+        if key := path.read_text().strip():
+            return key
+    except FileNotFoundError:
+        pass
+    write_private(path, secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def proof(key: str, nonce: str) -> str:
+    return hmac.new(key.encode(), nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def _healthy(url: str, key: str) -> bool:
+    """Whether our own server answers at `url`: it must prove it holds the key, which is never sent to it here."""
+    nonce = secrets.token_hex(16)
+    try:
+        r = httpx.get(f"{url}{PROOF_PATH}", params={"nonce": nonce}, timeout=2.0)
+        return r.status_code == 200 and hmac.compare_digest(r.text.strip('"'), proof(key, nonce))
     except httpx.HTTPError:
         return False
 
@@ -109,9 +142,11 @@ def _state_file(settings: Settings) -> Path:
 
 
 def server_command(model: Path, port: int, settings: Settings) -> list[str]:
-    # interviewer.models.llamaserve = llama_cpp.server with llama.cpp's cheaper grammar-constrained greedy sampling.
-    module = "interviewer.models.llamaserve" if settings.local_grammar_last else "llama_cpp.server"
-    return [sys.executable, "-m", module, "--model", str(model), "--host", "127.0.0.1",
+    # interviewer.models.llamaserve = llama_cpp.server with its key proof, and (unless --stock-sampler) llama.cpp's
+    # cheaper grammar-constrained greedy sampling. The key itself goes in the environment (API_KEY), not on the
+    # command line that every local user can read.
+    return [sys.executable, "-m", "interviewer.models.llamaserve",
+            *([] if settings.local_grammar_last else ["--stock-sampler"]), "--model", str(model), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(settings.local_ctx), "--n_threads", str(settings.local_threads),
             "--n_threads_batch", str(settings.local_threads), "--n_batch", "512",
             # No --cache: its RAM cache copies the whole state (GBs of logits) per call. llama.cpp already reuses
@@ -141,30 +176,34 @@ def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: f
     model = ensure_model(settings, on_progress)
     config = server_config(model, settings)
     state = _state_file(settings)
+    key = api_key(settings)
     if state.exists():
         try:
             running = json.loads(state.read_text())
-            if _healthy(running["url"]):
+            if _healthy(running["url"], key):
                 if running.get("config") == config:
                     return running["url"]
                 _say(on_progress, "the local model server runs with other settings or older code: restarting it")
                 stop_server(settings)
+            else:  # gone, someone else's on its port, or ours from before the key: left alone, another started
+                _say(on_progress, "the recorded local model server is gone or cannot prove it holds this data "
+                                  "directory's key")
         except (ValueError, KeyError):
             pass
     port = settings.local_port or _free_port()
     url = f"http://127.0.0.1:{port}/v1"
     _say(on_progress, "starting the local model server")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log = (settings.data_dir / "local-server.log").open("ab")
+    private_dir(settings.data_dir)
+    log = open_private_append(settings.data_dir / "local-server.log")
     proc = subprocess.Popen(server_command(model, port, settings), stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, "API_KEY": key})
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ModelError(f"the local model server exited with code {proc.returncode}; "
                              f"see {settings.data_dir / 'local-server.log'}")
-        if _healthy(url):
-            state.write_text(json.dumps({"url": url, "pid": proc.pid, "model": str(model), "config": config}))
+        if _healthy(url, key):
+            write_private(state, json.dumps({"url": url, "pid": proc.pid, "model": str(model), "config": config}))
             _say(on_progress, "local model ready")
             return url
         time.sleep(HEALTH_POLL_S)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
+from interviewer.files import write_private
 from interviewer.models.base import ENFORCING_MODES, Capabilities, LLM, LLMError, parse_json
 
 PROBE_FILE = "server-capabilities.json"
@@ -109,8 +110,5 @@ def capabilities_for(client, base_url: str, model: str, data_dir: Path, *,
     with _lock:
         data = _read(path)
         data[key] = {"capabilities": caps.model_dump(), "probed_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(path)
+        write_private(path, json.dumps(data, indent=1))
     return caps

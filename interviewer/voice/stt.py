@@ -140,17 +140,62 @@ def model_dir(model: str = DEFAULT_MODEL, models_dir: Path | None = None) -> Pat
     return path
 
 
-def decode(audio: bytes | str | Path) -> np.ndarray:
-    """Mono float32 samples at 16 kHz from WAV, MP3, WebM, OGG... (PyAV, inside faster-whisper)."""
-    from faster_whisper import decode_audio
+class TooLong(VoiceError):
+    """A recording over the length limit, found before it was decoded whole."""
+
+    def __init__(self, seconds: float | None, limit_s: float) -> None:
+        length = f"{seconds / 60:.1f} minutes" if seconds else f"longer than {limit_s / 60:g} minutes"
+        super().__init__(f"the recording is {length}; answers up to {limit_s / 60:g} minutes are transcribed. "
+                         "Record a shorter answer, or type it")
+
+
+def _frames(container):
+    """The audio frames, in one format at 16 kHz mono (the resampler, as faster-whisper's own decode_audio sets it)."""
+    import av
+
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    frames = container.decode(audio=0)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except av.error.InvalidDataError:  # a damaged frame is skipped, as faster-whisper does
+            continue
+        frame.pts = None  # the resampler checks timestamps: a recording with gaps in them still decodes
+        yield from resampler.resample(frame)
+    yield from resampler.resample(None)  # flush
+
+
+def decode(audio: bytes | str | Path, max_seconds: float | None = None) -> np.ndarray:
+    """Mono float32 samples at 16 kHz from WAV, MP3, WebM, OGG... (PyAV, which faster-whisper uses). With
+    `max_seconds`, a recording whose container says it is longer is refused before decoding, and one that says
+    nothing (a browser's WebM) is decoded only until it passes the limit: a small file of hours of Opus never becomes
+    gigabytes of samples."""
+    import av
 
     source = io.BytesIO(audio) if isinstance(audio, bytes) else str(audio)
+    limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+    pieces: list[np.ndarray] = []
+    decoded = 0
     try:
-        samples = decode_audio(source, sampling_rate=SAMPLE_RATE)
+        with av.open(source, mode="r", metadata_errors="ignore") as container:
+            declared = container.duration / av.time_base if container.duration else None
+            if max_seconds is not None and declared and declared > max_seconds:
+                raise TooLong(declared, max_seconds)
+            for frame in _frames(container):
+                pieces.append(frame.to_ndarray().reshape(-1))
+                decoded += pieces[-1].size
+                if limit is not None and decoded > limit:
+                    raise TooLong(None, max_seconds)
+    except VoiceError:
+        raise
     except Exception as e:  # PyAV raises its own error types for corrupt or unknown data
         raise VoiceError(f"could not read the recording as audio ({type(e).__name__}); "
                          "record again, or send a WAV, MP3, WebM or OGG file") from None
-    return np.asarray(samples, dtype=np.float32)
+    if not pieces:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(pieces).astype(np.float32) / 32768.0
 
 
 class Transcriber:
@@ -186,14 +231,12 @@ class Transcriber:
             return self._model
 
     def transcribe(self, audio: bytes | str | Path, *, question: str = "") -> Transcription:
-        samples = decode(audio)
+        samples = decode(audio, max_seconds=self.max_seconds)
         duration = len(samples) / SAMPLE_RATE
         if duration == 0:
             raise VoiceError("the recording is empty: record again")
         if duration > self.max_seconds:
-            raise VoiceError(f"the recording is {duration / 60:.1f} minutes; answers up to "
-                             f"{self.max_seconds / 60:g} minutes are transcribed. Record a shorter answer, "
-                             "or type it")
+            raise TooLong(duration, self.max_seconds)
         if float(np.sqrt(np.mean(samples ** 2))) < SILENCE_RMS:
             raise VoiceError("I heard only silence: check the microphone and record again")
         model = self._load()
