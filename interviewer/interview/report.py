@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from interviewer.knowledge.bank import Question
 from interviewer.text import escape_markdown, without_images
+from interviewer.interview.reviews import Review
 from interviewer.interview.session import LEVELS, Session, SessionConfig
 from interviewer.voice.delivery import DeliverySummary
 from interviewer.voice.delivery import summary as delivery_summary
@@ -34,7 +35,10 @@ class QuestionResult(BaseModel):
     followups: list[str] = Field(default_factory=list)
     hints: int = 0
     skipped: bool = False
-    score: float | None = None
+    score: float | None = Field(default=None, description="the instructor's grade where there is one, else the "
+                                "grader's")
+    grader_score: float | None = Field(default=None, description="the grader's score")
+    review: Review | None = Field(default=None, description="an instructor's grade of this answer")
     hint_cap: float | None = None
     covered: list[str] = Field(default_factory=list)
     partly: list[str] = Field(default_factory=list)
@@ -46,6 +50,13 @@ class QuestionResult(BaseModel):
     model_answer: str = ""
     notes: list[str] = Field(default_factory=list)
     status: str = Field(description="graded, skipped, pending or failed")
+
+    def graded_by(self) -> list[str]:
+        """Beside a reviewed answer's score, in plain text: the instructor's grade as theirs, then the grader's."""
+        if self.review is None:
+            return []
+        return [self.review.line()] + ([f"Grader's score: {self.grader_score:.1f}/5"]
+                                       if self.grader_score is not None else [])
 
     def point_sections(self) -> list[tuple[str, list[str]]]:
         """(title, key points) for each verdict that has any, wrong ones first (the one list both renderers use)."""
@@ -101,7 +112,7 @@ def _result(rec, bank: dict[str, Question]) -> QuestionResult:
                          delivery=[d.note() for d in rec.delivery],
                          model_answer=(q.reference_answer if q else ""))
     if g is not None:
-        res.score = round(g.score, 2)
+        res.score = res.grader_score = round(g.score, 2)
         res.hint_cap = g.hint_cap
         res.covered, res.partly = g.points("covered"), g.points("partly")
         res.missing, res.contradicted = g.points("missing"), g.points("contradicted")
@@ -110,6 +121,8 @@ def _result(rec, bank: dict[str, Question]) -> QuestionResult:
         res.notes = [n for n in g.notes if not n.startswith("Model error")]
     elif rec.grade_error:
         res.notes = [f"Grading failed: {rec.grade_error}"]
+    if rec.review is not None and not rec.skipped:
+        res.review, res.score = rec.review, rec.review.score
     return res
 
 
@@ -238,6 +251,9 @@ def to_markdown(report: Report) -> str:
                   f"*Concepts: {', '.join(r.concepts)} · id `{r.question_id}`"
                   + (f" · {r.hints} hint(s), score capped at {r.hint_cap:g}" if r.hints and r.hint_cap else "")
                   + "*", ""]
+        if r.review is not None:
+            first, *rest = r.graded_by()
+            lines += [f"**{escape_markdown(first)}**" + "".join(f"  \n*{escape_markdown(x)}*" for x in rest), ""]
         if not r.skipped:
             lines += ["**Your answer:**", "", _quote(escape_markdown(r.answer)), ""]
         if r.delivery:
