@@ -81,6 +81,15 @@ def test_a_second_review_replaces_the_first(team_db, bank):
     assert team_db.list_sessions("ann")[0].score == 2.0
 
 
+def test_a_regrade_keeps_the_instructors_score(team_db, bank):
+    s = _answered(team_db, "ann", bank, [ANSWER])
+    Reviews(team_db.database).review(s.id, 0, 4.5, "good", by="teacher", at=WHEN)
+    team_db.save_grade(s.id, 0, Grade(question_id=QID, score=2.0, backend="fake", model="toy"))
+    record = team_db.load(s.id).questions[0]
+    assert record.grade.score == 2.0 and record.review.score == 4.5
+    assert team_db.list_sessions("ann")[0].score == 4.5
+
+
 def test_reviews_that_cannot_be_stored_are_refused_and_change_nothing(team_db, bank):
     reviews = Reviews(team_db.database)
     graded = _answered(team_db, "ann", bank, [ANSWER])

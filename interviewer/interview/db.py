@@ -117,9 +117,11 @@ class SessionDB:
                         (session_id, record.index, record.question_id, body))
 
     def save_grade(self, session_id: str, index: int, grade: Grade | None, error: str | None = None) -> bool:
-        """False when the answer is gone (its person's data was deleted while it was being graded)."""
+        """False when the answer is gone (its person's data was deleted while it was being graded). An instructor's
+        review keeps its score: a regrade changes the grader's grade beside it, not the answer's score."""
         with self._connect() as con:
-            cur = con.execute("UPDATE questions SET grade=?, grade_error=?, score=? WHERE session_id=? AND idx=?",
+            cur = con.execute("UPDATE questions SET grade=?, grade_error=?, "
+                              "score=CASE WHEN review IS NULL THEN ? ELSE score END WHERE session_id=? AND idx=?",
                               (grade.model_dump_json() if grade else None, error, grade.score if grade else None,
                                session_id, index))
             return cur.rowcount == 1
