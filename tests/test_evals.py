@@ -604,3 +604,68 @@ def test_a_killed_concurrent_run_leaves_a_readable_cache_and_resumes(tmp_path):
              embed=bag_embed, n_boot=5, progress=False, concurrency=ROWS_AT_ONCE)
     assert resumed.calls == len(rows) - len(kept)
     assert len(GradeCache(cache)) == len(rows)
+
+
+# --- anchors: the unseen-answers protocol ---------------------------------------------------------------------------
+
+def test_leave_one_out_pools_never_hold_the_answer_itself():
+    from interviewer.evals.anchoring import AnchorPlan, draw, pools_for
+
+    rows = synthetic_rows()
+    pools = pools_for(AnchorPlan(source="loo"), rows, lambda qid: [])
+    for i, row in enumerate(rows):
+        pool = pools(i)
+        others = [r for r in rows if r.question_id == row.question_id and r is not row and r.answer]
+        assert all(a.question_id == row.question_id for a in pool)
+        assert sorted(a.text for a in pool) == sorted(r.answer for r in others)  # not itself, nor the empty one
+        two = draw(pools, 2, seed=3)(i)
+        assert len(two) == 2 and set(a.key for a in two) <= set(a.key for a in pool)
+        assert [a.key for a in two] == [a.key for a in draw(pools, 2, seed=3)(i)]  # seeded
+
+
+def test_eval_with_another_files_graded_answers_as_anchors(tmp_path, monkeypatch, session_settings):
+    """`eval --dataset file --path test.jsonl --anchors train.jsonl`: an answer that a train answer says word for word
+    gets that answer's grade; the zero-anchor grade and the sweep are reported beside it."""
+    import typer
+    from typer.testing import CliRunner
+
+    from interviewer.cli import evals as cli
+    from interviewer.grading.anchor_book import AnchorBook, AnchorScores
+    from interviewer.grading.grader import Grader
+    from interviewer.models.fake import toy_llm
+
+    def write(path, records):
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        return path
+
+    rows = synthetic_rows()
+    base = {r.question_id: {"question_id": r.question_id, "question": r.question, "reference": r.reference,
+                            "max_score": 5} for r in rows}
+    train = [{**base[r.question_id], "answer": r.answer, "score": 5.0 - r.score} for r in rows if r.answer]
+    test = [{**base[r.question_id], "answer": r.answer, "score": 5.0 - r.score} for r in rows if r.answer]
+    train_path, test_path = write(tmp_path / "train.jsonl", train), write(tmp_path / "test.jsonl", test)
+    grader = Grader(toy_llm(), settings=session_settings, anchors=AnchorBook())
+    grader.anchor_scores = AnchorScores(grader.scorer_id)
+    monkeypatch.setattr(cli, "grader_and_llm", lambda backend: (grader, None, "fake"))
+    app = typer.Typer()
+    for name, command in cli.COMMANDS.items():
+        app.command(name)(command)
+    app.command("noop")(lambda: None)
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["eval", "--dataset", "file", "--path", str(test_path), "--anchors",
+                                      str(train_path), "--no-naive", "--no-probes", "--out", str(out),
+                                      "--cache", str(tmp_path / "c.jsonl"), "--bootstrap", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    systems = summary["systems"]
+    assert {"grader", "grader, 0 anchors", "grader, 1 anchor", "grader, 8 anchors", "neighbours only"} <= set(systems)
+    per_row = json.loads((out / "results.json").read_text())["per_row"]
+    anchored = np.array([r["grader"] for r in per_row])
+    human = np.array([r["human"] for r in per_row])
+    zero = np.array([r["grader, 0 anchors"] for r in per_row])
+    # The train file grades these very answers (inverted from how the toy model reads them): anchors carry it.
+    assert np.abs(anchored - human).mean() <= 0.5 < 1.0 < np.abs(zero - human).mean()
+    assert np.abs(anchored - human).max() <= 1.0
+    bad = CliRunner().invoke(app, ["eval", "--dataset", "file", "--path", str(test_path), "--anchors",
+                                   str(tmp_path / "missing.jsonl")])
+    assert bad.exit_code != 0 and "missing.jsonl" in bad.output

@@ -44,7 +44,7 @@ class AnchorPlan(BaseModel):
 
 
 def as_anchor(row: Row) -> Anchor:
-    return Anchor(question_id=row.question_id, text=row.answer or " ", score=round(row.score5, 4), level="graded",
+    return Anchor(question_id=row.question_id, text=row.answer, score=round(row.score5, 4), level="graded",
                   source="file")
 
 
@@ -55,12 +55,13 @@ def pools_for(plan: AnchorPlan, rows: Sequence[Row], authored: Callable[[str], l
     if plan.source == "train":
         by_q: dict[str, list[Anchor]] = defaultdict(list)
         for r in plan.train:
-            by_q[r.question_id].append(as_anchor(r))
+            if r.answer.strip():
+                by_q[r.question_id].append(as_anchor(r))
         return lambda i: by_q.get(rows[i].question_id, [])
-    anchors = [as_anchor(r) for r in rows]
+    anchors = {i: as_anchor(r) for i, r in enumerate(rows) if r.answer.strip()}  # an empty answer says nothing
     members: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        members[r.question_id].append(i)
+    for i in anchors:
+        members[rows[i].question_id].append(i)
     return lambda i: [anchors[j] for j in members[rows[i].question_id] if j != i]
 
 
