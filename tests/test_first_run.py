@@ -3,11 +3,16 @@ Streamlit settings hide the developer items from candidates."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import typer
 import yaml
 from typer.testing import CliRunner
 
+from interviewer import PROJECT_ROOT
+from interviewer.cli.interview import app_command
 from interviewer.knowledge.store import BUILD_NOTE, INDEX_BAR
 
 SMALL_BANK = ("guide-03", "guide-22", "guide-14")  # a bank of three questions builds in seconds
@@ -55,3 +60,13 @@ def test_plan_on_a_cold_store_says_it_builds_the_index(cli, tmp_path):
     assert res.exit_code == 0, res.output
     assert BUILD_NOTE in res.stderr and INDEX_BAR in res.stderr
 
+
+def test_the_shipped_streamlit_settings_hide_the_developer_items():
+    # Streamlit reads the project's file when started from the project folder (and only then: from elsewhere the
+    # toolbar is "auto", which shows Deploy, Rerun and Clear cache on localhost)...
+    shown = subprocess.run([sys.executable, "-m", "streamlit", "config", "show"], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert '\ntoolbarMode = "viewer"' in shown
+    # ...and `interviewer app` passes the setting itself, wherever it is started from.
+    cmd = app_command("127.0.0.1", 8600)
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
