@@ -129,4 +129,5 @@ def test_a_flagged_restatement_is_counted_apart_from_leaks_and_a_recount_marks_i
     assert s["clarifications_graded_above_question"]["k"] == 1 and s["clarifications_that_answer"]["k"] == 0
     again = [json.loads(x) for x in (tmp_path / "again" / "transcripts.jsonl").read_text().splitlines()]
     assert [ln["restates"] for ln in again[0]["lines"] if ln["kind"] in ce.LINE_KINDS] == [True, False]
+    assert again[0]["lines"][-1]["strays"] is False  # a follow-up from before the topic check is checked now
     assert "restates the question" in (tmp_path / "again" / "report.md").read_text()

@@ -363,13 +363,21 @@ def report_md(summary: dict, convos: list[Conversation], meta: dict, n_shown: in
 
 def recount(src: Path, out: Path, command: str = "") -> dict:
     """A finished run's summary and report again, from its transcripts: each line keeps the leak check's verdict
-    of the run, and is marked again for restating the question (no model needed)."""
+    of the run, and is marked again for restating the question; a follow-up from a run before the topic check gets
+    it (MiniLM; no language model needed), read against the message it replied to."""
+    from interviewer.config import get_settings
+    from interviewer.knowledge.bank import load_bank
+
     convos = [Conversation.model_validate_json(line) for line in
               (src / "transcripts.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    bank = {q.id: q for q in load_bank(get_settings().knowledge_dir).questions}
     for c in convos:
         for i, ln in enumerate(c.lines):
             if ln.role == "interviewer" and ln.kind in LINE_KINDS:
                 ln.restates = restates(ln, c.question, c.tier, heard_so_far(c.lines[:i]))
+            if ln.kind == "followup" and ln.strays is None and (q := bank.get(c.question_id)) is not None:
+                replied_to = next((x.text for x in reversed(c.lines[:i]) if x.role == "candidate"), "")
+                ln.strays = conv.strays(ln.text, q.question, q.reference_answer, replied_to, conv._default_embed)
     meta = {k: v for k, v in json.loads((src / "summary.json").read_text()).items()
             if k in ("model", "backend", "seed", "command")}
     meta["command"] = f"{meta.get('command', '')}; recounted: {command}"
