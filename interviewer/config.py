@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # `interviewer calibrate --dataset file --name NAME` (your graders' scale, kept in <data dir>/calibrations/).
     calibration: str = "default"
     max_answer_chars: int = 4000
+    # Read each answer against graded answers to the same question (the bank's anchors and people's grades);
+    # false grades with the judge alone (to compare, or for control-flow tests whose scripted judge sets the grade).
+    anchors: bool = True
     related_chunks: int = 3
 
     # Voice (the `voice` extra): speech-to-text on this machine; audio stays in memory unless kept.

@@ -90,6 +90,9 @@ def app_env(tmp_path, monkeypatch):
 
     monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
+    # The toy model's grades steer these flows (a weak answer earns a follow-up); graded anchors would read its word
+    # overlap against the bank's authored answers and move them. Anchored grading has tests of its own.
+    monkeypatch.setenv("INTERVIEWER_ANCHORS", "false")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("INTERVIEWER_API_KEY", raising=False)
     st.cache_resource.clear()

@@ -10,6 +10,7 @@ from interviewer.interview import conversation as conv
 from interviewer.interview.agent import Interviewer
 from interviewer.interview.intents import quick_intent
 from interviewer.grading.grader import Grader
+from interviewer.grading.anchor_book import AnchorBook
 from interviewer.models.fake import FakeLLM
 from interviewer.interview.session import LEVELS, SessionConfig
 
@@ -51,7 +52,8 @@ def make_agent(db, bank, session_settings):
 
     def make(llm=None, *, config=None, grader=None, **kwargs) -> Interviewer:
         llm = llm if llm is not None else FakeLLM(task_script=scripted)
-        grader = grader or Grader(llm, None, session_settings)
+        # The scripted judge decides each flow; anchors would move its grades (they have tests of their own).
+        grader = grader or Grader(llm, None, session_settings, anchors=AnchorBook())
         kwargs.setdefault("session_id", f"test-session-{len(made)}")  # the id seeds the draw: the same questions each run
         agent = Interviewer.start(config or SessionConfig(track="fresher", n_questions=3, user="ann"), db=db,
                                   llm=llm, grader=grader, questions=bank.questions, **kwargs)

@@ -87,6 +87,8 @@ class Grader:
         self.settings = settings or get_settings()
         self.judge_cache = judge_cache  # judgements on disk: re-scoring costs no model calls
         self.calibration = load_calibration(self.settings.calibration, self.settings.data_dir)
+        if not self.settings.anchors:
+            anchors = AnchorBook()
         self.anchors = anchors if anchors is not None else AnchorBook(authored_anchors(self.settings), store=store)
         self.anchor_scores = AnchorScores(self.scorer_id, self.settings.data_dir)
         # Judgements made in this process, by exact prompt: an answer judged again (the same text, or the same text once
