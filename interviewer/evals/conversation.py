@@ -52,6 +52,9 @@ UNSURE_ANSWER = ("I am not totally sure, but I think it has to do with making th
 GENERIC_CLARIFY = "What do you mean exactly, can you clarify what you are asking?"
 SPECIFIC_CLARIFY = "Do you mean in theory, or how you would do it in practice?"
 ANSWERS_BY = 1.0  # a clarification graded this much above the bare question, as an answer, has answered it
+# The interviewer waits this long for the quick score that decides between a follow-up, a redirect and moving on (the
+# app waits 30 s, then moves on): a busy machine slows the eval down instead of changing what it counts.
+DECIDE_TIMEOUT_S = 600.0
 LINE_KINDS = ("followup", "hint", "clarify", "redirect")
 
 
@@ -150,7 +153,7 @@ def run_one(q: Question, persona: str, said: list[str], *, llm, grader, db, chec
 
     config = SessionConfig(track=q.tier, mode="interview", user=f"eval-{persona}", **planned_fields({q.id: "eval"}))
     agent = Interviewer.start(config, db=db, llm=llm, grader=grader, questions=list((bank or {q.id: q}).values()),
-                              leak_check=check, store=store)
+                              leak_check=check, store=store, decide_timeout_s=DECIDE_TIMEOUT_S)
     convo = Conversation(question_id=q.id, tier=q.tier, question=q.question, persona=persona)
     secrets = conv.secrets_of(q.reference_answer, q.key_points)
     question_score: float | None = None  # the bare question graded as an answer: the baseline of a clarification
