@@ -52,3 +52,14 @@ def test_the_speech_to_text_decoder_reads_a_noisy_clip():
     clip = v.noisy_corpus([_speech(1.0, 200), _speech(1.0, 250)])["noisy-low"][0]
     decoded = stt.decode(clip)
     assert len(decoded) == v.SAMPLE_RATE and np.allclose(decoded, _samples(clip), atol=1e-3)
+
+
+def test_cafe_talkers_are_other_voices_across_the_room():
+    tone = np.sin(2 * np.pi * 200 * np.arange(v.SAMPLE_RATE) / v.SAMPLE_RATE)
+    higher = v.other_voice(tone, 1.25)
+    peak = np.argmax(np.abs(np.fft.rfft(higher))) * v.SAMPLE_RATE / len(higher)
+    assert len(higher) == pytest.approx(len(tone) / 1.25, abs=2) and peak == pytest.approx(250, abs=3)
+    hiss = np.random.default_rng(0).standard_normal(v.SAMPLE_RATE)
+    far = np.abs(np.fft.rfft(v.low_pass(hiss, v.DISTANCE_HZ)))
+    f = np.fft.rfftfreq(v.SAMPLE_RATE, 1 / v.SAMPLE_RATE)
+    assert far[f > 2 * v.DISTANCE_HZ].mean() < 0.1 * far[f < v.DISTANCE_HZ / 2].mean()  # the highs are gone

@@ -51,12 +51,15 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
 
 # --- noisy speech ----------------------------------------------------------------------------------------------------
 # The clean clips with noise added at two levels, as people record answers in cafés and kitchens. Everything is made in
-# code from a seed, so a rerun hears the same noise: café babble (other answers of the fixture, spoken by the same
-# voice, several at once) with cutlery clatter and a pink-noise floor; kitchen noise (a broadband pink/brown roar, an
-# appliance hum with harmonics, clatter). Levels are signal-to-noise ratios over the whole clip.
+# code from a seed, so a rerun hears the same noise: café babble (other answers of the fixture, several at once, each
+# resampled to another pitch and pace so they sound like other people, and muffled by distance) with cutlery clatter
+# and a pink-noise floor; kitchen noise (a broadband pink/brown roar, an appliance hum with harmonics, clatter). Levels
+# are signal-to-noise ratios over the whole clip.
 NOISE_LEVELS: dict[str, float] = {"noisy-low": 15.0, "noisy-high": 5.0}  # name -> SNR in dB
 NOISE_SEED = 0
 BABBLE_TALKERS = 4
+TALKER_RATE = (0.8, 1.25)  # each talker's clip resampled by a factor in this range: another pitch and pace
+DISTANCE_HZ = 2000.0       # voices across the room lose their highs above about this
 CLATTER_PER_S = 1.5   # impacts per second: a busy counter
 HUM_HZ = 100.0        # a fridge or an extractor fan
 
@@ -85,14 +88,27 @@ def clatter(n: int, rng: np.random.Generator, rate: int = SAMPLE_RATE) -> np.nda
     return _unit(out)
 
 
+def low_pass(x: np.ndarray, cutoff_hz: float, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A gentle (fourth-order) roll-off above the cutoff."""
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    return np.fft.irfft(np.fft.rfft(x) / (1 + (f / cutoff_hz) ** 4), len(x))
+
+
+def other_voice(clip: np.ndarray, factor: float) -> np.ndarray:
+    """The clip played `factor` times faster: higher and quicker above 1, lower and slower below."""
+    return np.interp(np.arange(0, len(clip) - 1, factor), np.arange(len(clip)), clip)
+
+
 def babble(others: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
-    """Several other speakers at once, each from a random point of another clip, looped to length."""
+    """Several other people at once across the room: each from a random point of another clip in another voice,
+    looped to length."""
     out = np.zeros(n)
     for i in rng.choice(len(others), size=min(BABBLE_TALKERS, len(others)), replace=False):
-        voice = np.tile(others[i], n // len(others[i]) + 2)
-        start = int(rng.integers(0, len(others[i])))
+        talker = other_voice(others[i], rng.uniform(*TALKER_RATE))
+        voice = np.tile(talker, n // len(talker) + 2)
+        start = int(rng.integers(0, len(talker)))
         out += _unit(voice[start:start + n]) * rng.uniform(0.6, 1.0)
-    return _unit(out)
+    return _unit(low_pass(out, DISTANCE_HZ))
 
 
 def cafe_noise(n: int, rng: np.random.Generator, others: list[np.ndarray]) -> np.ndarray:
