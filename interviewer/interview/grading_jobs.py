@@ -284,8 +284,8 @@ class GradingJobs:
                 if rec.index in self._retried:
                     continue
                 self._retried.add(rec.index)
-            with self._lock:
-                self._scores.pop(rec.index, None)  # a failed score is not reused: the job scores afresh
+                with self._lock:
+                    self._scores.pop(rec.index, None)  # a failed score is not reused: the job scores afresh
             self.grade_in_background(rec, retry_failed=rec.grade_error is not None)
         return self.wait(timeout)
 
