@@ -1,6 +1,7 @@
 """Grader latency per phase on a backend (default: the embedded local model). Prints p50/p95, not a timed test.
 
-Phases: evidence (embeddings), judge (one short LLM reply with logprobs), score (screen + evidence + judge + score +
+Phases: evidence (embeddings), judge (one short LLM reply with logprobs), anchors (the question's graded answers read,
+their vectors and the grader's own scores of them looked up, the nearest weighed), score (screen + evidence + judge + score +
 feedback: the whole grade is known here), feedback first token (from the score to the first line of feedback: the
 feedback is built from the verdicts, so it is ready with the score). Each question is `prepare`d first, as the
 interview does while the candidate is thinking, so the judge prompt's prefix is already in llama.cpp's cache.
@@ -67,7 +68,7 @@ def run(settings, store, args) -> dict[str, float]:
     grader = Grader(llm, store)
     rows = [r for r in load_dl() if r.kind in ("excellent", "partial", "incomplete")]
     rows = rows[:: max(1, len(rows) // args.n)][: args.n]
-    phases: dict[str, list[float]] = {"prepare": [], "evidence": [], "judge": [], "score": [],
+    phases: dict[str, list[float]] = {"prepare": [], "evidence": [], "judge": [], "anchors": [], "score": [],
                                       "feedback_first_token": []}
     for row in rows:
         q = store.question(row.question_id)
@@ -79,14 +80,14 @@ def run(settings, store, args) -> dict[str, float]:
         t = time.perf_counter()
         next(iter(grader.stream_feedback(q, row.answer, g)))
         phases["feedback_first_token"].append(time.perf_counter() - t)
-        for k in ("evidence", "judge", "score"):
+        for k in ("evidence", "judge", "anchors", "score"):
             if k in g.latency_s:
                 phases[k].append(g.latency_s[k])
     print(f"backend {llm.backend}/{llm.model}, {len(rows)} answers, prepare={'off' if args.no_prepare else 'on'}, "
           f"threads={settings.local_threads}")
     for k, xs in phases.items():
         if xs:
-            print(f"{k:>22}: p50 {statistics.median(xs):6.2f} s   p95 {pct(xs, 95):6.2f} s   (n={len(xs)})")
+            print(f"{k:>22}: p50 {statistics.median(xs):7.3f} s   p95 {pct(xs, 95):7.3f} s   (n={len(xs)})")
     return {k: statistics.median(xs) for k, xs in phases.items() if xs}
 
 

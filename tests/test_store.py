@@ -200,3 +200,26 @@ def test_background_store_remembers_an_empty_store_without_filling_it(tmp_path):
         with pytest.raises(RuntimeError, match="store is empty"):
             bg.search("dropout", k=1)
     assert len(pool.jobs) == 1 and Store(settings).count() == 0
+
+
+def test_background_store_gives_anchor_vectors_once_open_and_none_before(tmp_path):
+    from concurrent.futures import Future
+
+    from interviewer.knowledge.anchors import Anchor
+    from interviewer.knowledge.background import BackgroundStore
+
+    class Later:  # an executor that runs nothing until told
+        def submit(self, fn, *args):
+            self.call = (fn, args)
+            return Future()
+
+    pool = Later()
+    settings = Settings(data_dir=tmp_path, backend="fake")
+    bg = BackgroundStore(settings, pool, ingest=False)
+    a = Anchor(question_id="drop", text="It switches off random units while training.", score=3, level="terse")
+    assert bg.anchor_vectors([a.text_id]) == {}
+    Store(settings).ingest_anchors({"drop": [a]}, progress=False)
+    Store(settings).ingest(_small_bank(), progress=False)
+    fn, args = pool.call
+    fn(*args)
+    assert list(bg.anchor_vectors([a.text_id])) == [a.text_id]

@@ -220,7 +220,9 @@ class Grader:
         formula = "full" if evidence is not None else "judge"
         score = self.calibration.score({**grade.features, **feats}, formula)
         if anchors and evidence is not None and self.calibration.anchored is not None:
+            t_anchors = time.perf_counter()
             result = self._anchored(qid, question, reference, key_points, kind, anchors, evidence, score)
+            grade.latency_s["anchors"] = round(time.perf_counter() - t_anchors, 4)
             if result is not None:
                 grade.features["grader_score"] = round(score, 4)
                 grade.anchors = [AnchorMatch.of(n) for n in result.neighbours[:SHOWN_NEIGHBOURS]]

@@ -35,3 +35,9 @@ class BackgroundStore:
         if self.store is None:
             raise RuntimeError(self.error or "the question store is still being built")
         return self.store.search(*args, **kwargs)
+
+    def anchor_vectors(self, text_ids: list[str]):
+        """The stored anchors' vectors once the store is open; none before (the grade embeds them itself)."""
+        if self.store is None:
+            return {}
+        return self.store.anchor_vectors(text_ids)
