@@ -89,6 +89,16 @@ def test_few_anchors_count_as_few_beside_the_graders_own_score():
     assert anchored_score(2.0, [], np.array([]), [], params) is None
 
 
+def test_a_graded_answer_that_says_the_same_decides_alone():
+    params = PARAMS.model_copy(update={"prior": 4.0, "same": 0.95})
+    a, b = _anchor(4.5, text="a"), _anchor(0.0, text="b")
+    same = anchored_score(1.0, [a, b], np.array([0.97, 0.90]), [1.2, 0.5], params)
+    assert same.score == pytest.approx(4.5 + 0.6 * (1.0 - 1.2)) and same.neighbours[0].weight == 1.0
+    # Just below `same`, the prior and the other neighbour count again.
+    near = anchored_score(1.0, [a, b], np.array([0.94, 0.90]), [1.2, 0.5], params)
+    assert near.score < same.score - 1.0
+
+
 def test_nearest_orders_by_cosine():
     vecs = np.eye(3, dtype=np.float32)
     order, sims = nearest(np.array([0.1, 0.9, 0.4], dtype=np.float32), vecs, 2)
@@ -119,7 +129,7 @@ def test_a_near_identical_graded_answer_carries_its_grade(bank, session_settings
     q = bank.get("guide-22")
     said = "Dropout randomly switches off neurons during training so they cannot co-adapt, and it is off at test time."
     plain = Grader(toy_llm(), settings=session_settings, anchors=AnchorBook()).score(q, said)
-    graded = Anchor(question_id=q.id, text=said + " In my experience it helps a lot.", score=round(min(5.0, plain.score + 2.5) * 2) / 2, level="graded",
+    graded = Anchor(question_id=q.id, text=said.replace("randomly", "stochastically"), score=round(min(5.0, plain.score + 2.5) * 2) / 2, level="graded",
                     source="instructor", author="teacher")
     others = [Anchor(question_id=q.id, text=t, score=s, level="graded", source="file") for t, s in
               (("Dropout lowers the learning rate over time.", 0.0),
@@ -129,7 +139,7 @@ def test_a_near_identical_graded_answer_carries_its_grade(bank, session_settings
     assert "grader_score" in grade.features  # the zero-anchor score is kept beside the anchored one
     assert grade.anchors[0].source == "instructor" and grade.anchors[0].weight > 0.5
     # A person's graded answer is named by its grade only: its words are another candidate's.
-    assert "my experience" not in grade.feedback
+    assert "stochastically" not in grade.feedback
     assert any("an instructor graded" in line for line in grade.improvements)
 
 

@@ -664,8 +664,9 @@ def test_eval_with_another_files_graded_answers_as_anchors(tmp_path, monkeypatch
     human = np.array([r["human"] for r in per_row])
     zero = np.array([r["grader, 0 anchors"] for r in per_row])
     # The train file grades these very answers (inverted from how the toy model reads them): anchors carry it.
-    assert np.abs(anchored - human).mean() <= 0.5 < 1.0 < np.abs(zero - human).mean()
-    assert np.abs(anchored - human).max() <= 1.0
+    judged = np.array(["off-topic" not in r["flags"] for r in per_row])  # the screen's zeros stay zeros
+    assert np.abs(anchored - human)[judged].mean() <= 0.5 < 1.0 < np.abs(zero - human)[judged].mean()
+    assert np.abs(anchored - human)[judged].max() <= 1.0
     bad = CliRunner().invoke(app, ["eval", "--dataset", "file", "--path", str(test_path), "--anchors",
                                    str(tmp_path / "missing.jsonl")])
     assert bad.exit_code != 0 and "missing.jsonl" in bad.output

@@ -9,7 +9,9 @@ low on Mohler's lenient graders and compresses our own scale (a confident miscon
 over the `k` anchors nearest the answer (MiniLM cosine), where s_i is anchor i's human score, g_i the grader's score
 of the anchor itself, and w_i = softmax(cosine_i / temperature). With few anchors that reading is noisy (one
 neighbour's grade stands for the whole question), so it is blended with the grader's own score as if that were
-`prior` more anchors: (prior * g + n * anchored) / (prior + n) for the n anchors read. Each neighbour says "an answer like this one was
+`prior` more anchors: (prior * g + n * anchored) / (prior + n) for the n anchors read. An anchor that says the same
+thing as the answer (cosine at least `same`) is direct evidence: its grade decides alone, adjusted by the grader's
+difference, so an instructor's grade carries to the next answer that says the same. Each neighbour says "an answer like this one was
 graded s_i"; the grader says how much better or worse this answer is than that neighbour, shrunk by `slope`. So the
 anchors set the level where the grader's scale is off for this question (a per-question calibration, local to the
 kind of answer), and the grader still orders answers the anchors cannot tell apart. It is monotone: a higher grader
@@ -53,16 +55,19 @@ def nearest(answer_vector: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.
 
 def anchored_score(grader_score: float, anchors: list[Anchor], similarities: np.ndarray,
                    anchor_grader_scores: list[float], params: AnchoredParams) -> AnchoredResult | None:
-    """The anchored score of one answer from its nearest anchors (None without any)."""
+    """The anchored score of one answer from its nearest anchors, nearest first (None without any)."""
     if not anchors:
         return None
     sims = np.asarray(similarities, dtype=float)
-    weights = np.exp((sims - sims.max()) / params.temperature)
-    weights /= weights.sum()
-    read = sum(float(w) * (a.score + params.slope * (grader_score - g))
-               for a, w, g in zip(anchors, weights, anchor_grader_scores))
-    n = len(anchors)
-    total = (params.prior * grader_score + n * read) / (params.prior + n)
+    says = [a.score + params.slope * (grader_score - g) for a, g in zip(anchors, anchor_grader_scores)]
+    if sims[0] >= params.same:  # nearest first: a graded answer that says the same thing decides alone
+        weights = np.eye(len(sims))[0]
+        total = says[0]
+    else:
+        weights = np.exp((sims - sims.max()) / params.temperature)
+        weights /= weights.sum()
+        n = len(anchors)
+        total = (params.prior * grader_score + n * float(weights @ np.array(says))) / (params.prior + n)
     neighbours = [Neighbour(anchor=a, similarity=round(float(s), 4), weight=round(float(w), 4), grader_score=g)
                   for a, s, w, g in zip(anchors, sims, weights, anchor_grader_scores)]
     return AnchoredResult(score=float(np.clip(total, 0.0, MAX_SCORE)), neighbours=neighbours)

@@ -42,10 +42,6 @@ HINT_CAPS = (3.5, 2.5)  # the score's ceiling after one hint (a nudge), and afte
 # Judgements kept in memory by prompt: the quick score and the full grade of one answer, a regrade after a resume,
 # and repeated answers ("I don't know") ask the model once; a few hundred entries of ~1 kB cover a long session.
 RECENT_JUDGEMENTS = 256
-# An answer the screen calls off-topic is judged after all when it is this close (MiniLM cosine) to a graded answer of
-# the question that scored at least ON_TOPIC_MIN_GRADE (chosen on the development sets: docs/grader.md).
-ON_TOPIC_ANCHOR_SIM = 0.5
-ON_TOPIC_MIN_GRADE = 1.0
 SHOWN_NEIGHBOURS = 3  # the nearest anchors a grade keeps (level, score, similarity, weight; never a person's text)
 # Without a model, a key point this close to an answer sentence counts as stated (or partly): evidence-only statuses.
 EVIDENCE_STATED, EVIDENCE_PARTLY = 0.6, 0.45
@@ -196,7 +192,7 @@ class Grader:
             evidence = ev.gather(question, reference, key_points, s.text)
             grade.features = {k: round(v, 4) for k, v in evidence.features.items()}
             grade.latency_s["evidence"] = round(time.perf_counter() - t0, 3)
-            if evidence.off_topic and not self._like_a_graded_answer(evidence, anchors or []):
+            if evidence.off_topic:
                 grade.flags.append("off-topic")
                 grade.notes.append("The answer does not address the question: nothing to grade.")
         if s.is_void or "off-topic" in grade.flags:
@@ -233,17 +229,6 @@ class Grader:
             score = min(score, grade.hint_cap)
         return self._finish(grade, key_points, reference, kind, judgement.points, evidence, score, t0, judgement,
                             answer=s.text, written=answer)
-
-    def _like_a_graded_answer(self, evidence: ev.Evidence, anchors: list[Anchor]) -> bool:
-        """Whether an answer the embedding screen would call off-topic is close to an answer to this question that
-        people graded above the floor: then the question's own graded answers say it is on the question, and it is
-        judged. (The screen reads similarity to the question and reference only; short correct answers in other
-        words can fall below it.)"""
-        credited = [a for a in anchors if a.score >= ON_TOPIC_MIN_GRADE]
-        if not credited:
-            return False
-        sims = self.anchors.vectors(credited) @ np.asarray(evidence.vector, dtype=np.float32)
-        return float(sims.max()) >= ON_TOPIC_ANCHOR_SIM
 
     def _anchored(self, qid: str, question: str, reference: str, key_points: list[str], kind: str,
                   anchors: list[Anchor], evidence: ev.Evidence, score: float) -> AnchoredResult | None:

@@ -83,6 +83,8 @@ class AnchoredParams(BaseModel):
     slope: float = Field(ge=0.0, le=1.0, description="how much of the grader's difference from a neighbour counts")
     prior: float = Field(default=0.0, ge=0.0, description="anchors the grader's own score counts as: with n anchors "
                                                           "the result is (prior * grader + n * anchored) / (prior + n)")
+    same: float = Field(default=1.01, description="a graded answer at least this close (cosine) says the same as the "
+                                                  "answer: its grade decides, adjusted by the grader's difference")
 
 
 class Calibration(BaseModel):
