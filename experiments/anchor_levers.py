@@ -1,6 +1,6 @@
 """Anchored grading: which use of graded answers to the same question moves the grade, measured on the same rows.
 
-Datasets: DL calib and held-out (authored anchors, knowledge/anchors), the SemEval-2013 training split (development:
+Datasets: DL calib and held-out (authored anchors, interviewer/resources/knowledge/anchors), the SemEval-2013 training split (development:
 anchors are the other graded answers of the same question) and Mohler (evaluation only: anchors are the other graded
 answers of the same question, leave-one-out; nothing is fitted or chosen on it).
 
@@ -79,10 +79,10 @@ def load(dataset: str):
 
 def anchor_rows():
     """Every authored anchor (the references included) as a row: its score is the anchor's."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     from interviewer.evals.datasets import Row
-    from interviewer.knowledge.anchors import load_anchors
-    from interviewer.knowledge.bank import load_bank
+    from interviewer.bank.anchors import load_anchors
+    from interviewer.bank.bank import load_bank
 
     knowledge = get_settings().knowledge_dir
     bank = load_bank(knowledge)
@@ -142,7 +142,7 @@ def main(argv: list[str]) -> int:
 # --- embedding-only levers ------------------------------------------------------------------------------------------
 
 def vectors(dataset: str, texts: list[str]) -> np.ndarray:
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     path = WORK / f"vecs-{dataset}.npy"
     if path.is_file():
@@ -170,7 +170,7 @@ def _zero_records(dataset: str) -> list[dict]:
 
 def _vectors(dataset: str, texts: list[str]) -> np.ndarray:
     from interviewer.grading.screen import screen
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     path = WORK / f"svecs-{dataset}.npy"
     if path.is_file():
@@ -342,7 +342,7 @@ def lever_pool(dataset: str, rows, i: int, authored: dict) -> tuple[list[tuple[s
 def lever_features(dataset: str) -> list[dict | None]:
     """The lever judge on every row: the shipped features from its verdicts, plus h (holistic, expected 0-5 / 5) and
     misc (the largest probability that the answer makes one of the question's misconception claims)."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     from interviewer.grading import evidence as ev
     from interviewer.grading.cache import JsonlCache, text_key
     from interviewer.grading.choices import expected
@@ -350,8 +350,8 @@ def lever_features(dataset: str) -> list[dict | None]:
     from interviewer.grading.keypoints import derive
     from interviewer.grading.score import grounded_features, judge_features
     from interviewer.grading.screen import screen
-    from interviewer.models.base import LLMError
-    from interviewer.models.registry import make_llm
+    from interviewer.llm.base import LLMError
+    from interviewer.llm.registry import make_llm
 
     settings = get_settings()
     rows = load(dataset)

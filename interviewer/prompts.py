@@ -1,4 +1,4 @@
-"""Prompt templates and the rubric live as files in prompts/; this module only reads them."""
+"""Prompt templates and the rubric live as files in interviewer/resources/prompts/; this module only reads them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from interviewer.config import get_settings
+from interviewer.settings import get_settings
 
 
 def _dir() -> Path:
@@ -20,7 +20,7 @@ def _read(path: Path) -> str:
 
 
 def load_prompt(name: str, **variables) -> str:
-    """prompts/NAME.md with {var} substitution ({{ and }} are literal braces)."""
+    """interviewer/resources/prompts/NAME.md with {var} substitution ({{ and }} are literal braces)."""
     path = _dir() / f"{name}.md"
     if not path.exists():
         raise FileNotFoundError(f"prompt template missing: {path}")

@@ -17,11 +17,12 @@ import time
 import uuid
 from pathlib import Path
 
-from interviewer import PROJECT_ROOT
-from interviewer.interview.db import SessionDB
-from interviewer.interview.reviews import Reviews
-from interviewer.knowledge.anchors import Anchor
-from interviewer.knowledge.bank import load_bank
+from interviewer.settings import get_settings
+from interviewer.store.sessions import SessionDB
+from interviewer.store.reviews import Reviews
+from interviewer.bank.anchors import Anchor
+from interviewer.bank.bank import load_bank
+
 
 
 def _target(url: str | None, folder: Path) -> tuple[str | Path, str | None]:
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=300)
     parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: a new SQLite file)")
     args = parser.parse_args()
-    ids = [q.id for q in load_bank(PROJECT_ROOT / "knowledge").questions]
+    ids = [q.id for q in load_bank(get_settings().knowledge_dir).questions]
     with tempfile.TemporaryDirectory() as tmp:
         target, schema = _target(args.db, Path(tmp))
         db = SessionDB(target)

@@ -16,13 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from interviewer import PROJECT_ROOT
-from interviewer.config import get_settings
+from interviewer.settings import get_settings
 from interviewer.evals.datasets import load_mohler, select
 from interviewer.evals.runner import run_eval
 from interviewer.grading.grader import Grader
 from interviewer.grading.keypoints import derive
-from interviewer.models.registry import make_llm
+from interviewer.llm.registry import make_llm
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_MOHLER = PROJECT_ROOT.parent / "shared" / "graderdata" / "mohler" / "mohler_dataset_edited.csv"
 

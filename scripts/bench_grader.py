@@ -21,12 +21,12 @@ import time
 
 import numpy as np
 
-from interviewer.config import get_settings
+from interviewer.settings import get_settings
 from interviewer.evals.datasets import load_dl
 from interviewer.grading.grader import Grader
-from interviewer.models.registry import make_llm
-from interviewer.models.localserver import stop_server
-from interviewer.knowledge.store import ensure_ingested, get_store
+from interviewer.llm.registry import make_llm
+from interviewer.llm.localserver import stop_server
+from interviewer.bank.store import ensure_ingested, get_store
 
 
 def pct(xs: list[float], p: float) -> float:

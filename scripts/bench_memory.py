@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 
 from interviewer.cli.interview import app_command, app_environ
-from interviewer.config import Settings
-from interviewer.models.localserver import KEY_FILE, _free_port, _state_file
+from interviewer.settings import Settings
+from interviewer.llm.localserver import KEY_FILE, _free_port, _state_file
 
 CHROMIUM = "/usr/bin/chromium"
 MB = 1024 * 1024
@@ -48,8 +48,8 @@ def show(name: str, m: dict[str, int]) -> None:
 def server(settings: Settings, n: int) -> int:
     from interviewer.evals.datasets import load_dl
     from interviewer.grading.grader import Grader
-    from interviewer.models.registry import make_llm
-    from interviewer.knowledge.store import ensure_ingested, get_store
+    from interviewer.llm.registry import make_llm
+    from interviewer.bank.store import ensure_ingested, get_store
 
     llm = make_llm(settings, "local")
     store = get_store()

@@ -1,9 +1,6 @@
 """Question search quality and speed on the retrieval fixtures.
 
-    python scripts/bench_retrieval.py                      # the shipped search
-    python scripts/bench_retrieval.py --lever spell+bm25   # one lever (see retrieval_levers.LEVERS)
-    python scripts/bench_retrieval.py --table              # every lever, one table
-    python scripts/bench_retrieval.py --show-repairs       # the query words the speller changes
+    python scripts/bench_retrieval.py      # the shipped search (the levers that were tried: experiments/retrieval_levers.py)
 
 Prints top-1 / top-3 per fixture (tests/fixtures/retrieval: written beside the bank; retrieval_spoken: written from
 topics as people speak; retrieval_blind: written without reading the bank, labelled afterwards with every question a
@@ -21,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from interviewer import PROJECT_ROOT
-from interviewer.knowledge.store import Store, ensure_ingested
-from retrieval_levers import DEFAULT_LEVER, LEVERS, RRF_K, Levers  # scripts/retrieval_levers.py: not the product
+from interviewer.bank.store import Store, ensure_ingested
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 FIXTURES = {"beside the bank": PROJECT_ROOT / "tests" / "fixtures" / "retrieval",
             "spoken": PROJECT_ROOT / "tests" / "fixtures" / "retrieval_spoken",
@@ -68,45 +65,10 @@ def fixtures() -> dict[str, tuple[list[dict], int]]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lever", choices=LEVERS, default=DEFAULT_LEVER, help=f"default: the shipped {DEFAULT_LEVER!r}")
-    ap.add_argument("--table", action="store_true", help="run every lever and print one table")
-    ap.add_argument("--rrf-k", type=int, default=RRF_K, help="reciprocal-rank fusion k (bm25 levers)")
-    ap.add_argument("--bm25-answer", action="store_true", help="BM25 documents include the reference answer")
-    ap.add_argument("--show-repairs", action="store_true", help="print every fixture query the speller changes")
-    args = ap.parse_args()
-    store = Store()
-    ensure_ingested(store)
-    sets = fixtures()
-    # Built only for a lever: the default run is the shipped search alone.
-    levers = (Levers(store.settings.knowledge_dir, bm25_with_answer=args.bm25_answer, rrf_k=args.rrf_k)
-              if args.table or args.show_repairs or args.lever != DEFAULT_LEVER else None)
-
-    def search(lever: str):
-        if lever == DEFAULT_LEVER:
-            return lambda query, k: [h.question_id for h in store.search(query, k=k)]
-        return lambda query, k: levers.search(store, query, k, lever)
-
-    if args.show_repairs:
-        speller = levers.speller
-        for name, (queries, _) in sets.items():
-            for q in load(FIXTURES[name]):
-                fixed = speller.repair(q["query"])
-                if fixed != q["query"]:
-                    print(f"{name:16} {q['query']!r} -> {fixed!r}")
-        return
-    if args.table:
-        print(f"{'lever':11} | {'fixture':15} | {'n':>3} | {'top-1 [95% CI]':>24} | {'top-3 [95% CI]':>25} | p50 / p95 ms")
-        for lever in LEVERS:
-            for name, (queries, _) in sets.items():
-                r = measure(search(lever), queries)
-                print(f"{lever:11} | {name:15} | {r['n']:3} | {r['top1']:6.1%} [{r['ci1'][0]:5.1%}, {r['ci1'][1]:5.1%}] | "
-                      f"{r['top3']:6.1%} [{r['ci3'][0]:5.1%}, {r['ci3'][1]:6.1%}] | {r['p50']:.1f} / {r['p95']:.1f}")
-        return
-    print(f"lever: {args.lever}")
+def report(search, sets: dict[str, tuple[list[dict], int]]) -> None:
+    """One line per fixture (and its first misses) for `search(query, k)`."""
     for name, (queries, gaps) in sets.items():
-        r = measure(search(args.lever), queries)
+        r = measure(search, queries)
         lo1, hi1 = r["ci1"]
         lo3, hi3 = r["ci3"]
         print(f"{name:16} n={r['n']:3}  top-1 {r['top1']:.1%} [{lo1:.1%}, {hi1:.1%}]  top-3 {r['top3']:.1%} "
@@ -115,6 +77,12 @@ def main() -> None:
         for m in r["misses"][:8]:
             print("    miss:", m)
 
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    store = Store()
+    ensure_ingested(store)
+    report(lambda query, k: [h.question_id for h in store.search(query, k=k)], fixtures())
 
 if __name__ == "__main__":
     main()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench_memory import MB, rss  # scripts/ is on the path when this runs as a script
 
-from interviewer.config import Settings
-from interviewer.models.localserver import KEY_FILE, _state_file, ensure_server
+from interviewer.settings import Settings
+from interviewer.llm.localserver import KEY_FILE, _state_file, ensure_server
 
 
 def main() -> None:
@@ -39,8 +39,8 @@ def main() -> None:
                       INTERVIEWER_CHROMA_PATH=str(shared.chroma_dir))
     from interviewer.evals.datasets import load_dl
     from interviewer.grading.grader import Grader
-    from interviewer.knowledge.store import ensure_ingested, get_store
-    from interviewer.models.registry import make_llm
+    from interviewer.bank.store import ensure_ingested, get_store
+    from interviewer.llm.registry import make_llm
 
     settings = Settings()
     store = get_store()

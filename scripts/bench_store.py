@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.knowledge.bank import load_bank
-from interviewer.config import Settings
-from interviewer.knowledge.embeddings import get_embedder
-from interviewer.knowledge.store import Store
+from interviewer.bank.bank import load_bank
+from interviewer.settings import Settings
+from interviewer.bank.embeddings import get_embedder
+from interviewer.bank.store import Store
 
 
 def main() -> None:

@@ -17,14 +17,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from interviewer.config import Settings  # noqa: E402
-from interviewer.grading.grader import Grader  # noqa: E402
-from interviewer.interview.db import SessionDB  # noqa: E402
-from interviewer.interview.team_load import LoadConfig, run_team  # noqa: E402
-from interviewer.knowledge.bank import load_bank  # noqa: E402
-from interviewer.models.registry import BACKENDS, backend_spec, make_llm  # noqa: E402
+from interviewer.settings import Settings
+from interviewer.grading.grader import Grader
+from interviewer.store.sessions import SessionDB
+from team_load import LoadConfig, run_team
+from interviewer.bank.bank import load_bank
+from interviewer.llm.registry import BACKENDS, backend_spec, make_llm
 
 # The toy model, or a model served on this machine: no API key or URL to set up.
 CHOICES = sorted(name for name, b in BACKENDS.items() if b.scripted or b.starts_server)

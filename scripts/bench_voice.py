@@ -47,10 +47,10 @@ def start_grading_load() -> None:
     """Grades on the embedded model, one after another, on a daemon thread: the load of an interview in progress."""
     import threading
 
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     from interviewer.grading.grader import Grader
-    from interviewer.knowledge.bank import load_bank
-    from interviewer.models.registry import make_llm
+    from interviewer.bank.bank import load_bank
+    from interviewer.llm.registry import make_llm
 
     settings = get_settings()
     grader = Grader(make_llm(settings, "local"), None, settings)

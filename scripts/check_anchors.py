@@ -1,7 +1,7 @@
 """Check the authored anchors: every file loads, and every bank question has the levels the rule asks for.
 
     python scripts/check_anchors.py            # all questions
-    python scripts/check_anchors.py FILE.yaml  # the questions of one bank file (knowledge/questions/FILE.yaml)
+    python scripts/check_anchors.py FILE.yaml  # the questions of one bank file (interviewer/resources/knowledge/questions/FILE.yaml)
 Exit 1 when anything is missing or invalid, naming the question and what it lacks.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from interviewer.config import get_settings
-from interviewer.knowledge.anchors import load_anchors, missing_levels
-from interviewer.knowledge.bank import BankError, load_bank
+from interviewer.settings import get_settings
+from interviewer.bank.anchors import load_anchors, missing_levels
+from interviewer.bank.bank import BankError, load_bank
 
 
 def main(argv: list[str]) -> int:

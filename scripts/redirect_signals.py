@@ -14,15 +14,16 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from interviewer.config import get_settings
+from interviewer.settings import get_settings
 from interviewer.evals.datasets import load_dl
-from interviewer.grading.grader import Grader, judge_cache_for
+from interviewer.evals.cache import judge_cache_for
+from interviewer.grading.grader import Grader
 from interviewer.interview import conversation as conv
 from interviewer.interview.redirect import Topics
-from interviewer.knowledge.bank import load_bank
-from interviewer.knowledge.store import Store, ensure_ingested
-from interviewer.models.base import LLM, LLMError
-from interviewer.models.registry import LOCAL_CAPABILITIES, LOCAL_MODEL
+from interviewer.bank.bank import load_bank
+from interviewer.bank.store import Store, ensure_ingested
+from interviewer.llm.base import LLM, LLMError
+from interviewer.llm.registry import LOCAL_CAPABILITIES, LOCAL_MODEL
 
 
 class Replay(LLM):

@@ -18,13 +18,13 @@ from tqdm import tqdm
 
 
 def main(argv: list[str]) -> int:
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     from interviewer.grading.anchor_book import SHIPPED_SCORES, write_shipped
     from interviewer.grading.cache import JsonlCache
     from interviewer.grading.grader import Grader, authored_anchors
     from interviewer.grading.judge import rubric_kind
-    from interviewer.knowledge.bank import load_bank
-    from interviewer.models.registry import make_llm
+    from interviewer.bank.bank import load_bank
+    from interviewer.llm.registry import make_llm
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backend", default="local")

@@ -15,14 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from interviewer.config import Settings  # noqa: E402
-from interviewer.evals.datasets import load_dl  # noqa: E402
-from interviewer.evals.probes import GRADER_NOTES, inject  # noqa: E402
-from interviewer.grading import screen  # noqa: E402
-from interviewer.grading.grader import Grader  # noqa: E402
-from interviewer.models.registry import backend_spec, make_llm  # noqa: E402
+from interviewer.settings import Settings
+from interviewer.evals.datasets import load_dl
+from interviewer.evals.probes import GRADER_NOTES, inject
+from interviewer.grading import screen
+from interviewer.grading.grader import Grader
+from interviewer.llm.registry import backend_spec, make_llm
 
 NOTES = GRADER_NOTES  # the eval's injection probe includes them
 PLACES = ("append", "prepend", "middle")
@@ -76,7 +74,7 @@ def main() -> int:
     finally:
         screen._INJECTION = shipped
         if backend_spec(args.backend).starts_server:
-            from interviewer.models.localserver import stop_server
+            from interviewer.llm.localserver import stop_server
 
             stop_server(settings)
     print(f"{len(rows)} answers x {len(NOTES)} notes on {args.backend} ({llm.model})")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from interviewer import PROJECT_ROOT
-from interviewer.interview.db import SessionDB
+from checkout import PROJECT_ROOT
+from interviewer.store.sessions import SessionDB
 
-APP = str(PROJECT_ROOT / "ui" / "app.py")
+APP = str(PROJECT_ROOT / "interviewer" / "ui" / "app.py")
 TIMEOUT = 120  # generous: the test machine may be busy
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from interviewer import PROJECT_ROOT
-from interviewer.knowledge.bank import load_bank
-from interviewer.config import Settings
+from checkout import PROJECT_ROOT
+from interviewer.bank.bank import load_bank
+from interviewer.settings import Settings
 
 # Never touch the user's real data directory from tests.
 os.environ.setdefault("INTERVIEWER_CONFIG", str(Path("/nonexistent/interviewer-test-config.toml")))
@@ -15,7 +15,7 @@ os.environ.setdefault("INTERVIEWER_CONFIG", str(Path("/nonexistent/interviewer-t
 
 @pytest.fixture(scope="session")
 def bank():
-    return load_bank(PROJECT_ROOT / "knowledge")
+    return load_bank(PROJECT_ROOT / "interviewer" / "resources" / "knowledge")
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def session_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def store(session_settings, bank):
     """One real Chroma store with the whole bank, shared by read-only tests."""
-    from interviewer.knowledge.store import Store
+    from interviewer.bank.store import Store
 
     s = Store(session_settings)
     s.ingest(bank, progress=False)
@@ -36,7 +36,7 @@ def store(session_settings, bank):
 @pytest.fixture
 def db(tmp_path):
     """A fresh session database of the test's own."""
-    from interviewer.interview.db import SessionDB
+    from interviewer.store.sessions import SessionDB
 
     return SessionDB(tmp_path / "s.sqlite3")
 
@@ -86,7 +86,7 @@ def app_env(tmp_path, monkeypatch):
     resources. Yields the app's session database."""
     import streamlit as st
 
-    from interviewer.interview.db import SessionDB
+    from interviewer.store.sessions import SessionDB
 
     monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
@@ -105,7 +105,7 @@ def llama():
     """The real embedded model in-process (llama-cpp-python), loaded once per module: for slow tests only."""
     from llama_cpp import Llama
 
-    from interviewer.models.localserver import ensure_model
+    from interviewer.llm.localserver import ensure_model
 
     model = ensure_model(Settings())
     return Llama(model_path=str(model), n_ctx=2048, n_threads=2, n_batch=512, chat_format="chatml", verbose=False)

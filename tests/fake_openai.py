@@ -17,7 +17,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from interviewer.models.toy import toy_reply
+from interviewer.llm.toy import toy_reply
 
 WORDS = {"y": "Yes", "n": "No", "p": "Partly", "x": "Wrong"}
 

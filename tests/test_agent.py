@@ -11,8 +11,8 @@ from interviewer.interview.agent import Interviewer
 from interviewer.interview.intents import quick_intent
 from interviewer.grading.grader import Grader
 from interviewer.grading.anchor_book import AnchorBook
-from interviewer.models.fake import FakeLLM
-from interviewer.interview.session import LEVELS, SessionConfig
+from interviewer.llm.fake import FakeLLM
+from interviewer.session import LEVELS, SessionConfig
 
 def scripted(messages: list[dict], task: str | None = None, *, hint: str = "Think about what each layer adds.",
              followup: str = "What would change if you stacked many such layers?") -> str:
@@ -124,7 +124,7 @@ def test_leak_check_catches_restated_key_points_not_probes():
 
 def test_leak_check_on_the_hand_labelled_lines():
     """The operating point the module docstring states: most leaks caught; a false alarm costs only a template."""
-    from interviewer.evals.conversation import leak_label_agreement
+    from interviewer.evals.interviews import leak_label_agreement
 
     found = leak_label_agreement()
     caught, alarms = found["leaks_caught"] / found["leaks"], found["safe_lines_rejected"] / found["safe"]
@@ -567,7 +567,7 @@ def test_terminal_interview_and_history_commands(tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     from interviewer.cli.interview import COMMANDS
 
     monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
@@ -606,7 +606,7 @@ def test_unreadable_answer_is_asked_again_not_graded(make_agent):
 
 
 def test_only_an_answer_that_states_no_key_point_and_earns_almost_no_credit_is_challenged_for_low_correctness():
-    from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
+    from interviewer.grading.grade import CriterionScore, Grade, KeyPointResult
 
     def grade(statuses, coverage=0.05):
         return Grade(question_id="q", score=1.0, features={"coverage": coverage},
@@ -624,7 +624,7 @@ def test_only_an_answer_that_states_no_key_point_and_earns_almost_no_credit_is_c
 
 
 def test_a_spoken_answer_keeps_its_delivery_and_the_grade_ignores_it(make_agent, db, bank):
-    from interviewer.interview.report import build_report, to_markdown
+    from interviewer.report import build_report, to_markdown
     from interviewer.voice.delivery import measure
 
     agent = make_agent()
@@ -649,7 +649,7 @@ def test_a_spoken_answer_keeps_its_delivery_and_the_grade_ignores_it(make_agent,
 
 
 def test_a_typed_interview_has_no_delivery_section(make_agent, db, bank):
-    from interviewer.interview.report import build_report, to_markdown
+    from interviewer.report import build_report, to_markdown
 
     agent = make_agent()
     start(agent)

@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from interviewer import PROJECT_ROOT
+from checkout import PROJECT_ROOT
 from interviewer.grading.anchor_book import AnchorBook, AnchorScores, write_shipped
 from interviewer.grading.anchored import anchored_score, nearest
 from interviewer.grading.grader import Grader
 from interviewer.grading.score import AnchoredParams
-from interviewer.knowledge.anchors import MIN_ANCHORS, Anchor, load_anchors, missing_levels
-from interviewer.knowledge.bank import BankError
-from interviewer.models.fake import toy_llm
+from interviewer.bank.anchors import MIN_ANCHORS, Anchor, load_anchors, missing_levels
+from interviewer.bank.bank import BankError
+from interviewer.llm.fake import toy_llm
 
 PARAMS = AnchoredParams(k=10, temperature=0.05, slope=0.6, prior=0.0)
 
@@ -26,7 +26,7 @@ def _anchor(score: float, level: str = "graded", text: str = "x", **kw) -> Ancho
 # --- the authored files -----------------------------------------------------------------------------------------
 
 def test_every_bank_question_has_its_anchors_at_every_level(bank):
-    anchors = load_anchors(PROJECT_ROOT / "knowledge", bank)
+    anchors = load_anchors(PROJECT_ROOT / "interviewer" / "resources" / "knowledge", bank)
     assert set(anchors) == {q.id for q in bank.questions}
     incomplete = {qid: missing_levels(a) for qid, a in anchors.items() if missing_levels(a)}
     assert incomplete == {}

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interviewer.knowledge.bank import CONCEPTS, CORE_CONCEPTS, TIERS, BankError, load_bank
+from interviewer.bank.bank import CONCEPTS, CORE_CONCEPTS, TIERS, BankError, load_bank
 
 
 def test_bank_size_and_spread(bank):
@@ -47,7 +47,7 @@ def test_no_duplicate_ids(bank):
 
 
 def test_no_near_duplicate_questions(bank):
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     texts = [q.question for q in bank.questions]
     v = get_embedder().embed(texts)

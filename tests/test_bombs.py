@@ -11,8 +11,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from interviewer.interview.tailor import MAX_DOCUMENT_CHARS, MAX_PHRASES, DocumentError, phrases, read_document
-from interviewer.interview.team_load import docx_bomb
+from interviewer.planning.tailor import MAX_DOCUMENT_CHARS, MAX_PHRASES, DocumentError, phrases, read_document
+from team_load import docx_bomb
 from interviewer.voice import stt
 
 OPUS_RATE = 8000
@@ -77,7 +77,7 @@ def test_the_10_mb_bomb_of_the_load_benchmark_declares_10_gb_and_is_refused_unre
     would inflate gigabytes here)."""
     import zipfile
 
-    from interviewer.interview.tailor import check_unzipped
+    from interviewer.planning.tailor import check_unzipped
 
     bomb = docx_bomb(9_900_000)
     assert len(bomb) <= 10_000_000
@@ -116,7 +116,7 @@ def test_a_recording_within_the_limit_is_decoded_whole():
 
 def test_phrases_stop_at_the_most_a_job_is_read_for(monkeypatch):
     """Thousands of distinct lines: the phrases are read until MAX_PHRASES are found, in one pass."""
-    from interviewer.interview import tailor
+    from interviewer.planning import tailor
 
     calls = []
     real = tailor.sentences
@@ -128,7 +128,7 @@ def test_phrases_stop_at_the_most_a_job_is_read_for(monkeypatch):
 
 def test_a_pasted_job_description_is_cut_like_a_document(app_env, monkeypatch):
     """Five megabytes pasted into the set-up: the interview is planned from the first MAX_DOCUMENT_CHARS."""
-    from ui.screens import interview
+    from interviewer.ui.screens import interview
 
     from apptest import new_app
 

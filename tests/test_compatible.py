@@ -8,10 +8,10 @@ import json
 import pytest
 
 from fake_openai import Behaviour, FakeServer
-from interviewer.config import Settings
+from interviewer.settings import Settings
 from interviewer.grading.grader import Grader
-from interviewer.models.registry import make_llm
-from interviewer.models.probe import PROBE_FILE
+from interviewer.llm.registry import make_llm
+from interviewer.llm.probe import PROBE_FILE
 
 ANSWER = "Dropout zeroes activations at random during training, with a new mask on every forward pass."
 

@@ -14,10 +14,10 @@ import time
 import httpx
 import pytest
 
-from interviewer.config import Settings
+from interviewer.settings import Settings
 from interviewer.grading.grader import Grader
-from interviewer.models.registry import make_llm
-from interviewer.models.localserver import _free_port, ensure_model, stop_server
+from interviewer.llm.registry import make_llm
+from interviewer.llm.localserver import _free_port, ensure_model, stop_server
 from test_local_model import ANSWERS
 
 pytestmark = pytest.mark.slow
@@ -79,8 +79,8 @@ def test_grades_are_real_and_agree_with_the_embedded_path(both, bank):
 
 def test_a_practice_interview_through_the_compatible_backend(both, bank, tmp_path):
     from interviewer.interview.agent import Interviewer
-    from interviewer.interview.db import SessionDB
-    from interviewer.interview.session import SessionConfig
+    from interviewer.store.sessions import SessionDB
+    from interviewer.session import SessionConfig
 
     (cs, compat), _ = both
     db = SessionDB(tmp_path / "s.sqlite3")

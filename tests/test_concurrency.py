@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from streamlit.testing.v1 import AppTest
 
 from interviewer.interview.agent import Interviewer
-from interviewer.interview.db import SessionDB
+from interviewer.store.sessions import SessionDB
 from interviewer.grading.grader import Grader
-from interviewer.interview.session import SessionConfig
-from interviewer.models.fake import toy_llm
+from interviewer.session import SessionConfig
+from interviewer.llm.fake import toy_llm
 
 from apptest import APP, TIMEOUT
 

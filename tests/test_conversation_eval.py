@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 
-from interviewer.evals import conversation as ce
+from interviewer.evals import interviews as ce
 
 
 def test_grounded_needs_the_candidates_own_words():
@@ -67,7 +67,7 @@ def test_the_off_question_counts():
 
 def test_a_fake_run_writes_transcripts_rates_and_a_readable_report(tmp_path, monkeypatch, store):
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     get_settings.cache_clear()
     summary = ce.run(backend="fake", n_questions=2, seed=0, out=tmp_path / "run", command="test", store=store)
     lines = [json.loads(x) for x in (tmp_path / "run" / "transcripts.jsonl").read_text().splitlines()]

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from interviewer.interview.db import SessionDB
-from interviewer.grading.models import Grade, KeyPointResult
-from interviewer.interview.session import QuestionRecord, Session, SessionConfig, Turn
+from interviewer.store.sessions import SessionDB
+from interviewer.grading.grade import Grade, KeyPointResult
+from interviewer.session import QuestionRecord, Session, SessionConfig, Turn
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_a_second_writer_of_the_same_seq_is_appended_not_overwritten(db):
 def test_a_grade_is_claimed_by_one_grader_until_its_claim_is_stale_or_the_grade_stored(db):
     from datetime import timedelta
 
-    from interviewer.interview.session import now
+    from interviewer.session import now
 
     s = _session()
     db.create(s)
@@ -178,8 +178,8 @@ def test_ungraded_answers_are_the_closed_questions_with_no_grade_and_no_error(db
 
 
 def test_has_accounts_by_role(db):
-    from interviewer.interview.db import StoredAccount
-    from interviewer.interview.session import now
+    from interviewer.store.sessions import StoredAccount
+    from interviewer.session import now
 
     assert not db.has_accounts()
     db.save_account(StoredAccount(name="ann", password_hash="$argon2id$x", role="candidate", created_at=now()))
@@ -187,7 +187,7 @@ def test_has_accounts_by_role(db):
 
 
 # -- migrations ----------------------------------------------------------------------------------------------------
-from interviewer.interview import migrations  # noqa: E402
+from interviewer.store import migrations  # noqa: E402
 
 
 def test_a_new_database_gets_every_migration_once(target):

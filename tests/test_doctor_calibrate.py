@@ -15,7 +15,7 @@ def env(monkeypatch, tmp_path, store):
     """The CLI on the toy model, with its own data directory (and a copy of the ingested store)."""
     import shutil
 
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     shutil.copytree(store.settings.chroma_dir, tmp_path / "chroma")
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
@@ -32,7 +32,7 @@ def test_doctor_reports_every_part(env):
     assert checks["backend"]["status"] == "pass" and "fake" in checks["backend"]["detail"]
     assert checks["grading"]["status"] == "pass" and "judgement by" in checks["grading"]["detail"]
     assert checks["store"]["status"] == "pass" and checks["database"]["status"] == "pass"
-    from interviewer.interview.migrations import MIGRATIONS
+    from interviewer.store.migrations import MIGRATIONS
 
     assert f"schema {MIGRATIONS[-1].__name__}" in checks["database"]["detail"]
     # the test install has the voice extras: the speech model is found and its sha256 checked
@@ -41,7 +41,7 @@ def test_doctor_reports_every_part(env):
 
 
 def test_doctor_fails_loudly_when_the_backend_cannot_start(env, monkeypatch):
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     monkeypatch.setenv("INTERVIEWER_BACKEND", "compatible")  # no base URL
     get_settings.cache_clear()
@@ -65,9 +65,9 @@ def test_calibrate_to_your_own_graders_makes_a_named_scale(env, bank):
     saved = json.loads((tmp_path / "calibrations" / "lenient.json").read_text())
     assert saved["name"] == "lenient" and saved["scale"]["slope"] >= 0
     assert saved["fitted_on"]["user"]["rows"] == len(rows)
-    from interviewer.config import Settings
+    from interviewer.settings import Settings
     from interviewer.grading.grader import Grader
-    from interviewer.models.fake import toy_llm
+    from interviewer.llm.fake import toy_llm
 
     q = bank.get("guide-22")
     ours = Grader(toy_llm(), settings=Settings(data_dir=tmp_path)).score(q, q.key_points[0])

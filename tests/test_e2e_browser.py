@@ -1,4 +1,4 @@
-"""End to end in a real browser: Debian's chromium, headless, drives `streamlit run ui/app.py` on the REAL embedded
+"""End to end in a real browser: Debian's chromium, headless, drives `streamlit run interviewer/ui/app.py` on the REAL embedded
 model through a 3-question interview and saves a screenshot of the report.
 
 Needs /usr/bin/chromium (`make browser` installs it) and python playwright (a dev dependency; browser downloads are
@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from interviewer import PROJECT_ROOT
+from checkout import PROJECT_ROOT
 from interviewer.cli.interview import app_command, app_environ
-from interviewer.config import Settings
-from interviewer.interview.db import SessionDB
-from interviewer.models.localserver import _free_port
+from interviewer.settings import Settings
+from interviewer.store.sessions import SessionDB
+from interviewer.llm.localserver import _free_port
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -51,7 +51,7 @@ def app_url(tmp_path_factory, store):
     env = {**app_environ(os.environ), "INTERVIEWER_BACKEND": BACKEND, "INTERVIEWER_DATA_DIR": str(data),
            "INTERVIEWER_MODELS_PATH": str(models)}
     if BACKEND == "local":
-        from interviewer.models.registry import make_llm
+        from interviewer.llm.registry import make_llm
 
         make_llm(settings)  # join/verify the model and start its server now; the app reuses it (state file)
     port = _free_port()
@@ -79,7 +79,7 @@ def app_url(tmp_path_factory, store):
     except subprocess.TimeoutExpired:
         proc.kill()
     if BACKEND == "local":
-        from interviewer.models.localserver import stop_server
+        from interviewer.llm.localserver import stop_server
 
         stop_server(settings)
     log.close()

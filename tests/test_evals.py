@@ -16,8 +16,8 @@ from interviewer.evals import baselines, metrics, probes
 from interviewer.evals.cache import GradeCache, cache_key
 from interviewer.evals.datasets import DatasetError, Row, load_dl, load_file, load_mohler, select
 from interviewer.evals.runner import run_eval
-from interviewer.grading.models import Grade
-from interviewer.models.fake import FakeLLM
+from interviewer.grading.grade import Grade
+from interviewer.llm.fake import FakeLLM
 
 _WORD = re.compile(r"[a-z]+")
 
@@ -406,7 +406,7 @@ def test_runner_passes_the_rubric_kind_and_refresh_regrades(tmp_path):
 
 def test_runner_with_the_real_grader_on_the_toy_model(tmp_path, session_settings):
     from interviewer.grading.grader import Grader
-    from interviewer.models.fake import toy_llm
+    from interviewer.llm.fake import toy_llm
 
     llm = toy_llm()
     rows = synthetic_rows()[:12]
@@ -486,7 +486,7 @@ def _jsonl_lines(path) -> list[dict]:
 def test_concurrent_grading_gives_the_sequential_scores_in_row_order(tmp_path, session_settings):
     from interviewer.grading.cache import JsonlCache
     from interviewer.grading.grader import Grader
-    from interviewer.models.fake import toy_llm
+    from interviewer.llm.fake import toy_llm
 
     rows = synthetic_rows()
     kw = dict(dataset="t", run_probes=False, embed=bag_embed, n_boot=5, progress=False)
@@ -632,7 +632,7 @@ def test_eval_with_another_files_graded_answers_as_anchors(tmp_path, monkeypatch
     from interviewer.cli import evals as cli
     from interviewer.grading.anchor_book import AnchorBook, AnchorScores
     from interviewer.grading.grader import Grader
-    from interviewer.models.fake import toy_llm
+    from interviewer.llm.fake import toy_llm
 
     def write(path, records):
         path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")

@@ -6,18 +6,18 @@ import json
 
 import pytest
 
-from interviewer import PROJECT_ROOT
+from checkout import PROJECT_ROOT
 from interviewer.grading.judge import judge_grammar, reply_text
-from interviewer.models.base import Capabilities
-from interviewer.models.fake import FakeLLM, ScriptError, toy_llm
-from interviewer.models.jumpforward import grammar_pattern
-from interviewer.models.registry import LOCAL_CAPABILITIES, make_llm
+from interviewer.llm.base import Capabilities
+from interviewer.llm.fake import FakeLLM, ScriptError, toy_llm
+from interviewer.llm.jumpforward import grammar_pattern
+from interviewer.llm.registry import LOCAL_CAPABILITIES, make_llm
 
 USER = [{"role": "user", "content": "anything"}]
 
 
 def test_no_prompt_carries_a_routing_tag():
-    tagged = [p.name for p in (PROJECT_ROOT / "prompts").glob("*.md") if "[task:" in p.read_text(encoding="utf-8")]
+    tagged = [p.name for p in (PROJECT_ROOT / "interviewer" / "resources" / "prompts").glob("*.md") if "[task:" in p.read_text(encoding="utf-8")]
     assert tagged == []
 
 
@@ -30,7 +30,7 @@ def test_the_toy_answers_by_the_task_it_is_given_and_records_it():
 
 
 def test_the_fake_backend_is_the_toy():
-    from interviewer.config import Settings
+    from interviewer.settings import Settings
 
     llm = make_llm(Settings(backend="fake"))
     assert isinstance(llm, FakeLLM) and llm.complete(USER, task="greet").startswith("Hello")

@@ -11,9 +11,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from interviewer import PROJECT_ROOT
+from checkout import PROJECT_ROOT
 from interviewer.cli.interview import app_command
-from interviewer.knowledge.store import BUILD_NOTE, INDEX_BAR
+from interviewer.bank.store import BUILD_NOTE, INDEX_BAR
 
 SMALL_BANK = ("guide-03", "guide-22", "guide-14")  # a bank of three questions builds in seconds
 
@@ -22,8 +22,8 @@ SMALL_BANK = ("guide-03", "guide-22", "guide-14")  # a bank of three questions b
 def cli(tmp_path, monkeypatch, bank):
     """The knowledge and plan commands on a cold data directory with a three-question bank."""
     from interviewer.cli import interview, knowledge
-    from interviewer.config import get_settings
-    from interviewer.knowledge.store import get_store
+    from interviewer.settings import get_settings
+    from interviewer.bank.store import get_store
 
     small = tmp_path / "knowledge" / "questions"
     small.mkdir(parents=True)

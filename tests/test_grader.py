@@ -10,16 +10,16 @@ import pytest
 
 from interviewer.grading.cache import JsonlCache
 from interviewer.grading.choices import Slot, distributions
-from interviewer.models.base import TokenAlternative, TokenLogprob
+from interviewer.llm.base import TokenAlternative, TokenLogprob
 from interviewer.grading.anchor_book import AnchorBook
 from interviewer.grading.grader import Grader
 from interviewer.grading.judge import (as_letter, judge_grammar, judge_messages, judge_schema, prefix_messages,
                                        read_judgement)
 from interviewer.grading.score import judge_features
-from interviewer.models.base import Capabilities, Reply
-from interviewer.models.fake import FakeLLM
-from interviewer.models.fake import toy_llm
-from interviewer.models.toy import toy_reply
+from interviewer.llm.base import Capabilities, Reply
+from interviewer.llm.fake import FakeLLM
+from interviewer.llm.fake import toy_llm
+from interviewer.llm.toy import toy_reply
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ from datetime import timedelta
 
 import pytest
 
-from interviewer.config import Settings
-from interviewer.interview import grading_jobs
+from interviewer.settings import Settings
+from interviewer.grades import jobs as grading_jobs
 from interviewer.interview.agent import Interviewer
-from interviewer.interview.db import SessionDB
-from interviewer.interview.forget import forget_user
-from interviewer.interview.grading_queue import GradingQueue
-from interviewer.interview.session import SessionConfig
-from interviewer.models.fake import toy_llm
+from interviewer.store.sessions import SessionDB
+from interviewer.store.forget import forget_user
+from interviewer.grades.queue import GradingQueue
+from interviewer.session import SessionConfig
+from interviewer.llm.fake import toy_llm
 
 from test_grading_queue import GRADES_WAIT_S, GatedGrader, _lost_grade
 
@@ -53,7 +53,7 @@ def _answer_and_close(agent: Interviewer) -> list:
 
 def _age_claim(db: SessionDB, session_id: str, index: int, seconds: float) -> None:
     """Date a claim `seconds` in the past, as if its holder had stopped renewing it then."""
-    from interviewer.interview.db import _stamp
+    from interviewer.store.sessions import _stamp
 
     with db.database.connect() as con:
         con.execute("UPDATE questions SET claimed_at=? WHERE session_id=? AND idx=?",
@@ -102,7 +102,7 @@ def test_the_periodic_sweep_grades_what_a_replica_on_another_machine_left(db, ba
     while fresh, and graded by the next sweep once no heartbeat has renewed it for the stale time."""
     import streamlit as st
 
-    from ui import state
+    from interviewer.ui import state
 
     settings = Settings(data_dir=tmp_path, backend="fake")
     lost = _lost_grade(db, bank, "kai")
@@ -177,7 +177,7 @@ def test_a_grade_finishing_after_the_delete_writes_nothing_of_the_person(db, ban
 def test_a_recording_is_not_kept_for_a_session_whose_data_was_deleted(db, bank, session_settings, tmp_path):
     """A tab left open after "Delete my data" keeps recording: nothing is written for the deleted session."""
     from interviewer.voice import recordings
-    from ui import voice
+    from interviewer.ui import voice
 
     settings = Settings(data_dir=tmp_path, backend="fake")
     agent = _agent(db, bank, GatedGrader(session_settings), None, "ola")
@@ -190,7 +190,7 @@ def test_a_recording_is_not_kept_for_a_session_whose_data_was_deleted(db, bank, 
 
 
 def test_deleted_answers_leave_no_bytes_in_the_sqlite_files(tmp_path, bank):
-    from interviewer.interview.session import QuestionRecord, Session
+    from interviewer.session import QuestionRecord, Session
 
     import sqlite3
 

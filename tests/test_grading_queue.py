@@ -16,12 +16,12 @@ from datetime import timedelta
 import pytest
 
 from interviewer.grading.grader import Grader
-from interviewer.interview import grading_jobs
+from interviewer.grades import jobs as grading_jobs
 from interviewer.interview.agent import Interviewer, sweep_lost_grades
-from interviewer.interview.db import SessionDB
-from interviewer.interview.grading_queue import GradingQueue, queue_line
-from interviewer.interview.session import QuestionRecord, Session, SessionConfig
-from interviewer.models.fake import toy_llm
+from interviewer.store.sessions import SessionDB
+from interviewer.grades.queue import GradingQueue, queue_line
+from interviewer.session import QuestionRecord, Session, SessionConfig
+from interviewer.llm.fake import toy_llm
 
 HELD_LIMIT_S = 60  # a held job gives up after this, so a broken test fails instead of hanging the suite
 GRADES_WAIT_S = 60
@@ -326,7 +326,7 @@ def test_a_claim_whose_process_is_gone_is_taken_over_at_once_and_a_live_ones_is_
 
 def test_a_sweep_whose_model_does_not_load_says_so_once_and_leaves_the_grade_to_the_session(db, bank, session_settings,
                                                                                          monkeypatch, caplog):
-    from ui import state
+    from interviewer.ui import state
 
     lost = _lost_grade(db, bank, "lea")
 
@@ -334,9 +334,9 @@ def test_a_sweep_whose_model_does_not_load_says_so_once_and_leaves_the_grade_to_
         raise RuntimeError("the model file is damaged")
 
     monkeypatch.setattr(state, "get_llm", no_model)
-    with caplog.at_level("WARNING", logger="ui.state"):
+    with caplog.at_level("WARNING", logger="interviewer.ui.state"):
         assert state._sweep(db, session_settings, db.ungraded_answers()) == []
-    [record] = [r for r in caplog.records if r.name == "ui.state"]
+    [record] = [r for r in caplog.records if r.name == "interviewer.ui.state"]
     assert "the model file is damaged" in record.getMessage() and "opened again" in record.getMessage()
     assert db.load(lost.id).questions[0].grade is None and db.grade_claimant(lost.id, 0) is None  # nothing claimed
 
@@ -346,8 +346,8 @@ def test_the_app_sweeps_lost_grades_when_its_process_starts(app_env, bank):
     from streamlit.testing.v1 import AppTest
 
     from apptest import APP, TIMEOUT
-    from interviewer.config import Settings
-    from ui import state
+    from interviewer.settings import Settings
+    from interviewer.ui import state
 
     lost = _lost_grade(app_env, bank, "ivy")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
@@ -370,7 +370,7 @@ def test_the_interview_page_says_how_many_answers_are_ahead(app_env, bank, monke
     from streamlit.testing.v1 import AppTest
 
     from apptest import APP, TIMEOUT
-    from interviewer.interview.grading_queue import GRADING_QUEUE
+    from interviewer.grades.queue import GRADING_QUEUE
 
     db, gate = app_env, threading.Event()
     score = Grader.score
@@ -401,7 +401,7 @@ def test_the_interview_page_says_how_many_answers_are_ahead(app_env, bank, monke
     finally:
         GRADING_QUEUE.done(other)
         gate.set()
-    from ui.state import live_agents
+    from interviewer.ui.state import live_agents
 
     assert live_agents()[sid].wait_for_grades(GRADES_WAIT_S)
     at.run()
@@ -410,7 +410,7 @@ def test_the_interview_page_says_how_many_answers_are_ahead(app_env, bank, monke
 
 
 def test_practice_feedback_placeholder_counts_down_while_its_grade_waits(monkeypatch):
-    from ui import views
+    from interviewer.ui import views
 
     class Slot:
         def __init__(self):

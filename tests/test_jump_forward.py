@@ -1,4 +1,4 @@
-"""Jump-forward: which text a grammar forces, and what the server does with it (interviewer.models.llamaserve)."""
+"""Jump-forward: which text a grammar forces, and what the server does with it (interviewer.llm.llamaserve)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from interviewer.config import Settings
+from interviewer.settings import Settings
 from interviewer.grading.judge import judge_grammar
-from interviewer.models.jumpforward import forced_plan, forced_text
+from interviewer.llm.jumpforward import forced_plan, forced_text
 
 # The judge's grammar, then a line of free prose (as any grammar that goes on into text the model writes).
 LEAD = "\n\nNote: "
@@ -51,7 +51,7 @@ def test_a_class_ends_a_run_of_literals_and_a_repeat_ends_the_plan():
 def test_the_setting_reaches_the_server_command(tmp_path):
     from pathlib import Path
 
-    from interviewer.models.localserver import server_command
+    from interviewer.llm.localserver import server_command
 
     on = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path))
     off = server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path, local_jump_forward=False))
@@ -60,8 +60,8 @@ def test_the_setting_reaches_the_server_command(tmp_path):
 
 
 def test_cached_judgements_are_kept_apart_by_decoding():
-    from interviewer.models.base import LLM
-    from interviewer.models.registry import LOCAL_CAPABILITIES
+    from interviewer.llm.base import LLM
+    from interviewer.llm.registry import LOCAL_CAPABILITIES
 
     plain = LLM(None, "m", backend="local", capabilities=LOCAL_CAPABILITIES)
     jumped = LLM(None, "m", backend="local", capabilities=LOCAL_CAPABILITIES, decoding="jump-forward")
@@ -77,7 +77,7 @@ def _judge(llama, monkeypatch, jump: bool, feedback: bool) -> tuple[str, object,
     from llama_cpp import LlamaGrammar
     from llama_cpp import llama as llama_mod
 
-    from interviewer.models import llamaserve
+    from interviewer.llm import llamaserve
     from interviewer.grading.judge import judge_messages
 
     monkeypatch.setattr(llama_mod.Llama, "_init_sampler", llamaserve._init_sampler_drafting if jump

@@ -7,7 +7,7 @@ import json
 import pytest
 from llama_cpp import LlamaGrammar
 
-from interviewer.models import llamaserve
+from interviewer.llm import llamaserve
 from interviewer.grading.judge import judge_messages, judge_schema
 
 pytestmark = pytest.mark.slow

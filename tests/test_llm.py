@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from interviewer.config import Settings
-from interviewer.models.base import LLM, Capabilities, LLMError, parse_json
-from interviewer.models.registry import LOCAL_CAPABILITIES, make_llm, with_setup
-from interviewer.models.fake import FakeLLM
+from interviewer.settings import Settings
+from interviewer.llm.base import LLM, Capabilities, LLMError, parse_json
+from interviewer.llm.registry import LOCAL_CAPABILITIES, make_llm, with_setup
+from interviewer.llm.fake import FakeLLM
 
 
 class Out(BaseModel):

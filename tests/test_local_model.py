@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from interviewer.config import Settings
+from interviewer.settings import Settings
 from interviewer.grading.grader import Grader
-from interviewer.models.registry import make_llm
-from interviewer.models.localserver import MODEL_SHA256, ensure_model, ensure_server, stop_server
+from interviewer.llm.registry import make_llm
+from interviewer.llm.localserver import MODEL_SHA256, ensure_model, ensure_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -167,7 +167,7 @@ def test_killed_backend_yields_the_marked_evidence_only_grade(local, bank, tmp_p
     url = ensure_server(own)
     assert url.startswith("http://127.0.0.1:")
     stop_server(own)  # returns once the process is gone (or killed)
-    from interviewer.models.localserver import _healthy
+    from interviewer.llm.localserver import _healthy
 
     assert not _healthy(url)  # nothing answers there any more: the grade below meets a dead backend
     q = bank.get("guide-22")
@@ -179,9 +179,9 @@ def test_killed_backend_yields_the_marked_evidence_only_grade(local, bank, tmp_p
 
 def test_a_job_description_is_matched_with_the_models_topics(local, bank, store):
     """The real model names the job's topics (bound to the bank's concepts); the plans stay on the job's topics."""
-    from interviewer import PROJECT_ROOT
-    from interviewer.interview.tailor import tailor
-    from interviewer.knowledge.bank import CONCEPTS
+    from checkout import PROJECT_ROOT
+    from interviewer.planning.tailor import tailor
+    from interviewer.bank.bank import CONCEPTS
 
     _, llm = local
     jobs = PROJECT_ROOT / "tests" / "fixtures" / "jobs"

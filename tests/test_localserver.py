@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.models import localserver
-from interviewer.config import Settings
+from interviewer.llm import localserver
+from interviewer.settings import Settings
 
 REAL_POPEN = subprocess.Popen  # fake_start patches subprocess.Popen itself (localserver uses the same module)
 
@@ -90,7 +90,7 @@ def test_a_state_file_with_a_bad_pid_signals_nothing(tmp_path, pid):
 def test_the_setting_picks_the_sampler(tmp_path):
     ours = localserver.server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path))
     stock = localserver.server_command(Path("m.gguf"), 1234, Settings(data_dir=tmp_path, local_grammar_last=False))
-    assert ours[1:3] == stock[1:3] == ["-m", "interviewer.models.llamaserve"]  # the key proof either way
+    assert ours[1:3] == stock[1:3] == ["-m", "interviewer.llm.llamaserve"]  # the key proof either way
     assert stock[3] == "--stock-sampler" and "--stock-sampler" not in ours
     # same model, port and llama.cpp options either way; ours reads probabilities without logits for every position
     assert ours[3:] == stock[4:] + ["--logits_all", "false"]
@@ -105,7 +105,7 @@ def test_a_file_that_does_not_match_is_refused(tmp_path):
 
 
 def test_the_server_releases_freed_heap_after_each_completion_and_after_a_stream_ends(monkeypatch):
-    from interviewer.models import llamaserve
+    from interviewer.llm import llamaserve
 
     trims = []
     monkeypatch.setattr(llamaserve, "_release_freed_memory", lambda: trims.append(1))
@@ -170,7 +170,7 @@ def test_our_server_proves_it_holds_the_key_and_an_impostor_cannot(tmp_path, mon
     import uvicorn
     from fastapi import FastAPI
 
-    from interviewer.models.llamaserve import with_key_proof
+    from interviewer.llm.llamaserve import with_key_proof
 
     key = localserver.api_key(Settings(data_dir=tmp_path))
     monkeypatch.setenv("API_KEY", key)

@@ -9,8 +9,8 @@ import pytest
 from fsrs import Rating
 from typer.testing import CliRunner
 
-from interviewer.interview import practice
-from interviewer.interview.session import Session, SessionConfig
+from interviewer.planning import practice
+from interviewer.session import Session, SessionConfig
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -18,7 +18,7 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def db(db_target):
     """The schedule's database, on each engine."""
-    from interviewer.interview.db import SessionDB
+    from interviewer.store.sessions import SessionDB
 
     opened = SessionDB(db_target)
     yield opened
@@ -44,8 +44,8 @@ def test_a_weak_answer_comes_back_sooner_than_a_strong_one(db):
 def _graded(db, user, answers: dict[str, float], at: datetime, bank, job_topics: list[str] | None = None) -> None:
     """A finished session of `user` with these question scores (tailored to a job with these topics, if given), and
     the schedule updated as grading does."""
-    from interviewer.grading.models import Grade
-    from interviewer.interview.session import QuestionRecord
+    from interviewer.grading.grade import Grade
+    from interviewer.session import QuestionRecord
 
     s = Session(config=SessionConfig(user=user, n_questions=len(answers), job_topics=job_topics or []), created_at=at)
     db.create(s)
@@ -125,7 +125,7 @@ def test_deleting_ones_data_deletes_the_schedule(db, bank):
 def test_every_graded_answer_reschedules_its_question_and_a_plan_runs_as_planned(db, bank, session_settings):
     from interviewer.grading.grader import Grader
     from interviewer.interview.agent import Interviewer
-    from interviewer.models.fake import toy_llm
+    from interviewer.llm.fake import toy_llm
 
     llm = toy_llm()
     plan = practice.todays_plan(db, "ann", bank.questions, n=2, now=T0)
@@ -153,7 +153,7 @@ def test_practice_command_prints_the_plan(tmp_path, monkeypatch):
     import json
 
     from interviewer.cli.main import app
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()

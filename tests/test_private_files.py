@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.config import Settings
-from interviewer.interview.db import SessionDB
-from interviewer.interview.session import Session, SessionConfig
-from interviewer.models import localserver, probe
-from interviewer.models.base import Capabilities
+from interviewer.settings import Settings
+from interviewer.store.sessions import SessionDB
+from interviewer.session import Session, SessionConfig
+from interviewer.llm import localserver, probe
+from interviewer.llm.base import Capabilities
 from interviewer.voice import recordings
 
 REAL_POPEN = subprocess.Popen

@@ -9,9 +9,9 @@ from interviewer.grading.grader import Grader
 from interviewer.interview import conversation as conv
 from interviewer.interview import redirect
 from interviewer.interview.agent import Interviewer
-from interviewer.interview.session import SessionConfig, planned_fields
-from interviewer.knowledge.bank import CONCEPTS
-from interviewer.models.fake import FakeLLM
+from interviewer.session import SessionConfig, planned_fields
+from interviewer.bank.bank import CONCEPTS
+from interviewer.llm.fake import FakeLLM
 from tests.test_agent import kinds, say, scripted, start
 
 END_TO_END = "guide-03"  # What is end-to-end learning in DL?

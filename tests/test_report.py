@@ -5,9 +5,9 @@ import json
 import pytest
 
 from interviewer.interview.agent import skipped_grade
-from interviewer.grading.models import Grade, KeyPointResult
-from interviewer.interview.report import build_report, concept_chart, to_json, to_markdown
-from interviewer.interview.session import QuestionRecord, Session, SessionConfig
+from interviewer.grading.grade import Grade, KeyPointResult
+from interviewer.report import build_report, concept_chart, to_json, to_markdown
+from interviewer.session import QuestionRecord, Session, SessionConfig
 
 
 def _graded(q, index: int, score: float, covered: int, answer: str = "my answer", hint: bool = False):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from interviewer import PROJECT_ROOT
+from checkout import PROJECT_ROOT
 
 # fixture folder -> (fewest queries, top-1 floor, top-3 floor)
 FIXTURES = {"retrieval": (60, 0.90, 0.98), "retrieval_spoken": (80, 0.85, 0.95)}

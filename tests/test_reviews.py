@@ -12,14 +12,14 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from interviewer.cli.main import app as cli
-from interviewer.grading.models import AnchorMatch, Grade
-from interviewer.interview import accounts
-from interviewer.interview.db import SessionDB
-from interviewer.interview.forget import forget_user
-from interviewer.interview.report import build_report, to_markdown
-from interviewer.interview.reviews import Review, ReviewError, Reviews, anchor_book, review_anchor_id
-from interviewer.interview.session import QuestionRecord, Session, SessionConfig
-from interviewer.knowledge.anchors import Anchor
+from interviewer.grading.grade import AnchorMatch, Grade
+from interviewer.team import accounts
+from interviewer.store.sessions import SessionDB
+from interviewer.store.forget import forget_user
+from interviewer.report import build_report, to_markdown
+from interviewer.store.reviews import Review, ReviewError, Reviews, anchor_book, review_anchor_id
+from interviewer.session import QuestionRecord, Session, SessionConfig
+from interviewer.bank.anchors import Anchor
 
 from apptest import APP, TIMEOUT
 
@@ -133,9 +133,9 @@ def test_deleting_a_persons_data_deletes_the_anchors_made_from_their_answers(tea
 def test_an_instructors_grade_carries_to_a_near_identical_answer(team_db, bank, tmp_path):
     """The toy model grades ANSWER ~2; an instructor gives 4.5; an answer one word away is then graded within 0.5
     of 4.5 by a grader whose anchors come from the database (the shipped anchored parameters)."""
-    from interviewer.config import Settings
+    from interviewer.settings import Settings
     from interviewer.grading.grader import Grader
-    from interviewer.models.fake import toy_llm
+    from interviewer.llm.fake import toy_llm
 
     settings = Settings(data_dir=tmp_path / "data", backend="fake")
     q = bank.by_id()[QID]
@@ -224,7 +224,7 @@ def test_an_instructor_reviews_an_answer_in_the_cohort_view(team_app, bank):
 @pytest.fixture
 def cli_env(app_env, monkeypatch):
     """The CLI on the app's data directory, INTERVIEWER_TEAM_MODE unset; yields its database."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     monkeypatch.delenv("INTERVIEWER_TEAM_MODE", raising=False)
     get_settings.cache_clear()

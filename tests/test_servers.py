@@ -19,9 +19,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from interviewer.config import Settings
-from interviewer.knowledge.store import Store
-from interviewer.models.localserver import _free_port
+from interviewer.settings import Settings
+from interviewer.bank.store import Store
+from interviewer.llm.localserver import _free_port
 
 CHROMA_START_S = 60.0  # a cold `chroma run` opens its SQLite and HNSW files; seconds on this machine
 CHROMA_POLL_S = 0.2
@@ -95,7 +95,7 @@ def server_store(chroma_server, tmp_path_factory, bank):
 
 
 def _bank_chunks(bank) -> int:
-    from interviewer.knowledge.chunking import question_chunks, reference_chunks
+    from interviewer.bank.chunking import question_chunks, reference_chunks
 
     return sum(len(question_chunks(q)) for q in bank.questions) + sum(len(reference_chunks(r)) for r in bank.references)
 
@@ -119,7 +119,7 @@ def test_bank_questions_find_themselves_through_the_server(server_store, bank):
         top = store.search(q.question, k=1)
         assert top and top[0].question_id == q.id, (q.id, top)
     # Scores are cosines (the collection's space on the server): checked against the embedder on a non-identical pair.
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     query = "randomly dropping units to prevent co-adaptation"
     hit = store.search(query, k=1)[0]
@@ -148,7 +148,7 @@ def test_a_second_replica_sees_the_same_collection_without_reingesting(server_st
 
 
 def test_an_unreachable_chroma_server_is_a_clear_error(tmp_path):
-    from interviewer.knowledge.store import StoreUnavailable
+    from interviewer.bank.store import StoreUnavailable
 
     port = _free_port()
     with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port} .*INTERVIEWER_CHROMA_HOST"):
@@ -163,7 +163,7 @@ def embedded_endpoint(tmp_path_factory):
     """The embedded llama.cpp server (our sampler), started for a data dir of its own with the test's key (the
     compatible backend below is given it); yields its /v1 URL."""
     from interviewer.files import write_private
-    from interviewer.models.localserver import KEY_FILE, ensure_server, stop_server
+    from interviewer.llm.localserver import KEY_FILE, ensure_server, stop_server
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("embedded"), models_path=Settings().models_dir,
                         backend="local")
@@ -179,7 +179,7 @@ API_KEY = "sk-team-" + secrets.token_hex(12)  # random: it can only turn up wher
 
 @pytest.fixture(scope="module")
 def compatible(embedded_endpoint, tmp_path_factory):
-    from interviewer.models.registry import make_llm
+    from interviewer.llm.registry import make_llm
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("compatible"), models_path=Settings().models_dir,
                         backend="compatible", base_url=embedded_endpoint, model="qwen-team",
@@ -190,7 +190,7 @@ def compatible(embedded_endpoint, tmp_path_factory):
 @pytest.mark.slow
 def test_the_probe_finds_what_the_embedded_server_does(compatible):
     """The probe's view of our server must match what the local backend declares about the same server."""
-    from interviewer.models.registry import LOCAL_CAPABILITIES
+    from interviewer.llm.registry import LOCAL_CAPABILITIES
 
     _, llm = compatible
     caps = llm.capabilities
@@ -239,8 +239,8 @@ def test_a_chat_reply_through_the_compatible_backend(compatible):
 def test_real_grades_through_the_compatible_backend_and_the_key_stays_out(compatible, bank, tmp_path):
     from interviewer.grading.grader import Grader
     from interviewer.interview.agent import Interviewer
-    from interviewer.interview.db import SessionDB
-    from interviewer.interview.session import SessionConfig
+    from interviewer.store.sessions import SessionDB
+    from interviewer.session import SessionConfig
     from test_local_model import ANSWERS
 
     settings, llm = compatible

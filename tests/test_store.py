@@ -5,9 +5,9 @@ import socket
 import numpy as np
 import pytest
 
-from interviewer.knowledge.bank import Bank, Question
-from interviewer.config import Settings
-from interviewer.knowledge.store import Store
+from interviewer.bank.bank import Bank, Question
+from interviewer.settings import Settings
+from interviewer.bank.store import Store
 
 
 def _q(qid: str, question: str, answer: str, tier="fresher", concepts=("optimization",)) -> Question:
@@ -55,8 +55,8 @@ def test_ingest_is_idempotent_and_tracks_changes(fresh_store):
 
 def test_anchors_ingest_once_and_give_back_their_vectors(fresh_store):
     from interviewer.grading.anchor_book import AnchorBook
-    from interviewer.knowledge.anchors import Anchor, reference_anchor
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.anchors import Anchor, reference_anchor
+    from interviewer.bank.embeddings import get_embedder
 
     bank = _small_bank()
     terse = Anchor(question_id="drop", text="It switches off random units while training.", score=3, level="terse")
@@ -108,7 +108,7 @@ def test_search_filters(store):
 def test_registered_chroma_function_embeds_with_the_packaged_model(store):
     from chromadb.utils.embedding_functions import known_embedding_functions
 
-    from interviewer.knowledge.embeddings import MiniLMEmbeddingFunction
+    from interviewer.bank.embeddings import MiniLMEmbeddingFunction
 
     assert known_embedding_functions[MiniLMEmbeddingFunction.name()] is MiniLMEmbeddingFunction
     (v,) = MiniLMEmbeddingFunction()(["hello"])
@@ -136,7 +136,7 @@ def test_offline_ingest_and_query(tmp_path, monkeypatch, bank):
 
 
 def test_embeddings_are_normalised_and_semantic():
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     e = get_embedder()
     v = e.embed(["dropout randomly zeroes activations", "dropout drops units at random during training",
@@ -147,7 +147,7 @@ def test_embeddings_are_normalised_and_semantic():
 
 
 def test_embedding_batches_stay_within_the_token_budget_and_give_each_text_its_own_vector():
-    from interviewer.knowledge.embeddings import BATCH, MAX_TOKENS, TOKEN_BUDGET, get_embedder
+    from interviewer.bank.embeddings import BATCH, MAX_TOKENS, TOKEN_BUDGET, get_embedder
 
     e = get_embedder()
     long = " ".join(f"term{i}" for i in range(400))  # truncated to MAX_TOKENS
@@ -177,7 +177,7 @@ class _HeldExecutor:
 
 
 def test_background_store_answers_once_open_and_says_why_not_before(tmp_path):
-    from interviewer.knowledge.background import BackgroundStore
+    from interviewer.bank.background import BackgroundStore
 
     settings = Settings(data_dir=tmp_path, backend="fake")
     Store(settings).ingest(_small_bank(), progress=False)
@@ -190,7 +190,7 @@ def test_background_store_answers_once_open_and_says_why_not_before(tmp_path):
 
 
 def test_background_store_remembers_an_empty_store_without_filling_it(tmp_path):
-    from interviewer.knowledge.background import BackgroundStore
+    from interviewer.bank.background import BackgroundStore
 
     settings = Settings(data_dir=tmp_path, backend="fake")
     pool = _HeldExecutor()
@@ -205,8 +205,8 @@ def test_background_store_remembers_an_empty_store_without_filling_it(tmp_path):
 def test_background_store_gives_anchor_vectors_once_open_and_none_before(tmp_path):
     from concurrent.futures import Future
 
-    from interviewer.knowledge.anchors import Anchor
-    from interviewer.knowledge.background import BackgroundStore
+    from interviewer.bank.anchors import Anchor
+    from interviewer.bank.background import BackgroundStore
 
     class Later:  # an executor that runs nothing until told
         def submit(self, fn, *args):

@@ -9,8 +9,8 @@ import typer
 from typer.testing import CliRunner
 
 from apptest import current_question, new_app, say, start
-from interviewer.interview.report import build_report, practice_plan, to_markdown
-from interviewer.interview.session import Session, SessionConfig
+from interviewer.report import build_report, practice_plan, to_markdown
+from interviewer.session import Session, SessionConfig
 from tests.test_report import _graded
 
 
@@ -31,7 +31,7 @@ def test_the_study_plan_names_questions_by_their_text_not_their_ids(bank):
 
 def _terminal(tmp_path, monkeypatch):
     from interviewer.cli.interview import COMMANDS
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
@@ -43,7 +43,7 @@ def _terminal(tmp_path, monkeypatch):
 
 
 def test_the_terminal_report_prints_the_command_that_practises_its_questions(tmp_path, monkeypatch, bank):
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     app, runner = _terminal(tmp_path, monkeypatch)
     try:

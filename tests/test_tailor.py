@@ -9,11 +9,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from interviewer import PROJECT_ROOT
-from interviewer.interview.db import SessionDB
-from interviewer.interview.tailor import (CONCEPT_BOOST, MAX_DOCUMENT_CHARS, MAX_PDF_PAGES, DocumentError, JobConcepts,
+from checkout import PROJECT_ROOT
+from interviewer.store.sessions import SessionDB
+from interviewer.planning.tailor import (CONCEPT_BOOST, MAX_DOCUMENT_CHARS, MAX_PDF_PAGES, DocumentError, JobConcepts,
                                           job_concepts, phrases, read_document, tailor)
-from interviewer.knowledge.bank import CONCEPTS
+from interviewer.bank.bank import CONCEPTS
 
 JOBS = PROJECT_ROOT / "tests" / "fixtures" / "jobs"  # job descriptions written by the project for these tests
 LLM_JOB = (JOBS / "llm_inference.md").read_text()
@@ -108,7 +108,7 @@ def test_the_models_topics_can_only_be_bank_concepts():
 
 @pytest.mark.parametrize("job, topics", [(LLM_JOB, SERVING), (VISION_JOB, VISION)])
 def test_a_job_gets_mostly_its_own_topics_with_the_phrase_that_matched(store, bank, job, topics):
-    from interviewer.models.fake import toy_llm
+    from interviewer.llm.fake import toy_llm
 
     plan = tailor(store, bank.questions, job, llm=toy_llm(), n=8)
     assert len(plan.items) == 8 and set(plan.concepts) <= set(CONCEPTS)
@@ -125,7 +125,7 @@ def test_a_job_the_bank_cannot_serve_matches_nothing(store, bank):
 @pytest.mark.parametrize("reply, fail", [("{}", True), ('{"concepts": ["kubernetes"]}', False)],
                          ids=["model down", "model invents a concept twice"])
 def test_a_failing_model_names_no_topics_and_retrieval_still_plans(store, bank, reply, fail):
-    from interviewer.models.fake import FakeLLM
+    from interviewer.llm.fake import FakeLLM
 
     llm = FakeLLM(reply, fail=fail)
     assert job_concepts(llm, VISION_JOB) == []
@@ -136,7 +136,7 @@ def test_a_failing_model_names_no_topics_and_retrieval_still_plans(store, bank, 
 
 
 def test_a_concept_the_model_names_moves_its_questions_up(store, bank):
-    from interviewer.models.fake import FakeLLM
+    from interviewer.llm.fake import FakeLLM
 
     llm = FakeLLM('{"concepts": ["cnns"]}')
     alone = tailor(store, bank.questions, VISION_JOB, n=8)
@@ -162,7 +162,7 @@ def test_a_cv_adds_its_claims_with_less_weight(store, bank):
 
 def test_plan_command_says_when_nothing_in_the_bank_matches(tmp_path, monkeypatch, session_settings, store):
     from interviewer.cli.main import app
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     job = tmp_path / "bakery.txt"
     job.write_text(BAKERY_JOB)
@@ -180,7 +180,7 @@ def test_plan_command_says_when_nothing_in_the_bank_matches(tmp_path, monkeypatc
 
 def test_plan_and_interview_commands_take_a_job_description(tmp_path, monkeypatch, session_settings, store):
     from interviewer.cli.main import app
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     job = tmp_path / "job.md"
     job.write_text(LLM_JOB)

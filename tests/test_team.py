@@ -8,12 +8,12 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from interviewer.cli.main import app as cli
-from interviewer.grading.models import Grade
-from interviewer.interview import accounts
-from interviewer.interview.cohort import cohort, to_csv
-from interviewer.interview.db import SessionDB
-from interviewer.interview.forget import forget_user
-from interviewer.interview.session import QuestionRecord, Session, SessionConfig
+from interviewer.grading.grade import Grade
+from interviewer.team import accounts
+from interviewer.team.cohort import cohort, to_csv
+from interviewer.store.sessions import SessionDB
+from interviewer.store.forget import forget_user
+from interviewer.session import QuestionRecord, Session, SessionConfig
 from interviewer.voice import recordings
 
 from apptest import APP, TIMEOUT
@@ -87,7 +87,7 @@ def test_candidates_open_only_their_own_sessions_instructors_any():
 
 
 def test_a_database_with_an_account_is_in_team_mode_whatever_the_setting(team_db):
-    from interviewer.config import Settings
+    from interviewer.settings import Settings
 
     laptop, team = Settings(team_mode=False), Settings(team_mode=True)
     assert not accounts.team_mode(laptop, team_db) and accounts.team_mode(team, team_db)  # before any account
@@ -116,7 +116,7 @@ def test_csv_export_defuses_spreadsheet_formulas(tmp_path):
 
 def _cli(monkeypatch, tmp_path):
     """The CLI on a data directory of the test's own, with INTERVIEWER_TEAM_MODE unset."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("INTERVIEWER_TEAM_MODE", raising=False)
@@ -127,7 +127,7 @@ def _cli(monkeypatch, tmp_path):
 def test_users_cli_makes_the_first_account_then_asks_an_instructor(tmp_path, monkeypatch):
     """A new database: anyone who reaches it makes the first instructor; from then on accounts are managed by an
     instructor's sign-in (theirs on the first line of stdin, the new account's on the next), never echoing one."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     runner = _cli(monkeypatch, tmp_path)
     try:
@@ -167,7 +167,7 @@ def test_users_cli_makes_the_first_account_then_asks_an_instructor(tmp_path, mon
 @pytest.fixture
 def team_cli(app_env, monkeypatch):
     """Team mode for the CLI: ann and bob (candidates) with a graded session each, and an instructor."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     monkeypatch.setenv("INTERVIEWER_TEAM_MODE", "1")
     get_settings.cache_clear()
@@ -209,7 +209,7 @@ def test_the_terminal_asks_for_a_sign_in_and_a_candidate_opens_only_their_own(te
 
 
 def test_off_team_mode_the_terminal_asks_for_no_sign_in(app_env):
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     _graded_session(app_env, "bob", [3.0])
     get_settings.cache_clear()
@@ -223,7 +223,7 @@ def test_off_team_mode_the_terminal_asks_for_no_sign_in(app_env):
 def test_a_database_with_accounts_asks_the_terminal_for_a_sign_in_without_the_setting(app_env, monkeypatch):
     """INTERVIEWER_TEAM_MODE unset against a team's database: every command still asks, and a candidate still reads
     only their own."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     monkeypatch.delenv("INTERVIEWER_TEAM_MODE", raising=False)
     get_settings.cache_clear()
@@ -404,7 +404,7 @@ def test_a_password_never_reaches_the_logs_or_the_output(app_env, monkeypatch, c
     (wrongly, then rightly) and in the terminal: the password is nowhere."""
     import logging
 
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     secret = "hunter2-never-logged-4711"
     caplog.set_level(logging.DEBUG)
@@ -433,8 +433,8 @@ def test_a_password_never_reaches_the_logs_or_the_output(app_env, monkeypatch, c
 def test_probed_capabilities_are_kept_under_the_url_without_its_credentials(tmp_path, monkeypatch):
     import json
 
-    from interviewer.models import probe
-    from interviewer.models.base import Capabilities
+    from interviewer.llm import probe
+    from interviewer.llm.base import Capabilities
 
     asked: list[str] = []
     monkeypatch.setattr(probe, "probe", lambda client, model: asked.append(model) or Capabilities(grammar=True))

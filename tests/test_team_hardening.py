@@ -12,12 +12,12 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from interviewer import PROJECT_ROOT
-from interviewer.config import Settings
-from interviewer.grading.models import Grade
-from interviewer.interview import accounts
-from interviewer.interview.db import SessionDB
-from interviewer.interview.session import QuestionRecord, Session, SessionConfig
+from checkout import PROJECT_ROOT
+from interviewer.settings import Settings
+from interviewer.grading.grade import Grade
+from interviewer.team import accounts
+from interviewer.store.sessions import SessionDB
+from interviewer.session import QuestionRecord, Session, SessionConfig
 
 from test_team import PASSWORD, _signed_in, team_app  # noqa: F401  (team_app is a fixture)
 
@@ -42,7 +42,7 @@ def test_the_model_cache_is_bounded(monkeypatch, tmp_path):
     """Each typed base URL would otherwise keep a model (a client, probed capabilities) for the life of the process."""
     import streamlit as st
 
-    from ui import state
+    from interviewer.ui import state
 
     built: list[str] = []
     monkeypatch.setattr(state, "make_llm", lambda settings, backend, on_progress=None: built.append(settings.base_url))
@@ -139,7 +139,7 @@ def counting(monkeypatch):
 
 
 def test_failed_sign_ins_back_off_per_name_and_per_client_without_checking_a_password(db, counting):
-    from interviewer.interview.throttle import FREE_FAILURES, SignInThrottle
+    from interviewer.team.throttle import FREE_FAILURES, SignInThrottle
 
     accounts.add(db, "ann", PASSWORD)
     clock = _Clock()
@@ -163,7 +163,7 @@ def test_failed_sign_ins_back_off_per_name_and_per_client_without_checking_a_pas
 
 
 def test_random_names_do_not_grow_the_failure_counts_without_bound(db, counting):
-    from interviewer.interview.throttle import SignInThrottle
+    from interviewer.team.throttle import SignInThrottle
 
     throttle = SignInThrottle(tracked=50)
     for i in range(200):
@@ -173,7 +173,7 @@ def test_random_names_do_not_grow_the_failure_counts_without_bound(db, counting)
 
 def test_only_a_few_password_checks_run_at_once(db, monkeypatch):
     """Ten sign-ins at once: two argon2 checks run, the others wait their turn; none is lost."""
-    from interviewer.interview.throttle import SignInThrottle
+    from interviewer.team.throttle import SignInThrottle
 
     accounts.add(db, "ann", PASSWORD)
     real = accounts._hasher()
@@ -235,7 +235,7 @@ IMAGE = "![](http://attacker.example/p.png)"
 
 
 def test_an_image_in_an_answer_is_shown_as_text_in_the_app_and_the_markdown_export(app_env, bank):
-    from interviewer.interview.report import build_report, to_markdown
+    from interviewer.report import build_report, to_markdown
 
     from apptest import new_app, say, start
 
@@ -260,7 +260,7 @@ def test_an_image_in_an_answer_is_shown_as_text_in_the_app_and_the_markdown_expo
     assert not at.exception, at.exception
     report = [m.value for m in at.markdown]
     assert any(escaped in text for text in report) and not any("![" in text for text in report)
-    from ui.views import as_drawn
+    from interviewer.ui.views import as_drawn
 
     assert as_drawn("candidate", "a_b * [x](y) <b>") == "a\\_b \\* \\[x\\](y) \\<b\\>"
     assert as_drawn("interviewer", f"**Question 1** You said {IMAGE}").startswith("**Question 1**")  # ours stays
@@ -288,7 +288,7 @@ def test_the_shipped_streamlit_config_binds_this_machine_and_limits_uploads():
     "postgresql://someone@db.internal/team?sslmode=require&PASSWORD=hunter2-secret",
 ])
 def test_a_database_url_is_shown_without_its_password_wherever_it_sits(url):
-    from interviewer.interview.database import redact
+    from interviewer.store.database import redact
 
     shown = redact(url)
     assert "hunter2" not in shown and "someone" in shown and "db.internal" in shown

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from interviewer.config import Settings
+from interviewer.settings import Settings
 from interviewer.grading.grader import Grader
-from interviewer.interview.db import SessionDB
-from interviewer.interview.session import Turn
-from interviewer.interview.team_load import CandidateRun, LoadConfig, check_sessions, run_team, user_of
-from interviewer.models.fake import toy_llm
+from interviewer.store.sessions import SessionDB
+from interviewer.session import Turn
+from team_load import CandidateRun, LoadConfig, check_sessions, run_team, user_of
+from interviewer.llm.fake import toy_llm
 
 CANDIDATES, QUESTIONS = 20, 1
 REAL_CANDIDATES = 4
@@ -43,8 +43,8 @@ def test_wrong_sign_ins_and_a_zip_bomb_during_the_run_cost_no_turn_and_let_nobod
     """A burst of wrong passwords at one account from many addresses, and a .docx bomb uploaded, while candidates
     interview: their sessions are intact, the burst runs a few password checks and is refused the rest, the bomb is
     refused unread."""
-    from interviewer.interview import accounts
-    from interviewer.interview.throttle import FREE_FAILURES, MAX_CONCURRENT_CHECKS
+    from interviewer.team import accounts
+    from interviewer.team.throttle import FREE_FAILURES, MAX_CONCURRENT_CHECKS
 
     db = SessionDB(db_target)
     llm = toy_llm()
@@ -83,7 +83,7 @@ def test_the_checks_catch_cross_talk_and_lost_turns(db, bank, session_settings):
 
 @pytest.mark.slow
 def test_candidates_on_the_real_embedded_model_queue_and_keep_their_own_turns(tmp_path, bank):
-    from interviewer.models.registry import make_llm
+    from interviewer.llm.registry import make_llm
 
     settings = Settings()  # the embedded server of the default data dir, shared with the other real-model tests
     db = SessionDB(tmp_path / "team.sqlite3")

@@ -140,7 +140,7 @@ def test_history_page_lists_sessions_and_deletes_my_data(app_env, bank):
 
 
 def test_todays_practice_starts_from_the_plan_and_the_history_shows_progress(app_env, bank):
-    from interviewer.interview.practice import todays_plan
+    from interviewer.planning.practice import todays_plan
 
     db = app_env
     expected = todays_plan(db, "local", bank.questions, n=2).question_ids

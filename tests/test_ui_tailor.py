@@ -8,8 +8,8 @@ import io
 import shutil
 from datetime import datetime, timedelta, timezone
 
-from interviewer import PROJECT_ROOT
-from interviewer.interview.practice import DEFAULT_PLAN_SIZE, review
+from checkout import PROJECT_ROOT
+from interviewer.planning.practice import DEFAULT_PLAN_SIZE, review
 
 from apptest import messages, new_app, start
 

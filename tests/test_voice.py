@@ -75,7 +75,7 @@ def test_a_recording_over_the_limit_is_refused_not_cut():
 
 
 def test_a_ten_minute_recording_at_the_default_limit_is_refused_before_any_model_loads(monkeypatch):
-    from interviewer.config import Settings
+    from interviewer.settings import Settings
 
     def no_model(self):
         raise AssertionError("the speech model was loaded for a recording that is refused anyway")

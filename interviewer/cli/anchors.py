@@ -26,9 +26,9 @@ LISTED_TEXT_CHARS = 120  # an anchor's text in the table (--json has it whole)
 
 
 def _db():
-    from interviewer.config import get_settings
-    from interviewer.interview.database import DatabaseError
-    from interviewer.interview.db import SessionDB
+    from interviewer.settings import get_settings
+    from interviewer.store.database import DatabaseError
+    from interviewer.store.sessions import SessionDB
 
     try:
         return SessionDB(get_settings().database)
@@ -40,8 +40,8 @@ def file_anchors(path: Path, bank_ids: set[str], author: str) -> tuple[list, int
     """The anchors of a labelled file and how many rows had an empty answer (nothing to read an answer against);
     a DatasetError for a file that cannot be read or names questions the bank lacks."""
     from interviewer.evals.datasets import DatasetError, load_file
-    from interviewer.interview.session import now
-    from interviewer.knowledge.anchors import Anchor
+    from interviewer.session import now
+    from interviewer.bank.anchors import Anchor
 
     rows = load_file(path)
     if unknown := sorted({r.question_id for r in rows} - bank_ids):
@@ -63,7 +63,7 @@ def add(path: Path = typer.Option(..., "--path", help="a CSV or JSONL with the c
     """Add graded answers from a labelled file as anchors of their bank questions (a file added twice adds
     nothing new)."""
     from interviewer.evals.datasets import DatasetError
-    from interviewer.interview.reviews import Reviews
+    from interviewer.store.reviews import Reviews
 
     db = _db()
     viewer = sign_in(db, as_name, password_stdin)
@@ -91,9 +91,9 @@ def listing(question: str = typer.Option(..., "--question", "-q", help="a bank q
             password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP)) -> None:
     """A question's anchors: the bank's (reference and authored) and people's (instructors' reviews, files), each
     with its level, score, source, author and date."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     from interviewer.grading.grader import authored_anchors
-    from interviewer.interview.reviews import Reviews
+    from interviewer.store.reviews import Reviews
 
     db = _db()
     require_instructor(sign_in(db, as_name, password_stdin), "listing anchors")

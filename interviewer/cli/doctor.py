@@ -10,7 +10,7 @@ from collections.abc import Callable
 import typer
 from pydantic import BaseModel
 
-from interviewer.models.registry import BACKEND_HELP
+from interviewer.llm.registry import BACKEND_HELP
 
 # A known answer the grader must judge with the model, not by embeddings alone.
 CHECK_QUESTION = "guide-22"
@@ -38,7 +38,7 @@ class _Skip(Exception):
 
 
 def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     settings = get_settings()
     name = backend or settings.resolved_backend()
@@ -46,8 +46,8 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     state: dict = {}
 
     def llm() -> str:
-        from interviewer.models.registry import backend_spec, make_llm
-        from interviewer.models.probe import PROBE_FILE
+        from interviewer.llm.registry import backend_spec, make_llm
+        from interviewer.llm.probe import PROBE_FILE
 
         if reprobe and backend_spec(name).probed:
             (settings.data_dir / PROBE_FILE).unlink(missing_ok=True)
@@ -64,7 +64,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     out.append(_run("structured output", capabilities))
 
     def store() -> str:
-        from interviewer.knowledge.store import ensure_ingested, get_store
+        from interviewer.bank.store import ensure_ingested, get_store
 
         s = get_store()
         ensure_ingested(s)
@@ -75,7 +75,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     out.append(_run("store", store))
 
     def database() -> str:
-        from interviewer.interview.db import SessionDB
+        from interviewer.store.sessions import SessionDB
 
         db = SessionDB(settings.database)
         return f"{db.describe()} (schema {db.schema()[-1]}): {len(db.list_sessions())} sessions"
@@ -93,7 +93,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     def grade() -> str:
         if "llm" not in state:
             raise _Skip("no backend")
-        from interviewer.knowledge.bank import load_bank
+        from interviewer.bank.bank import load_bank
         from interviewer.grading.grader import Grader
 
         q = load_bank(settings.knowledge_dir).get(CHECK_QUESTION)

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from interviewer.cli.output import fail
-from interviewer.models.registry import BACKEND_HELP
+from interviewer.llm.registry import BACKEND_HELP
 
 
 def grader_and_llm(backend: str | None):
@@ -68,7 +68,7 @@ def eval_command(
     """Measure the grader against human scores, beside baselines, with robustness probes and latency."""
     from interviewer.evals.datasets import DatasetError, load_dataset, select
     from interviewer.evals.runner import default_cache_path, default_out_dir, run_eval
-    from interviewer.models.base import LLMError
+    from interviewer.llm.base import LLMError
 
     if dataset not in ("dl", "mohler", "file") or split not in ("heldout", "calib", "all") or \
             sample not in ("stratified", "random"):
@@ -150,8 +150,8 @@ def eval_interview_command(
 
     from rich.console import Console
 
-    from interviewer import PROJECT_ROOT
-    from interviewer.evals import conversation as ce
+    from interviewer.evals.runner import RESULTS_DIR
+    from interviewer.evals import interviews as ce
 
     console = Console()
 
@@ -173,10 +173,10 @@ def eval_interview_command(
     unknown = sorted(set(persona) - set(ce.PERSONAS))
     if unknown:
         fail(f"unknown --persona {unknown}; choose from {', '.join(ce.PERSONAS)}")
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
 
     backend = backend or get_settings().resolved_backend()
-    out = out or PROJECT_ROOT / "evals" / "results" / f"interview-{backend}-{name or time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or RESULTS_DIR / f"interview-{backend}-{name or time.strftime('%Y%m%d-%H%M%S')}"
     summary = ce.run(backend=backend, n_questions=questions, seed=seed, out=out,
                      personas=tuple(persona) or ce.PERSONAS, command=command.strip())
     _show_interview_run(console, summary, out, as_json)

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from interviewer.cli.output import console, emit_json, err, fail
-from interviewer.config import get_settings
-from interviewer.models.registry import BACKEND_HELP
+from interviewer.settings import get_settings
+from interviewer.llm.registry import BACKEND_HELP
 
 
 def grade(question: str = typer.Option(..., "--question", "-q", help="bank question id, e.g. guide-22"),
@@ -20,8 +20,8 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Grade one answer to a bank question: score, key points with the judge's probabilities, feedback."""
     from interviewer.grading.grader import Grader
-    from interviewer.models.registry import make_llm
-    from interviewer.knowledge.store import ensure_ingested, get_store
+    from interviewer.llm.registry import make_llm
+    from interviewer.bank.store import ensure_ingested, get_store
 
     text = sys.stdin.read() if answer == "-" else answer
     store = get_store()
@@ -62,9 +62,9 @@ def _anchors(store):
     database cannot be opened."""
     from interviewer.grading.anchor_book import AnchorBook
     from interviewer.grading.grader import authored_anchors
-    from interviewer.interview.database import DatabaseError
-    from interviewer.interview.db import SessionDB
-    from interviewer.interview.reviews import anchor_book
+    from interviewer.store.database import DatabaseError
+    from interviewer.store.sessions import SessionDB
+    from interviewer.store.reviews import anchor_book
 
     settings = get_settings()
     try:
@@ -85,10 +85,11 @@ def calibrate(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
     """Fit the score: the formulas on the DL set's calib split, or a scale to your own graders' labels."""
     from interviewer.grading.calibrate import collect, fit_formulas, fit_user_scale
     from interviewer.evals.datasets import DatasetError, load_dataset, select
-    from interviewer.grading.grader import Grader, judge_cache_for
+    from interviewer.evals.cache import judge_cache_for
+    from interviewer.grading.grader import Grader
     from interviewer.grading.score import CALIBRATION_FILE, calibrations_dir, load_calibration, save_calibration
-    from interviewer.models.base import LLMError
-    from interviewer.models.registry import make_llm
+    from interviewer.llm.base import LLMError
+    from interviewer.llm.registry import make_llm
 
     settings = get_settings()
     if dataset not in ("dl", "file") or (dataset == "file" and (path is None or not name)):

@@ -15,12 +15,13 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
-from interviewer import PROJECT_ROOT
+from interviewer import ui
 from interviewer.cli.output import console, err, fail
+from interviewer.resources import resource_path
 from interviewer.cli.signin import AS_HELP, PASSWORD_STDIN_HELP, require_open, sign_in, whose
-from interviewer.config import Settings, get_settings
-from interviewer.models.registry import BACKEND_HELP, BACKENDS, backend_spec
-from interviewer.interview.session import MODES, TRACKS, planned_fields
+from interviewer.settings import Settings, get_settings
+from interviewer.llm.registry import BACKEND_HELP, BACKENDS, backend_spec
+from interviewer.session import MODES, TRACKS, planned_fields
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".webm", ".m4a", ".flac")
 
@@ -50,7 +51,7 @@ def _spoken(message: str, agent):
 
 
 def read_or_fail(path: Path) -> str:
-    from interviewer.interview.tailor import DocumentError, check_size, read_document
+    from interviewer.planning.tailor import DocumentError, check_size, read_document
 
     if not path.is_file():
         fail(f"no such file: {path}")
@@ -63,7 +64,7 @@ def read_or_fail(path: Path) -> str:
 
 def tailored_plan(settings: Settings, questions, jd: Path, cv: Path | None, n: int, llm, backend: str):
     """The bank questions that match a job description (and CV), or a clear exit when nothing does."""
-    from interviewer.interview.tailor import tailor
+    from interviewer.planning.tailor import tailor
 
     job, resume = read_or_fail(jd), read_or_fail(cv) if cv else ""
     with err.status("matching the job description to the question bank..."):
@@ -76,7 +77,7 @@ def tailored_plan(settings: Settings, questions, jd: Path, cv: Path | None, n: i
 
 
 def _ingested_store(settings: Settings):
-    from interviewer.knowledge.store import open_store
+    from interviewer.bank.store import open_store
 
     return open_store(settings, say=err.print)
 
@@ -88,8 +89,8 @@ def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> Non
 
 def prepare_llm(settings: Settings, backend: str | None):
     """Build the LLM with a visible status; the local backend joins/verifies the model and starts its server."""
-    from interviewer.models.registry import make_llm
-    from interviewer.models.base import LLMError
+    from interviewer.llm.registry import make_llm
+    from interviewer.llm.base import LLMError
 
     with err.status("preparing the language model...") as status:
         try:
@@ -100,7 +101,7 @@ def prepare_llm(settings: Settings, backend: str | None):
 
 def prepare_store(settings: Settings, backend: str):
     """The Chroma store grounds grades with related material; a scripted backend does not need it."""
-    from interviewer.knowledge.store import Store, ensure_index
+    from interviewer.bank.store import Store, ensure_index
 
     store = Store(settings)
     if store.count() == 0 and backend_spec(backend).scripted:
@@ -157,12 +158,12 @@ def interview(
     from pydantic import ValidationError
 
     from interviewer.interview.agent import Interviewer
-    from interviewer.knowledge.bank import load_bank
-    from interviewer.interview.db import SessionDB
+    from interviewer.bank.bank import load_bank
+    from interviewer.store.sessions import SessionDB
     from interviewer.grading.grader import Grader
-    from interviewer.interview.report import build_report, practice_plan, to_json, to_markdown
-    from interviewer.interview.reviews import anchor_book
-    from interviewer.interview.session import SessionConfig
+    from interviewer.report import build_report, practice_plan, to_json, to_markdown
+    from interviewer.store.reviews import anchor_book
+    from interviewer.session import SessionConfig
 
     _check_choice(track, TRACKS, "track")
     _check_choice(mode, MODES, "mode")
@@ -188,7 +189,7 @@ def interview(
     if question:
         planned = planned_fields({i: "you asked for it" for i in question})
     elif plan:
-        from interviewer.interview.practice import todays_plan
+        from interviewer.planning.practice import todays_plan
 
         today = todays_plan(db, user, questions, n=n)
         planned = planned_fields({i.question_id: i.reason for i in today.items})
@@ -253,8 +254,8 @@ def history(
 ) -> None:
     """Past interviews with their scores (and --forget USER to delete a user's data). In team mode a candidate
     sees and deletes only their own; an instructor anyone's."""
-    from interviewer.interview.db import SessionDB
-    from interviewer.interview.forget import forget_user
+    from interviewer.store.sessions import SessionDB
+    from interviewer.store.forget import forget_user
 
     db = SessionDB(get_settings().database)
     viewer = sign_in(db, as_name, password_stdin)
@@ -294,7 +295,7 @@ def history(
 
 def _reviewed(db, user: str | None, sessions: set[str]) -> list:
     """The instructors' grades of the listed sessions' answers."""
-    from interviewer.interview.reviews import Reviews
+    from interviewer.store.reviews import Reviews
 
     return [r for r in Reviews(db.database).reviewed(user) if r.session_id in sessions]
 
@@ -310,7 +311,8 @@ def app_environ(base: Mapping[str, str]) -> dict[str, str]:
     return {"MALLOC_ARENA_MAX": MALLOC_ARENAS, **base}
 
 
-STREAMLIT_CONFIG = PROJECT_ROOT / ".streamlit" / "config.toml"  # the app's shipped Streamlit settings
+STREAMLIT_CONFIG = resource_path("streamlit", "config.toml")  # the app's shipped Streamlit settings
+APP_SCRIPT = Path(ui.__file__).with_name("app.py")  # the app, wherever the package is installed
 
 
 def shipped_options(config: Path = STREAMLIT_CONFIG) -> dict[str, str]:
@@ -326,7 +328,7 @@ def app_command(address: str, port: int, headless: bool = False) -> list[str]:
     """The shipped settings, with this run's address and port (and headless, when asked)."""
     options = {**shipped_options(), "server.address": address, "server.port": str(port),
                "browser.gatherUsageStats": "false", **({"server.headless": "true"} if headless else {})}
-    return [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+    return [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
             *[part for name, value in options.items() for part in (f"--{name}", value)]]
 
 
@@ -364,7 +366,7 @@ def plan_for_job(
 ) -> None:
     """The bank questions a job description asks about, each with the phrase it matched. Run them with
     `interviewer interview --jd FILE`."""
-    from interviewer.knowledge.bank import load_bank
+    from interviewer.bank.bank import load_bank
 
     _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
@@ -394,9 +396,9 @@ def practice(
 ) -> None:
     """Today's practice: questions due for review (weakest concepts first), then new ones. Run it with
     `interviewer interview --plan --user U`."""
-    from interviewer.interview.db import SessionDB
-    from interviewer.interview.practice import todays_plan
-    from interviewer.knowledge.bank import load_bank
+    from interviewer.store.sessions import SessionDB
+    from interviewer.planning.practice import todays_plan
+    from interviewer.bank.bank import load_bank
 
     settings = get_settings()
     db = SessionDB(settings.database)

@@ -12,9 +12,9 @@ from interviewer.cli.output import bank_or_fail, console, emit_json, err, fail
 
 def ingest(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Embed the question bank into the Chroma store (unchanged content is not re-embedded)."""
-    from interviewer.knowledge.store import get_store
+    from interviewer.bank.store import get_store
 
-    from interviewer.knowledge.anchors import load_anchors
+    from interviewer.bank.anchors import load_anchors
 
     bank = bank_or_fail()
     store = get_store()
@@ -53,7 +53,7 @@ def search(query: str = typer.Argument(..., help="what to look for"),
            source: Optional[str] = typer.Option(None, help="guide, project or user"),
            as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Semantic search over the bank: ranked questions with scores."""
-    from interviewer.knowledge.store import ensure_index, get_store
+    from interviewer.bank.store import ensure_index, get_store
 
     if not query.strip():
         fail("the query is empty")

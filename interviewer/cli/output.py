@@ -24,8 +24,8 @@ def fail(message: str, code: int = 2) -> None:
 
 def bank_or_fail():
     """The question bank, or a one-line error naming what is wrong with it."""
-    from interviewer.config import get_settings
-    from interviewer.knowledge.bank import BankError, load_bank
+    from interviewer.settings import get_settings
+    from interviewer.bank.bank import BankError, load_bank
 
     try:
         return load_bank(get_settings().knowledge_dir)

@@ -20,7 +20,7 @@ PASSWORD_STDIN_HELP = "team mode: read the password from the first line of stand
 def authenticate(db, as_name: str, password_stdin: bool):
     """The account whose password is given (at a hidden prompt, or the first line of standard input); a clear exit
     for a wrong name or password (the same answer for both)."""
-    from interviewer.interview import accounts
+    from interviewer.team import accounts
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt("Password", hide_input=True)
     if (account := accounts.sign_in(db, as_name, password)) is None:
@@ -31,8 +31,8 @@ def authenticate(db, as_name: str, password_stdin: bool):
 def sign_in(db, as_name: str | None, password_stdin: bool):
     """The signed-in account in team mode (a clear exit when none), else None: an account exactly when team mode is
     on, which `require_open` and `require_instructor` rely on."""
-    from interviewer.config import get_settings
-    from interviewer.interview import accounts
+    from interviewer.settings import get_settings
+    from interviewer.team import accounts
 
     if not accounts.team_mode(get_settings(), db):
         return None
@@ -43,7 +43,7 @@ def sign_in(db, as_name: str | None, password_stdin: bool):
 
 def require_open(viewer, owner: str, what: str) -> None:
     """Exit unless the signed-in account may open what belongs to `owner` (always may, off team mode)."""
-    from interviewer.interview.accounts import may_open
+    from interviewer.team.accounts import may_open
 
     if not may_open(viewer, owner, team_mode=viewer is not None):
         fail(f"{what} belongs to another candidate: only they or an instructor may open it")

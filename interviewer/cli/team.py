@@ -23,9 +23,9 @@ users = typer.Typer(help="Team mode's accounts (sign-in with a password, role ca
 
 
 def _db():
-    from interviewer.config import get_settings
-    from interviewer.interview.database import DatabaseError
-    from interviewer.interview.db import SessionDB
+    from interviewer.settings import get_settings
+    from interviewer.store.database import DatabaseError
+    from interviewer.store.sessions import SessionDB
 
     try:
         return SessionDB(get_settings().database)
@@ -63,7 +63,7 @@ def add(name: str = typer.Argument(..., help="the sign-in name"),
         replace: bool = typer.Option(False, "--replace", help="set a new password (and role) for an existing name"),
         as_name: Optional[str] = typer.Option(None, "--as", help=MANAGER_AS_HELP)) -> None:
     """Create an account (or reset its password with --replace)."""
-    from interviewer.interview import accounts
+    from interviewer.team import accounts
 
     db = _db()
     _as_manager(db, as_name, password_stdin)
@@ -80,9 +80,9 @@ def remove(name: str = typer.Argument(...),
            as_name: Optional[str] = typer.Option(None, "--as", help=MANAGER_AS_HELP),
            password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP)) -> None:
     """Remove an account; its sessions stay unless --delete-data."""
-    from interviewer.config import get_settings
-    from interviewer.interview import accounts
-    from interviewer.interview.forget import forget_user
+    from interviewer.settings import get_settings
+    from interviewer.team import accounts
+    from interviewer.store.forget import forget_user
 
     db = _db()
     _as_manager(db, as_name, password_stdin)
@@ -99,7 +99,7 @@ def listing(as_json: bool = typer.Option(False, "--json", help="machine-readable
             as_name: Optional[str] = typer.Option(None, "--as", help=MANAGER_AS_HELP),
             password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP)) -> None:
     """The accounts and their roles (never a password or its hash)."""
-    from interviewer.interview import accounts
+    from interviewer.team import accounts
 
     db = _db()
     _as_manager(db, as_name, password_stdin)
@@ -118,7 +118,7 @@ def cohort(csv_path: Optional[Path] = typer.Option(None, "--csv", help="write th
            as_name: Optional[str] = typer.Option(None, "--as", help=AS_HELP),
            password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP)) -> None:
     """Per candidate and concept: the latest score, the recent mean and the trend (in team mode, for instructors)."""
-    from interviewer.interview.cohort import cohort as build, to_csv
+    from interviewer.team.cohort import cohort as build, to_csv
 
     db = _db()
     require_instructor(sign_in(db, as_name, password_stdin), "the cohort")

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from interviewer.cli.output import console, fail
-from interviewer.config import get_settings
+from interviewer.settings import get_settings
 
 
 def transcribe_file(path: Path, question: str = ""):

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from interviewer.evals.datasets import Row
 from interviewer.grading.anchored import nearest
 from interviewer.grading.screen import screen
-from interviewer.knowledge.anchors import Anchor
+from interviewer.bank.anchors import Anchor
 
 ANCHOR_COUNTS: tuple[int, ...] = (1, 2, 4, 8)  # beside 0 (the zero-anchor grade) and all
 NEIGHBOURS_K = 5  # the neighbour-only baseline: similarity-weighted mean of the 5 nearest anchors' grades

@@ -14,7 +14,7 @@ from interviewer.evals.cache import GradeCache, cache_key
 from interviewer.evals.datasets import Row
 from interviewer.grading.fit import grouped_folds
 
-NAIVE_PROMPT = "eval_naive_judge"  # prompts/eval_naive_judge.md (system) + eval_naive_judge_user.md
+NAIVE_PROMPT = "eval_naive_judge"  # interviewer/resources/prompts/eval_naive_judge.md (system) + eval_naive_judge_user.md
 NAIVE_REPLY_TOKENS = 32  # {"score": N} and room for spaces a model may put in it
 
 
@@ -51,7 +51,7 @@ def embedding_cosines(rows: Sequence[Row], embed: Callable[[list[str]], np.ndarr
     """Cosine of each answer to its reference (MiniLM, L2-normalised); cached like grades, references embedded once."""
     version = "cosine:custom"
     if embed is None:
-        from interviewer.knowledge.embeddings import MODEL_NAME, get_embedder
+        from interviewer.bank.embeddings import MODEL_NAME, get_embedder
 
         embed, version = get_embedder().embed, f"cosine:{MODEL_NAME}"
     keys = [cache_key(version, "-", "-", r.question, r.reference, r.answer) for r in rows]
@@ -101,7 +101,7 @@ def naive_judge(rows: Sequence[Row], llm, cache: GradeCache | None = None, progr
 
     from tqdm import tqdm
 
-    from interviewer.models.base import LLMError
+    from interviewer.llm.base import LLMError
 
     version = naive_version()
     out = np.full(len(rows), math.nan)

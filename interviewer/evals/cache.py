@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from interviewer.grading.cache import JsonlCache, text_key
+from interviewer.llm.registry import backend_spec
+from interviewer.settings import evals_dir
 
 GradeCache = JsonlCache
+CACHE_DIR = evals_dir() / "cache"
+
+
+def judge_cache_for(backend: str) -> JsonlCache | None:
+    """The committed cache of model judgements for a backend (probabilities only; no answer text is stored): the
+    evals and the lever studies replay it. The toy model's judgements cost nothing to make again: none is kept."""
+    if backend_spec(backend).scripted:
+        return None
+    return JsonlCache(CACHE_DIR / f"judge-{backend}.jsonl")
 
 
 def cache_key(version: str, backend: str, model: str, question: str, reference: str, answer: str) -> str:

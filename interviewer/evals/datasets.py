@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field
 
-from interviewer import PROJECT_ROOT
+from interviewer.settings import evals_dir
 
-DL_DIR = PROJECT_ROOT / "evals" / "datasets" / "dl"
+DL_DIR = evals_dir() / "datasets" / "dl"
 MOHLER_BAD_ANSWER = "#NAME?"  # a spreadsheet artefact in 9 rows of the edited CSV
 
 
@@ -44,8 +44,8 @@ class Row(BaseModel):
 
 def load_dl(directory: Path = DL_DIR, bank=None) -> list[Row]:
     """evals/datasets/dl/*.yaml; the question, reference and key points come from the bank by id."""
-    from interviewer.knowledge.bank import load_bank
-    from interviewer.config import get_settings
+    from interviewer.bank.bank import load_bank
+    from interviewer.settings import get_settings
 
     directory = Path(directory)
     files = sorted(directory.glob("*.yaml"))

@@ -20,17 +20,16 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from interviewer import PROJECT_ROOT
+from interviewer.settings import evals_dir
 from interviewer.evals import baselines, metrics, probes
 from interviewer.evals.anchoring import AnchorPlan, draw, neighbours_only, pools_for
-from interviewer.evals.cache import GradeCache, cache_key, grade_record
+from interviewer.evals.cache import CACHE_DIR, GradeCache, cache_key, grade_record, judge_cache_for
 from interviewer.grading.cache import text_key
 from interviewer.grading.fit import cv_scale
 from interviewer.evals.datasets import Row
-from interviewer.knowledge.anchors import Anchor
+from interviewer.bank.anchors import Anchor
 
-RESULTS_DIR = PROJECT_ROOT / "evals" / "results"
-CACHE_DIR = PROJECT_ROOT / "evals" / "cache"
+RESULTS_DIR = evals_dir() / "results"
 # The issue's goal for the embedded default on Mohler, and the human-vs-human line there (graderdata README).
 MOHLER_GOAL = {"pearson": 0.70, "rmse": 0.80}
 MOHLER_REFERENCE = "one human grader vs the other: r 0.599, RMSE 1.31; Sultan et al. 2016: r 0.592, RMSE 0.887"
@@ -124,17 +123,17 @@ class CachedGrader:
 
 
 def _embedder():
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     return get_embedder().embed
 
 
 def grader_and_llm(backend: str | None):
     """The grader an eval uses: the backend's model, with the committed judge cache."""
-    from interviewer.config import get_settings
+    from interviewer.settings import get_settings
     from interviewer.grading.anchor_book import AnchorScores
-    from interviewer.grading.grader import Grader, judge_cache_for
-    from interviewer.models.registry import make_llm
+    from interviewer.grading.grader import Grader
+    from interviewer.llm.registry import make_llm
 
     settings = get_settings()
     backend = backend or settings.resolved_backend()

@@ -15,9 +15,9 @@ import numpy as np
 import yaml
 from pydantic import BaseModel
 
-from interviewer import PROJECT_ROOT
+from interviewer.settings import evals_dir
 
-FIXTURE = PROJECT_ROOT / "evals" / "voice" / "answers.yaml"
+FIXTURE = evals_dir() / "voice" / "answers.yaml"
 SAMPLE_RATE = 16_000  # what Whisper hears (interviewer.voice.stt): the noise is made at this rate
 _NUMBERS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "

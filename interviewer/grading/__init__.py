@@ -4,6 +4,6 @@
 without them, `fit` fits the score formulas and a user's scale.
 """
 
-from interviewer.grading.models import CriterionScore, Grade, KeyPointResult
+from interviewer.grading.grade import CriterionScore, Grade, KeyPointResult
 
 __all__ = ["Grade", "KeyPointResult", "CriterionScore"]

@@ -1,6 +1,6 @@
 """Where a grade finds its anchors: each question's graded answers, their vectors, and the grader's own score of each.
 
-- Authored anchors ship with the bank (`knowledge/anchors/`, loaded by `interviewer.knowledge.anchors`); `interviewer
+- Authored anchors ship with the bank (`interviewer/resources/knowledge/anchors/`, loaded by `interviewer.bank.anchors`); `interviewer
   ingest` embeds them into the store beside the bank, so a store that has them gives their vectors without
   re-embedding. People's anchors (an instructor's review, a labelled file) come from an `AnchorSource`, the sessions
   database in the app and the CLI.
@@ -21,9 +21,10 @@ from typing import Protocol
 import numpy as np
 
 from interviewer.grading.cache import JsonlCache, text_key
-from interviewer.knowledge.anchors import Anchor
+from interviewer.bank.anchors import Anchor
+from interviewer.resources import resource_path
 
-SHIPPED_SCORES = Path(__file__).with_name("anchor_scores.json")
+SHIPPED_SCORES = resource_path("grading", "anchor_scores.json")
 VECTORS_KEPT = 8192  # anchor vectors held in memory (~1.5 KB each): the bank's 1,413 and people's
 
 
@@ -50,7 +51,7 @@ class AnchorBook:
 
     def vectors(self, anchors: list[Anchor]) -> np.ndarray:
         """Unit vectors in the anchors' order: from memory, else the store, else embedded now."""
-        from interviewer.knowledge.embeddings import get_embedder
+        from interviewer.bank.embeddings import get_embedder
 
         with self._lock:
             known = {a.text_id: self._vectors[a.text_id] for a in anchors if a.text_id in self._vectors}

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from interviewer.grading.score import MAX_SCORE, AnchoredParams
-from interviewer.knowledge.anchors import Anchor
+from interviewer.bank.anchors import Anchor
 
 __all__ = ["AnchoredParams", "AnchoredResult", "Neighbour", "anchored_score", "nearest"]
 

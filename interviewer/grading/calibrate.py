@@ -1,6 +1,6 @@
 """Calibration: the score formulas fitted on our DL set's calib split, and a scale fitted to a user's own graders.
 
-`fit_formulas`: the shipped formulas (`interviewer/grading/calibration.json`), fitted on the calib split only, never
+`fit_formulas`: the shipped formulas (`interviewer/resources/resources/grading/calibration.json`), fitted on the calib split only, never
 the held-out split and never Mohler. Rows the screen scores 0 by rule (empty, gibberish, off-topic) are left out: no
 formula sees them. Grouped cross-validation (by question) on the calib split says how well the fit carries to
 questions it did not see.

@@ -17,7 +17,7 @@ import math
 
 from pydantic import BaseModel, Field
 
-from interviewer.models.base import TokenAlternative, TokenLogprob
+from interviewer.llm.base import TokenAlternative, TokenLogprob
 
 
 class Slot(BaseModel):

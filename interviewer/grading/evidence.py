@@ -8,7 +8,7 @@ The score reads similarity as a gain over the question (`emb_gain`): how much cl
 comes to each key point than the bare question does. Any answer on the right topic comes close to the key points (a
 misconception, filler, the question said back), so raw similarity gave every on-topic answer a floor; the gain gives
 a restated question nothing. On the DL calib split (question-grouped CV) it lifted the full formula from r 0.755 /
-RMSE 0.994 to 0.774 / 0.960 (`scripts/score_forms.py`).
+RMSE 0.994 to 0.774 / 0.960 (`experiments/score_forms.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel, Field
 
-from interviewer.knowledge.embeddings import get_embedder
+from interviewer.bank.embeddings import get_embedder
 from interviewer.text import CLAUSE_ENDS, sentences
 
 KP_SIM_FLOOR = 0.30  # a key point whose best answer sentence is below this has no supporting quote

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from interviewer.grading.models import Grade, KeyPointResult
+from interviewer.grading.grade import Grade, KeyPointResult
 from interviewer.grading.screen import ZEROED_FLAGS
 
 MAX_STRENGTHS = 3

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.knowledge.anchors import Anchor
-from interviewer.knowledge.bank import Question
-from interviewer.config import Settings, get_settings
+from interviewer.bank.anchors import Anchor
+from interviewer.bank.bank import Question
+from interviewer.settings import Settings, get_settings
 from interviewer.grading import evidence as ev
 from interviewer.grading import feedback as fb
 from interviewer.grading.anchor_book import AnchorBook, AnchorScores
@@ -30,11 +30,11 @@ from interviewer.grading.cache import JsonlCache, text_key
 from interviewer.grading.judge import (DIGITS, Judgement, judge, judge_messages, prefix_messages, rubric_kind,
                                        verdict_letters)
 from interviewer.grading.keypoints import derive
-from interviewer.grading.models import AnchorMatch, CriterionScore, Grade, KeyPointResult
+from interviewer.grading.grade import AnchorMatch, CriterionScore, Grade, KeyPointResult
 from interviewer.grading.choices import expected, one_hot
 from interviewer.grading.score import grounded_features, judge_features, load_calibration
 from interviewer.grading.screen import normalise, screen
-from interviewer.models.base import LLM, LLMError
+from interviewer.llm.base import LLM, LLMError
 from interviewer.prompts import load_rubric, load_verdicts
 
 GRADER_VERSION = "grader-2"  # bump when a code change alters a zero-anchor score (it keys the anchors' scores)
@@ -67,8 +67,8 @@ def authored_anchors(settings: Settings) -> dict[str, list[Anchor]]:
 
 @lru_cache(maxsize=4)
 def _authored(knowledge_dir: Path) -> dict[str, list[Anchor]]:
-    from interviewer.knowledge.anchors import load_anchors
-    from interviewer.knowledge.bank import load_bank
+    from interviewer.bank.anchors import load_anchors
+    from interviewer.bank.bank import load_bank
 
     return load_anchors(knowledge_dir, load_bank(knowledge_dir))
 
@@ -342,15 +342,4 @@ class Grader:
         return out
 
 
-def judge_cache_for(backend: str) -> JsonlCache | None:
-    """The committed cache of model judgements for a backend (probabilities only; no answer text is stored). The
-    toy model's judgements cost nothing to make again: none is kept."""
-    from interviewer import PROJECT_ROOT
-    from interviewer.models.registry import backend_spec
-
-    if backend_spec(backend).scripted:
-        return None
-    return JsonlCache(PROJECT_ROOT / "evals" / "cache" / f"judge-{backend}.jsonl")
-
-
-__all__ = ["Grader", "judge_cache_for"]
+__all__ = ["Grader"]

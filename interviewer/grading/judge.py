@@ -1,7 +1,7 @@
 """The model's judgement: one short structured reply, a verdict letter per key point and a 0-5 level, read as
 probabilities.
 
-The rubric (prompts/rubric.yaml) writes all of it: the verdict letters and what they mean, the criterion asked, the
+The rubric (interviewer/resources/prompts/rubric.yaml) writes all of it: the verdict letters and what they mean, the criterion asked, the
 reply's schema and, where the server takes GBNF, a grammar forcing exactly `{"1":"y","2":"x","c":4}` with no
 whitespace. The prompt is the same on every backend, rubric and worked examples first, then question, reference and key
 points, the answer last, so that llama.cpp reuses the question's prefix. The reference is always shown: on the calib
@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, create_model
 
 from interviewer.grading.choices import Distribution, Slot, distributions, one_hot
-from interviewer.models.base import LLM, Messages
+from interviewer.llm.base import LLM, Messages
 from interviewer.prompts import load_examples, load_prompt, load_rubric, load_verdicts
 
 TOP_LOGPROBS = 10  # alternatives asked per generated token (OpenAI allows up to 20)

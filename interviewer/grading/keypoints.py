@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, create_model
 
-from interviewer.models.base import LLM, LLMError
+from interviewer.llm.base import LLM, LLMError
 from interviewer.prompts import load_prompt
 from interviewer.text import content_words, sentences
 

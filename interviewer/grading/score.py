@@ -41,14 +41,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from interviewer.grading.choices import Distribution, expected
+from interviewer.resources import resource_path
 
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+CALIBRATION_FILE = resource_path("grading", "calibration.json")
 MAX_SCORE = 5.0
 Formula = Literal["full", "judge", "evidence"]
 # Which way each feature may move the score.
 SIGNS: dict[str, int] = {"coverage": 1, "correctness": 1, "contradiction": -1, "grounded_coverage": 1,
                          "grounded_root": 1, "emb_gain": 1, "emb_kp_mean": 1, "emb_ref": 1}
-# Chosen by question-grouped CV on the DL calib split among the forms scripts/score_forms.py compares.
+# Chosen by question-grouped CV on the DL calib split among the forms experiments/score_forms.py compares.
 FORMULA_FEATURES: dict[str, tuple[str, ...]] = {
     "full": ("coverage", "correctness", "contradiction", "grounded_coverage", "grounded_root", "emb_gain"),
     "judge": ("coverage", "correctness", "contradiction"),

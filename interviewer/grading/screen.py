@@ -124,7 +124,7 @@ def normalise(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _vocab() -> frozenset[str]:
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     return frozenset(get_embedder()._tok.get_vocab())
 

@@ -1,2 +1,3 @@
-"""The interview: session (its state), intents (what a message is), picking (the next question), conversation (leak
-check, clarifications, follow-ups, hints), transcript (utterances), agent (the interviewer), db (persistence), report."""
+"""The conversation: intents (what a message is), picking (the next question), conversation (leak check,
+clarifications, follow-ups, hints), phrasing (model lines with checked fallbacks), redirect (answers off the
+question), transcript (utterances), agent (the interviewer: the flow)."""

@@ -18,22 +18,22 @@ import threading
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from interviewer.grading.models import Grade, KeyPointResult
+from interviewer.grading.grade import Grade, KeyPointResult
 from interviewer.grading.screen import screen
 from interviewer.interview import conversation as conv
-from interviewer.interview.db import SessionDB
-from interviewer.interview.grading_jobs import GradingJobs
-from interviewer.interview.grading_queue import GradingQueue
+from interviewer.store.sessions import SessionDB
+from interviewer.grades.jobs import GradingJobs
+from interviewer.grades.queue import GradingQueue
 from interviewer.interview.intents import quick_intent
 from interviewer.interview.phrasing import LINES, REQUESTS, Phraser
 from interviewer.interview.picking import initial_level, pick_question
 from interviewer.interview.redirect import MAX_REDIRECTS, OffQuestion, Topics
 from interviewer.interview.redirect import choose as choose_redirect
 from interviewer.interview.redirect import lines as redirect_lines
-from interviewer.interview.session import MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
+from interviewer.session import MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
 from interviewer.interview.transcript import TranscriptWriter, Utterance
-from interviewer.knowledge.bank import Question
-from interviewer.models.base import LLM
+from interviewer.bank.bank import Question
+from interviewer.llm.base import LLM
 from interviewer.voice.delivery import Delivery
 
 FOLLOWUP_BELOW = 3.5  # a quick score under this, with a key point missing, earns a follow-up

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
-from interviewer.grading.models import Grade
+from interviewer.grading.grade import Grade
 from interviewer.prompts import load_interview
 from interviewer.text import CLAUSE_ENDS, content_words, sentences
 
@@ -109,7 +109,7 @@ Embed = Callable[[list[str]], np.ndarray]
 
 
 def _default_embed(texts: list[str]) -> np.ndarray:
-    from interviewer.knowledge.embeddings import get_embedder
+    from interviewer.bank.embeddings import get_embedder
 
     return get_embedder().embed(texts)
 

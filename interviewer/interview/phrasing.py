@@ -5,7 +5,7 @@ candidate: `Phraser.line` keeps the model's line only when it is usable and pass
 fallback that passes (the last fallback is safe by construction). The check reads each line as the candidate will,
 inside its frame (the follow-up's opener and quote, the hint's label and cap): the frame's words shift a line's
 meaning, and an eval that reads the displayed line must find what the check found. Budgets per task come from
-prompts/interview.yaml.
+interviewer/resources/prompts/interview.yaml.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from interviewer.interview.conversation import LeakCheck
-from interviewer.interview.session import SessionConfig
-from interviewer.models.base import LLM, LLMError
+from interviewer.session import SessionConfig
+from interviewer.llm.base import LLM, LLMError
 from interviewer.prompts import load_interview, load_prompt
 from interviewer.text import sentences
 

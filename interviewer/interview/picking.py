@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from interviewer.knowledge.bank import Question
-from interviewer.interview.session import LEVELS, Session, SessionConfig
+from interviewer.bank.bank import Question
+from interviewer.session import LEVELS, Session, SessionConfig
 
 
 def pick_question(pool: list[Question], session: Session, recent: list[str], rng: random.Random) -> Question | None:

@@ -30,10 +30,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from interviewer.grading.models import Grade
+from interviewer.grading.grade import Grade
 from interviewer.interview import conversation as conv
-from interviewer.knowledge.bank import Question
-from interviewer.knowledge.chunking import question_chunks
+from interviewer.bank.bank import Question
+from interviewer.bank.chunking import question_chunks
 from interviewer.prompts import load_interview
 
 ABOUT = 0.45            # an answer this similar to a question's best store chunk is about that question

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from interviewer.interview.db import SessionDB
-from interviewer.interview.session import Session, Turn
+from interviewer.store.sessions import SessionDB
+from interviewer.session import Session, Turn
 
 
 class Utterance:

