@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from interviewer.bank.bank import Question
 from interviewer.text import escape_markdown, without_images
-from interviewer.store.reviews import Review
+from interviewer.session import Review
 from interviewer.session import LEVELS, Session, SessionConfig
 from interviewer.voice.delivery import DeliverySummary
 from interviewer.voice.delivery import summary as delivery_summary

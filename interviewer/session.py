@@ -1,4 +1,5 @@
-"""The pydantic shapes of a mock interview: its set-up, the transcript and one record per question asked."""
+"""The pydantic shapes of a mock interview: its set-up, the transcript and one record per question asked (with its
+grade and an instructor's review). Below the store, which keeps them, and the interview, which makes them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pydantic import BaseModel, Field, field_validator
 
 from interviewer.bank.bank import CONCEPTS
 from interviewer.grading.grade import Grade
-from interviewer.store.reviews import Review
 from interviewer.voice.delivery import Delivery
 
 Track = Literal["fresher", "intermediate", "advanced", "engineering", "scenario", "mixed"]
@@ -69,6 +69,37 @@ def planned_fields(reasons: dict[str, str], job_topics: list[str] | None = None)
             "job_topics": list(job_topics or [])}
 
 
+MAX_SCORE = 5.0
+SCORE_STEP = 0.5  # an instructor grades in half points, the grader's scale
+NOTE_CHARS = 1000  # a note is a sentence or two for the candidate, not an essay
+
+class Review(BaseModel):
+    """An instructor's grade of one answer."""
+
+    score: float = Field(ge=0.0, le=MAX_SCORE, description="0-5, in half points")
+    note: str = Field(default="", max_length=NOTE_CHARS, description="why, for the candidate")
+    by: str = Field(min_length=1, description="the instructor's account name")
+    at: datetime
+
+    @field_validator("score")
+    @classmethod
+    def _half_points(cls, value: float) -> float:
+        if abs(value / SCORE_STEP - round(value / SCORE_STEP)) > 1e-9:
+            raise ValueError(f"a grade is given in steps of {SCORE_STEP:g}, not {value:g}")
+        return value
+
+    @field_validator("note")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return " ".join(value.split())
+
+    def line(self) -> str:
+        """How the candidate reads it: "Instructor's grade: 3/5 (by NAME, DATE): note" (plain text: escape it to
+        draw it as Markdown)."""
+        return f"Instructor's grade: {self.score:g}/5 (by {self.by}, {self.at:%Y-%m-%d})" + (
+            f": {self.note}" if self.note else "")
+
+
 class Turn(BaseModel):
     """One line of the transcript. `kind` says what it was: question, answer, followup, hint, feedback..."""
 
@@ -101,7 +132,7 @@ class QuestionRecord(BaseModel):
     grade: Grade | None = None
     grade_error: str | None = None
     review: Review | None = Field(default=None, exclude=True, description="an instructor's grade of this answer "
-                                  "(kept in its own column, written by `reviews.Reviews.review`)")
+                                  "(kept in its own column, written by `store.reviews.Reviews.review`)")
 
     @property
     def hint_used(self) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from interviewer.llm.registry import BACKENDS, implied_backend
 from interviewer.resources import resource_path
 
 
@@ -110,21 +111,13 @@ class Settings(BaseSettings):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, name: str | None) -> str | None:
-        from interviewer.llm.registry import BACKENDS
-
         if name is not None and name not in BACKENDS:
             raise ValueError(f"unknown backend {name!r}: choose {', '.join(BACKENDS)}")
         return name
 
     def resolved_backend(self) -> str:
-        """An explicit choice wins; else a base URL means compatible, an OpenAI key means openai, else local."""
-        if self.backend:
-            return self.backend
-        if self.base_url:
-            return "compatible"
-        if os.environ.get("OPENAI_API_KEY"):
-            return "openai"
-        return "local"
+        """An explicit choice wins; else the backend the settings imply (`llm.registry.implied_backend`)."""
+        return implied_backend(self)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 from interviewer.settings import get_settings
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.store.reviews import Reviews
 from interviewer.bank.anchors import Anchor
 from interviewer.bank.bank import load_bank

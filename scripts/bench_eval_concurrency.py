@@ -19,9 +19,8 @@ from pathlib import Path
 from interviewer.settings import get_settings
 from interviewer.evals.datasets import load_mohler, select
 from interviewer.evals.runner import run_eval
-from interviewer.grading.grader import Grader
+from interviewer import services
 from interviewer.grading.keypoints import derive
-from interviewer.llm.registry import make_llm
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +36,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     settings = get_settings()
-    llm = make_llm(settings, args.backend)
+    llm = services.make_llm(settings, args.backend)
     rows = select(load_mohler(args.path), limit=args.limit, seed=args.seed)
     for q, ref in sorted({(r.question, r.reference) for r in rows}):
         derive(llm, q, ref, settings.data_dir)
@@ -46,7 +45,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for level in args.levels:
             started = time.perf_counter()
-            res = run_eval(rows, Grader(llm, settings=settings), dataset="mohler", out_dir=Path(tmp) / f"c{level}",
+            res = run_eval(rows, services.build_grader(settings, llm), dataset="mohler", out_dir=Path(tmp) / f"c{level}",
                            cache_path=None, run_probes=False, n_boot=0, progress=False, concurrency=level)
             wall = time.perf_counter() - started
             lat = res["latency"]

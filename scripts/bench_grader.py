@@ -23,8 +23,7 @@ import numpy as np
 
 from interviewer.settings import get_settings
 from interviewer.evals.datasets import load_dl
-from interviewer.grading.grader import Grader
-from interviewer.llm.registry import make_llm
+from interviewer import services
 from interviewer.llm.localserver import stop_server
 from interviewer.bank.store import ensure_ingested, get_store
 
@@ -64,8 +63,8 @@ SAMPLERS = {"stock": {"local_grammar_last": False, "local_jump_forward": False},
 
 
 def run(settings, store, args) -> dict[str, float]:
-    llm = make_llm(settings, args.backend or ("local" if args.sampler else None))
-    grader = Grader(llm, store)
+    llm = services.make_llm(settings, args.backend or ("local" if args.sampler else None))
+    grader = services.build_grader(settings, llm, store=store)
     rows = [r for r in load_dl() if r.kind in ("excellent", "partial", "incomplete")]
     rows = rows[:: max(1, len(rows) // args.n)][: args.n]
     phases: dict[str, list[float]] = {"prepare": [], "evidence": [], "judge": [], "anchors": [], "score": [],

@@ -47,14 +47,13 @@ def show(name: str, m: dict[str, int]) -> None:
 
 def server(settings: Settings, n: int) -> int:
     from interviewer.evals.datasets import load_dl
-    from interviewer.grading.grader import Grader
-    from interviewer.llm.registry import make_llm
+    from interviewer import services
     from interviewer.bank.store import ensure_ingested, get_store
 
-    llm = make_llm(settings, "local")
+    llm = services.make_llm(settings, "local")
     store = get_store()
     ensure_ingested(store)
-    grader = Grader(llm, store, settings)
+    grader = services.build_grader(settings, llm, store=store)
     for row in [r for r in load_dl() if r.kind == "partial"][:n]:
         grader.score(store.question(row.question_id), row.answer)
     return json.loads(_state_file(settings).read_text())["pid"]

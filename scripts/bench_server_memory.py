@@ -38,14 +38,13 @@ def main() -> None:
     os.environ.update(INTERVIEWER_DATA_DIR=str(data), INTERVIEWER_MODELS_PATH=str(shared.models_dir),
                       INTERVIEWER_CHROMA_PATH=str(shared.chroma_dir))
     from interviewer.evals.datasets import load_dl
-    from interviewer.grading.grader import Grader
+    from interviewer import services
     from interviewer.bank.store import ensure_ingested, get_store
-    from interviewer.llm.registry import make_llm
 
     settings = Settings()
     store = get_store()
     ensure_ingested(store)
-    grader = Grader(make_llm(settings, "local"), store, settings)
+    grader = services.build_grader(settings, services.make_llm(settings, "local"), store=store)
     pid = json.loads(_state_file(settings).read_text())["pid"]
     rows = [r for r in load_dl() if r.kind in ("partial", "incomplete", "excellent")]
     rng = random.Random(args.seed)

@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 
 from interviewer.settings import Settings
-from interviewer.grading.grader import Grader
-from interviewer.store.sessions import SessionDB
+from interviewer import services
+from interviewer.store import SessionDB
 from team_load import LoadConfig, run_team
 from interviewer.bank.bank import load_bank
-from interviewer.llm.registry import BACKENDS, backend_spec, make_llm
+from interviewer.llm.registry import BACKENDS, backend_spec
 
 # The toy model, or a model served on this machine: no API key or URL to set up.
 CHOICES = sorted(name for name, b in BACKENDS.items() if b.scripted or b.starts_server)
@@ -58,9 +58,9 @@ def main() -> int:
     settings = Settings(data_dir=scratch, backend=args.backend) if scripted else Settings()
     db = SessionDB(args.db or scratch / "team.sqlite3")  # the string as given: SessionDB tells a URL from a path
     bank = load_bank(settings.knowledge_dir)
-    llm = make_llm(settings, args.backend, on_progress=lambda m: print(m, file=sys.stderr))  # the toy model: toy_llm()
+    llm = services.make_llm(settings, args.backend, on_progress=lambda m: print(m, file=sys.stderr))  # the toy model: toy_llm()
     # No grounding store: it only adds related chunk ids to a grade, and would have to be built first.
-    report = run_team(db, bank.questions, config, llm=llm, make_grader=lambda: Grader(llm, None, settings),
+    report = run_team(db, bank.questions, config, llm=llm, make_grader=lambda: services.build_grader(settings, llm),
                       backend=args.backend)
     if args.json:
         print(report.model_dump_json(indent=2))

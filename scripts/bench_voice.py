@@ -48,12 +48,11 @@ def start_grading_load() -> None:
     import threading
 
     from interviewer.settings import get_settings
-    from interviewer.grading.grader import Grader
+    from interviewer import services
     from interviewer.bank.bank import load_bank
-    from interviewer.llm.registry import make_llm
 
     settings = get_settings()
-    grader = Grader(make_llm(settings, "local"), None, settings)
+    grader = services.build_grader(settings, services.make_llm(settings, "local"))
     bank = load_bank(settings.knowledge_dir).questions[:20]
     grader.score(bank[0], bank[0].reference_answer)  # the server is up and warm before the timings
 

@@ -17,7 +17,7 @@ from collections import Counter
 from interviewer.settings import get_settings
 from interviewer.evals.datasets import load_dl
 from interviewer.evals.cache import judge_cache_for
-from interviewer.grading.grader import Grader
+from interviewer import services
 from interviewer.interview import conversation as conv
 from interviewer.interview.redirect import Topics
 from interviewer.bank.bank import load_bank
@@ -41,7 +41,7 @@ def main() -> None:
     settings = get_settings()
     llm = Replay(None, LOCAL_MODEL, backend=args.backend, capabilities=LOCAL_CAPABILITIES,
                  decoding="jump-forward" if settings.jump_forward else "")
-    grader = Grader(llm, settings=settings, judge_cache=judge_cache_for(args.backend))
+    grader = services.build_grader(settings, llm, judge_cache=judge_cache_for(args.backend))
     bank = {q.id: q for q in load_bank(settings.knowledge_dir).questions}
     store = Store(settings)
     ensure_ingested(store, progress=True)

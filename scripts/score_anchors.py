@@ -21,10 +21,10 @@ def main(argv: list[str]) -> int:
     from interviewer.settings import get_settings
     from interviewer.grading.anchor_book import SHIPPED_SCORES, write_shipped
     from interviewer.grading.cache import JsonlCache
-    from interviewer.grading.grader import Grader, authored_anchors
+    from interviewer import services
+    from interviewer.grading.grader import authored_anchors
     from interviewer.grading.judge import rubric_kind
     from interviewer.bank.bank import load_bank
-    from interviewer.llm.registry import make_llm
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backend", default="local")
@@ -32,8 +32,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, default=SHIPPED_SCORES)
     args = ap.parse_args(argv)
     settings = get_settings()
-    llm = make_llm(settings, args.backend, on_progress=lambda m: print(m, file=sys.stderr))
-    grader = Grader(llm, settings=settings, judge_cache=JsonlCache(args.judge_cache) if args.judge_cache else None)
+    llm = services.make_llm(settings, args.backend, on_progress=lambda m: print(m, file=sys.stderr))
+    grader = services.build_grader(settings, llm,
+                                   judge_cache=JsonlCache(args.judge_cache) if args.judge_cache else None)
     bank = load_bank(settings.knowledge_dir).by_id()
     scores: dict[str, float] = {}
     failed = 0

@@ -19,8 +19,8 @@ from interviewer.settings import Settings
 from interviewer.evals.datasets import load_dl
 from interviewer.evals.probes import GRADER_NOTES, inject
 from interviewer.grading import screen
-from interviewer.grading.grader import Grader
-from interviewer.llm.registry import backend_spec, make_llm
+from interviewer import services
+from interviewer.llm.registry import backend_spec
 
 NOTES = GRADER_NOTES  # the eval's injection probe includes them
 PLACES = ("append", "prepend", "middle")
@@ -55,14 +55,14 @@ def main() -> int:
     # A data directory of its own: its own model server (stopped at the end) and no shared judgement cache.
     data = Path(tempfile.mkdtemp(prefix="screen-notes-"))
     settings = Settings(data_dir=data, models_path=Settings().models_dir, backend=args.backend)
-    llm = make_llm(settings, args.backend, on_progress=lambda m: print(m, file=sys.stderr))
+    llm = services.make_llm(settings, args.backend, on_progress=lambda m: print(m, file=sys.stderr))
     shipped = screen._INJECTION
     rows = _answers(args.answers)
     results: dict[str, list[float]] = {"without the note patterns": [], "with them (shipped)": []}
     try:
         for label, pattern in (("without the note patterns", _without_notes()), ("with them (shipped)", shipped)):
             screen._INJECTION = pattern
-            grader = Grader(llm, None, settings)  # its own memory of judgements per condition
+            grader = services.build_grader(settings, llm)  # its own memory of judgements per condition
             for r, row in enumerate(rows):
                 grade = lambda text: grader.score_item(row.question, row.reference, text, key_points=row.key_points,
                                                        question_id=row.question_id).score

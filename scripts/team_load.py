@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from interviewer.interview.agent import Interviewer
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.grades.queue import GradingQueue
 from interviewer.session import SessionConfig
 from interviewer.bank.bank import Question

@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from checkout import PROJECT_ROOT
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 
 APP = str(PROJECT_ROOT / "interviewer" / "ui" / "app.py")
 TIMEOUT = 120  # generous: the test machine may be busy

@@ -36,7 +36,7 @@ def store(session_settings, bank):
 @pytest.fixture
 def db(tmp_path):
     """A fresh session database of the test's own."""
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
 
     return SessionDB(tmp_path / "s.sqlite3")
 
@@ -86,7 +86,7 @@ def app_env(tmp_path, monkeypatch):
     resources. Yields the app's session database."""
     import streamlit as st
 
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
 
     monkeypatch.setenv("INTERVIEWER_BACKEND", "fake")
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path))

@@ -79,7 +79,7 @@ def test_grades_are_real_and_agree_with_the_embedded_path(both, bank):
 
 def test_a_practice_interview_through_the_compatible_backend(both, bank, tmp_path):
     from interviewer.interview.agent import Interviewer
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
     from interviewer.session import SessionConfig
 
     (cs, compat), _ = both

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from streamlit.testing.v1 import AppTest
 
 from interviewer.interview.agent import Interviewer
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.grading.grader import Grader
 from interviewer.session import SessionConfig
 from interviewer.llm.fake import toy_llm

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.grading.grade import Grade, KeyPointResult
 from interviewer.session import QuestionRecord, Session, SessionConfig, Turn
 
@@ -178,7 +178,7 @@ def test_ungraded_answers_are_the_closed_questions_with_no_grade_and_no_error(db
 
 
 def test_has_accounts_by_role(db):
-    from interviewer.store.sessions import StoredAccount
+    from interviewer.store.accounts import StoredAccount
     from interviewer.session import now
 
     assert not db.has_accounts()

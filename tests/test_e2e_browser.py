@@ -21,7 +21,7 @@ import pytest
 from checkout import PROJECT_ROOT
 from interviewer.cli.interview import app_command, app_environ
 from interviewer.settings import Settings
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.llm.localserver import _free_port
 
 CHROMIUM = "/usr/bin/chromium"

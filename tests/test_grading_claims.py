@@ -14,7 +14,7 @@ import pytest
 from interviewer.settings import Settings
 from interviewer.grades import jobs as grading_jobs
 from interviewer.interview.agent import Interviewer
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.store.forget import forget_user
 from interviewer.grades.queue import GradingQueue
 from interviewer.session import SessionConfig
@@ -53,7 +53,7 @@ def _answer_and_close(agent: Interviewer) -> list:
 
 def _age_claim(db: SessionDB, session_id: str, index: int, seconds: float) -> None:
     """Date a claim `seconds` in the past, as if its holder had stopped renewing it then."""
-    from interviewer.store.sessions import _stamp
+    from interviewer.store.grades import _stamp
 
     with db.database.connect() as con:
         con.execute("UPDATE questions SET claimed_at=? WHERE session_id=? AND idx=?",

@@ -17,8 +17,10 @@ import pytest
 
 from interviewer.grading.grader import Grader
 from interviewer.grades import jobs as grading_jobs
-from interviewer.interview.agent import Interviewer, sweep_lost_grades
-from interviewer.store.sessions import SessionDB
+from interviewer.grades.jobs import GradingJobs
+from interviewer.grades.recovery import sweep_lost_grades
+from interviewer.interview.agent import Interviewer
+from interviewer.store import SessionDB
 from interviewer.grades.queue import GradingQueue, queue_line
 from interviewer.session import QuestionRecord, Session, SessionConfig
 from interviewer.llm.fake import toy_llm
@@ -227,9 +229,8 @@ def _lost_grade(db: SessionDB, bank, user: str) -> Session:
     return session
 
 
-def _sweep(db, bank, grader, pool, queue) -> list[Interviewer]:
-    return sweep_lost_grades(db, llm=toy_llm(), grader=grader, questions=bank.questions, executor=pool,
-                             grading_queue=queue)
+def _sweep(db, bank, grader, pool, queue) -> list[GradingJobs]:
+    return sweep_lost_grades(db, grader=grader, questions=bank.questions, executor=pool, grading_queue=queue)
 
 
 def test_the_sweep_grades_a_lost_answer_without_its_session_being_opened(db, bank, session_settings):
@@ -253,7 +254,7 @@ def test_two_replicas_sweeping_at_once_grade_an_answer_once(db_target, bank, ses
     lost = _lost_grade(replicas[0], bank, "gus")
     gate, ready = threading.Event(), threading.Barrier(len(replicas))
     graders = [GatedGrader(session_settings, gate) for _ in replicas]
-    swept: list[list[Interviewer]] = [[] for _ in replicas]
+    swept: list[list[GradingJobs]] = [[] for _ in replicas]
     with ThreadPoolExecutor(max_workers=2) as pool:
         def replica(i: int) -> None:
             ready.wait(HELD_LIMIT_S)  # both sweeps start together
@@ -264,7 +265,7 @@ def test_two_replicas_sweeping_at_once_grade_an_answer_once(db_target, bank, ses
         for t in threads:
             t.join(HELD_LIMIT_S)
         try:
-            assert sum(len(a.grading.jobs) for agents in swept for a in agents) == 1  # one claim won
+            assert sum(len(a.jobs) for agents in swept for a in agents) == 1  # one claim won
         finally:
             gate.set()
         for agents in swept:

@@ -18,7 +18,7 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def db(db_target):
     """The schedule's database, on each engine."""
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
 
     opened = SessionDB(db_target)
     yield opened

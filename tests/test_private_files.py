@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from interviewer.settings import Settings
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.session import Session, SessionConfig
 from interviewer.llm import localserver, probe
 from interviewer.llm.base import Capabilities

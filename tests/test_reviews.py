@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 from interviewer.cli.main import app as cli
 from interviewer.grading.grade import AnchorMatch, Grade
 from interviewer.team import accounts
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.store.forget import forget_user
 from interviewer.report import build_report, to_markdown
-from interviewer.store.reviews import Review, ReviewError, Reviews, anchor_book, review_anchor_id
+from interviewer.session import Review
+from interviewer.store.reviews import ReviewError, Reviews, review_anchor_id
+from interviewer.services import anchor_book
 from interviewer.session import QuestionRecord, Session, SessionConfig
 from interviewer.bank.anchors import Anchor
 

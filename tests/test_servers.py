@@ -239,7 +239,7 @@ def test_a_chat_reply_through_the_compatible_backend(compatible):
 def test_real_grades_through_the_compatible_backend_and_the_key_stays_out(compatible, bank, tmp_path):
     from interviewer.grading.grader import Grader
     from interviewer.interview.agent import Interviewer
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
     from interviewer.session import SessionConfig
     from test_local_model import ANSWERS
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from checkout import PROJECT_ROOT
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.planning.tailor import (CONCEPT_BOOST, MAX_DOCUMENT_CHARS, MAX_PDF_PAGES, DocumentError, JobConcepts,
                                           job_concepts, phrases, read_document, tailor)
 from interviewer.bank.bank import CONCEPTS

@@ -11,7 +11,7 @@ from interviewer.cli.main import app as cli
 from interviewer.grading.grade import Grade
 from interviewer.team import accounts
 from interviewer.team.cohort import cohort, to_csv
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.store.forget import forget_user
 from interviewer.session import QuestionRecord, Session, SessionConfig
 from interviewer.voice import recordings

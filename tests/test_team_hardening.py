@@ -16,7 +16,7 @@ from checkout import PROJECT_ROOT
 from interviewer.settings import Settings
 from interviewer.grading.grade import Grade
 from interviewer.team import accounts
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.session import QuestionRecord, Session, SessionConfig
 
 from test_team import PASSWORD, _signed_in, team_app  # noqa: F401  (team_app is a fixture)

@@ -8,7 +8,7 @@ import pytest
 
 from interviewer.settings import Settings
 from interviewer.grading.grader import Grader
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.session import Turn
 from team_load import CandidateRun, LoadConfig, check_sessions, run_team, user_of
 from interviewer.llm.fake import toy_llm

@@ -28,7 +28,7 @@ LISTED_TEXT_CHARS = 120  # an anchor's text in the table (--json has it whole)
 def _db():
     from interviewer.settings import get_settings
     from interviewer.store.database import DatabaseError
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
 
     try:
         return SessionDB(get_settings().database)

@@ -46,12 +46,13 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     state: dict = {}
 
     def llm() -> str:
-        from interviewer.llm.registry import backend_spec, make_llm
+        from interviewer import services
+        from interviewer.llm.registry import backend_spec
         from interviewer.llm.probe import PROBE_FILE
 
         if reprobe and backend_spec(name).probed:
             (settings.data_dir / PROBE_FILE).unlink(missing_ok=True)
-        state["llm"] = make_llm(settings, name)
+        state["llm"] = services.make_llm(settings, name)
         return f"{name}: model {state['llm'].model}"
 
     out.append(_run("backend", llm))
@@ -75,7 +76,7 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
     out.append(_run("store", store))
 
     def database() -> str:
-        from interviewer.store.sessions import SessionDB
+        from interviewer.store import SessionDB
 
         db = SessionDB(settings.database)
         return f"{db.describe()} (schema {db.schema()[-1]}): {len(db.list_sessions())} sessions"
@@ -94,10 +95,10 @@ def checks(backend: str | None = None, reprobe: bool = False) -> list[Check]:
         if "llm" not in state:
             raise _Skip("no backend")
         from interviewer.bank.bank import load_bank
-        from interviewer.grading.grader import Grader
+        from interviewer import services
 
         q = load_bank(settings.knowledge_dir).get(CHECK_QUESTION)
-        g = Grader(state["llm"], settings=settings).score(q, CHECK_ANSWER)
+        g = services.build_grader(settings, state["llm"]).score(q, CHECK_ANSWER)
         if g.evidence_only:
             raise RuntimeError("evidence-only grade: " + "; ".join(g.notes))
         return f"{CHECK_QUESTION}: {g.score:.1f}/5, judgement by {g.judgement}, {g.latency_s.get('score', 0):.1f} s"

@@ -19,8 +19,7 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
           backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
           as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Grade one answer to a bank question: score, key points with the judge's probabilities, feedback."""
-    from interviewer.grading.grader import Grader
-    from interviewer.llm.registry import make_llm
+    from interviewer import services
     from interviewer.bank.store import ensure_ingested, get_store
 
     text = sys.stdin.read() if answer == "-" else answer
@@ -31,11 +30,12 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
     except KeyError as e:
         fail(str(e.args[0]))
     try:
-        llm = make_llm(backend=backend, on_progress=None if as_json else (lambda m: err.print(f"[dim]{m}[/]")))
+        llm = services.make_llm(get_settings(), backend,
+                                 on_progress=None if as_json else (lambda m: err.print(f"[dim]{m}[/]")))
     except Exception as e:  # a backend that cannot start still gets an evidence-only grade
         err.print(f"[yellow]warning:[/] {e}")
         llm = None
-    g = Grader(llm, store, anchors=_anchors(store)).score(q, text)
+    g = services.build_grader(get_settings(), llm, store=store, db=_sessions_db()).score(q, text)
     if as_json:
         emit_json(g.model_dump())
         return
@@ -57,21 +57,17 @@ def grade(question: str = typer.Option(..., "--question", "-q", help="bank quest
     console.print(f"[dim]{g.backend}/{g.model} · " + ", ".join(f"{k} {v:.2f}s" for k, v in g.latency_s.items()) + "[/]")
 
 
-def _anchors(store):
-    """The bank's anchors and the sessions database's (people's grades); the bank's alone, said once, when the
-    database cannot be opened."""
-    from interviewer.grading.anchor_book import AnchorBook
-    from interviewer.grading.grader import authored_anchors
+def _sessions_db():
+    """The sessions database, whose people's grades join the bank's anchors; none (the bank's alone, said once) when
+    it cannot be opened."""
+    from interviewer.store import SessionDB
     from interviewer.store.database import DatabaseError
-    from interviewer.store.sessions import SessionDB
-    from interviewer.store.reviews import anchor_book
 
-    settings = get_settings()
     try:
-        return anchor_book(settings, SessionDB(settings.database), store)
+        return SessionDB(get_settings().database)
     except DatabaseError as e:
         err.print(f"[yellow]warning:[/] graded against the bank's anchors only: {e}")
-        return AnchorBook(authored_anchors(settings), store=store)
+        return None
 
 
 def calibrate(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
@@ -86,10 +82,9 @@ def calibrate(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
     from interviewer.grading.calibrate import collect, fit_formulas, fit_user_scale
     from interviewer.evals.datasets import DatasetError, load_dataset, select
     from interviewer.evals.cache import judge_cache_for
-    from interviewer.grading.grader import Grader
+    from interviewer import services
     from interviewer.grading.score import CALIBRATION_FILE, calibrations_dir, load_calibration, save_calibration
     from interviewer.llm.base import LLMError
-    from interviewer.llm.registry import make_llm
 
     settings = get_settings()
     if dataset not in ("dl", "file") or (dataset == "file" and (path is None or not name)):
@@ -98,12 +93,12 @@ def calibrate(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
         fail("--name default is the shipped calibration; pick another name")
     try:
         rows = select(load_dataset(dataset, path), split="calib") if dataset == "dl" else load_dataset("file", path)
-        llm = make_llm(settings, backend)
+        llm = services.make_llm(settings, backend)
     except (DatasetError, LLMError) as e:
         fail(str(e))
     # The shipped formulas score the rows either way (a user's scale goes on top of them, not instead).
-    grader = Grader(llm, settings=settings.model_copy(update={"calibration": "default"}),
-                    judge_cache=judge_cache_for(llm.backend))
+    grader = services.build_grader(settings.model_copy(update={"calibration": "default"}), llm,
+                                   judge_cache=judge_cache_for(llm.backend))
     records = collect(grader, rows, progress=not as_json)
     if dataset == "dl":
         result, target = fit_formulas(records), CALIBRATION_FILE

@@ -21,7 +21,7 @@ from interviewer.resources import resource_path
 from interviewer.cli.signin import AS_HELP, PASSWORD_STDIN_HELP, require_open, sign_in, whose
 from interviewer.settings import Settings, get_settings
 from interviewer.llm.registry import BACKEND_HELP, BACKENDS, backend_spec
-from interviewer.session import MODES, TRACKS, planned_fields
+from interviewer.session import MODES, TRACKS
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".webm", ".m4a", ".flac")
 
@@ -62,18 +62,23 @@ def read_or_fail(path: Path) -> str:
         fail(str(e))
 
 
-def tailored_plan(settings: Settings, questions, jd: Path, cv: Path | None, n: int, llm, backend: str):
-    """The bank questions that match a job description (and CV), or a clear exit when nothing does."""
-    from interviewer.planning.tailor import tailor
+def job_plan(settings: Settings, questions, jd: Path, cv: Path | None, n: int, llm, backend: str):
+    """The session plan of the bank questions that match a job description (and CV), or a clear exit when nothing
+    does."""
+    from interviewer.planning.plan import NoJobMatch, plan_session
 
     job, resume = read_or_fail(jd), read_or_fail(cv) if cv else ""
-    with err.status("matching the job description to the question bank..."):
-        plan = tailor(prepare_store(settings, backend) or _ingested_store(settings), questions, job, cv=resume,
-                      llm=llm, n=n)
-    if not plan.items:
-        fail(f"nothing in the question bank matches {jd.name} ({plan.phrases} phrases searched): is it a "
+    try:
+        with err.status("matching the job description to the question bank..."):
+            return plan_session(questions, job=job, cv=resume, store=_search_store(settings, backend), llm=llm, n=n)
+    except NoJobMatch as e:
+        fail(f"nothing in the question bank matches {jd.name} ({e.phrases} phrases searched): is it a "
              "deep-learning role? Try a track instead (--track)")
-    return plan
+
+
+def _search_store(settings: Settings, backend: str):
+    """The store a plan searches: the grader's, or for a scripted backend (which grounds nothing) one filled now."""
+    return prepare_store(settings, backend) or _ingested_store(settings)
 
 
 def _ingested_store(settings: Settings):
@@ -89,12 +94,12 @@ def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> Non
 
 def prepare_llm(settings: Settings, backend: str | None):
     """Build the LLM with a visible status; the local backend joins/verifies the model and starts its server."""
-    from interviewer.llm.registry import make_llm
+    from interviewer import services
     from interviewer.llm.base import LLMError
 
     with err.status("preparing the language model...") as status:
         try:
-            return make_llm(settings, backend, on_progress=lambda m: status.update(m))
+            return services.make_llm(settings, backend, on_progress=lambda m: status.update(m))
         except (LLMError, RuntimeError) as e:
             fail(f"{e}\n(pick another backend with --backend, e.g. openai or compatible)")
 
@@ -150,6 +155,8 @@ def interview(
     cv: Optional[Path] = typer.Option(None, "--cv", help="with --jd: your CV, whose claims are probed too"),
     question: list[str] = typer.Option([], "--question", help="ask these bank questions, in this order (repeatable; "
                                        "the report's study plan prints the command for its questions)"),
+    topic: Optional[str] = typer.Option(None, "--topic", help="the bank's questions closest to a topic, e.g. "
+                                        "'kv caches'"),
     out: Optional[Path] = typer.Option(None, help="also write the report here (.md, or .json for JSON)"),
     as_name: Optional[str] = typer.Option(None, "--as", help=AS_HELP),
     password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP),
@@ -159,11 +166,10 @@ def interview(
 
     from interviewer.interview.agent import Interviewer
     from interviewer.bank.bank import load_bank
-    from interviewer.store.sessions import SessionDB
-    from interviewer.grading.grader import Grader
+    from interviewer.store import SessionDB
+    from interviewer import services
+    from interviewer.planning.plan import PlanError, SessionPlan, plan_session
     from interviewer.report import build_report, practice_plan, to_json, to_markdown
-    from interviewer.store.reviews import anchor_book
-    from interviewer.session import SessionConfig
 
     _check_choice(track, TRACKS, "track")
     _check_choice(mode, MODES, "mode")
@@ -178,34 +184,34 @@ def interview(
         require_open(viewer, stored.config.user, f"session {resume!r}")
     if plan and jd:
         fail("--plan and --jd are two ways to choose the questions: give one")
-    if question and (plan or jd):
-        fail("--question, --plan and --jd are ways to choose the questions: give one")
+    if sum(map(bool, (question, plan, jd, topic))) > 1:
+        fail("--question, --plan, --jd and --topic are ways to choose the questions: give one")
     backend = backend or settings.resolved_backend()
     questions = load_bank(settings.knowledge_dir).questions
     if unknown := [i for i in question if i not in {q.id for q in questions}]:
         fail(f"no question {unknown[0]!r} in the bank (`interviewer search` finds questions by topic)")
     llm = prepare_llm(settings, backend)
-    planned: dict = {}
+    session_plan = SessionPlan()
     if question:
-        planned = planned_fields({i: "you asked for it" for i in question})
+        session_plan = services.planned(questions, {i: "you asked for it" for i in question})
     elif plan:
-        from interviewer.planning.practice import todays_plan
-
-        today = todays_plan(db, user, questions, n=n)
-        planned = planned_fields({i.question_id: i.reason for i in today.items})
-        if not today.items:
+        session_plan = plan_session(questions, today=True, db=db, user=user, n=n)
+        if not session_plan.question_ids:
             fail("nothing to practise: the bank has no question left for this plan")
     elif jd:
-        tailored = tailored_plan(settings, questions, jd, cv, n, llm, backend)
-        planned = planned_fields({m.question_id: m.reason for m in tailored.items}, job_topics=tailored.topics)
+        session_plan = job_plan(settings, questions, jd, cv, n, llm, backend)
+    elif topic:
+        try:
+            session_plan = plan_session(questions, topic=topic, store=_search_store(settings, backend), n=n)
+        except PlanError as e:
+            fail(f"{e}: try other words, or a track (--track)")
     try:
-        config = SessionConfig(**{"track": track, "n_questions": n, "mode": mode, "concepts": concept, "user": user,
-                                  **planned})
+        config = services.session_config(session_plan, track=track, n_questions=n, mode=mode, concepts=concept,
+                                          user=user)
     except ValidationError as e:
         fail(e.errors()[0]["msg"])
     store = prepare_store(settings, backend)
-    parts = dict(llm=llm, grader=Grader(llm, store, settings, anchors=anchor_book(settings, db, store)),
-                 questions=questions, db=db)
+    parts = dict(llm=llm, grader=services.build_grader(settings, llm, store=store, db=db), questions=questions, db=db)
     if resume:
         agent = Interviewer.resume(resume, **parts)
         if agent is None:
@@ -254,7 +260,7 @@ def history(
 ) -> None:
     """Past interviews with their scores (and --forget USER to delete a user's data). In team mode a candidate
     sees and deletes only their own; an instructor anyone's."""
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
     from interviewer.store.forget import forget_user
 
     db = SessionDB(get_settings().database)
@@ -371,8 +377,8 @@ def plan_for_job(
     _check_choice(backend, tuple(BACKENDS), "backend")
     settings = get_settings()
     chosen = backend or settings.resolved_backend()
-    plan = tailored_plan(settings, load_bank(settings.knowledge_dir).questions, jd, cv, n,
-                         prepare_llm(settings, chosen), chosen)
+    plan = job_plan(settings, load_bank(settings.knowledge_dir).questions, jd, cv, n, prepare_llm(settings, chosen),
+                    chosen).tailored
     if as_json:
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
         return
@@ -396,7 +402,7 @@ def practice(
 ) -> None:
     """Today's practice: questions due for review (weakest concepts first), then new ones. Run it with
     `interviewer interview --plan --user U`."""
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
     from interviewer.planning.practice import todays_plan
     from interviewer.bank.bank import load_bank
 

@@ -25,7 +25,7 @@ users = typer.Typer(help="Team mode's accounts (sign-in with a password, role ca
 def _db():
     from interviewer.settings import get_settings
     from interviewer.store.database import DatabaseError
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
 
     try:
         return SessionDB(get_settings().database)

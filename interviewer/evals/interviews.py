@@ -429,7 +429,7 @@ def run(*, backend: str | None, n_questions: int, seed: int, out: Path, personas
     """`store`: the store the redirects search (default: the settings' own, built first if it is cold)."""
     from interviewer.bank.bank import load_bank
     from interviewer.settings import get_settings
-    from interviewer.store.sessions import SessionDB
+    from interviewer.store import SessionDB
     from interviewer.evals.runner import grader_and_llm
     from interviewer.evals.datasets import load_dl
 

@@ -7,11 +7,12 @@ intervals resample questions, each with all its rows, not rows one by one (which
 from __future__ import annotations
 
 import math
-import warnings
 from collections import defaultdict
 
 import numpy as np
 from scipy import stats
+
+from interviewer.grading.agreement import correlation, pearson, rmse  # noqa: F401 (the metrics named below)
 
 METRICS = ("pearson", "spearman", "rmse", "mae", "qwk", "within_0_5", "within_1", "auc")
 PASS = 2.5  # AUC separates answers humans scored at least this (on 0-5) from the rest: correct vs not on a 0/1 set
@@ -29,24 +30,8 @@ def round_half_up(x: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.asarray(x, dtype=float) + 0.5), 0, 5).astype(int)
 
 
-def _corr(fn, y: np.ndarray, p: np.ndarray) -> float:
-    if len(y) < 3 or np.ptp(y) == 0 or np.ptp(p) == 0:
-        return math.nan  # undefined for a constant (e.g. the predict-the-mean baseline)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(fn(y, p)[0])
-
-
-def pearson(y, p) -> float:
-    return _corr(stats.pearsonr, np.asarray(y, float), np.asarray(p, float))
-
-
 def spearman(y, p) -> float:
-    return _corr(stats.spearmanr, np.asarray(y, float), np.asarray(p, float))
-
-
-def rmse(y, p) -> float:
-    return float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))
+    return correlation(stats.spearmanr, np.asarray(y, float), np.asarray(p, float))
 
 
 def mae(y, p) -> float:

@@ -1,7 +1,7 @@
 """One eval run: grade the rows (cached, resumable), baselines on the same rows, metrics with CIs, probes,
 latency, then report.md + results.json + scatter.png + calibration.png + command.txt in one folder.
 
-Works with any grader that has what `GraderLike` names (`score_item`, `version`, `forget`, `llm`).
+Works with any grader that is a `Scorer` (`interviewer.grading.scorer`): the real one, or a stand-in in tests.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -26,6 +25,7 @@ from interviewer.evals.anchoring import AnchorPlan, draw, neighbours_only, pools
 from interviewer.evals.cache import CACHE_DIR, GradeCache, cache_key, grade_record, judge_cache_for
 from interviewer.grading.cache import text_key
 from interviewer.grading.fit import cv_scale
+from interviewer.grading.scorer import Scorer
 from interviewer.evals.datasets import Row
 from interviewer.bank.anchors import Anchor
 
@@ -33,18 +33,6 @@ RESULTS_DIR = evals_dir() / "results"
 # The issue's goal for the embedded default on Mohler, and the human-vs-human line there (graderdata README).
 MOHLER_GOAL = {"pearson": 0.70, "rmse": 0.80}
 MOHLER_REFERENCE = "one human grader vs the other: r 0.599, RMSE 1.31; Sultan et al. 2016: r 0.592, RMSE 0.887"
-
-
-class GraderLike(Protocol):
-    """What the eval needs of a grader (the real one, or a stand-in in tests)."""
-
-    llm: object
-    version: str
-
-    def score_item(self, question: str, reference: str, answer: str, key_points: list[str] | None = None,
-                   question_id: str = "adhoc", kind: str = "technical", fresh: bool = False): ...
-
-    def forget(self) -> None: ...
 
 
 class CachedGrader:
@@ -55,7 +43,7 @@ class CachedGrader:
     and writing a duplicate line.
     """
 
-    def __init__(self, grader: GraderLike, cache: GradeCache, backend: str | None = None,
+    def __init__(self, grader: Scorer, cache: GradeCache, backend: str | None = None,
                  model: str | None = None) -> None:
         llm = grader.llm
         self.grader = grader
@@ -130,16 +118,15 @@ def _embedder():
 
 def grader_and_llm(backend: str | None):
     """The grader an eval uses: the backend's model, with the committed judge cache."""
-    from interviewer.settings import get_settings
+    from interviewer import services
     from interviewer.grading.anchor_book import AnchorScores
-    from interviewer.grading.grader import Grader
-    from interviewer.llm.registry import make_llm
+    from interviewer.settings import get_settings
 
     settings = get_settings()
     backend = backend or settings.resolved_backend()
-    llm = make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
+    llm = services.make_llm(settings, backend, on_progress=lambda msg: print(msg, file=sys.stderr))
     # The model's judgements are cached by exact prompt: a recalibrated grader re-scores without model calls.
-    grader = Grader(llm, settings=settings, judge_cache=judge_cache_for(backend))
+    grader = services.build_grader(settings, llm, judge_cache=judge_cache_for(backend))
     # The grader's own scores of an eval's anchors (other rows' answers) stay in memory, out of the data directory.
     grader.anchor_scores = AnchorScores(grader.scorer_id)
     return grader, llm, backend

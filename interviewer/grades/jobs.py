@@ -29,9 +29,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 
-from interviewer.grading.grade import Grade
+from interviewer.grading.grade import Grade, KeyPointResult
+from interviewer.grading.scorer import Scorer
 from interviewer.planning import practice
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.grades.queue import GRADING_QUEUE, GradingQueue
 from interviewer.session import QuestionRecord, Session, now
 from interviewer.bank.bank import Question
@@ -114,8 +115,15 @@ class ClaimHeartbeat:
 HEARTBEAT = ClaimHeartbeat()  # the process's one: every session's claims are renewed here
 
 
+def skipped_grade(question: Question) -> Grade:
+    """A skipped question's grade: 0, every key point missing, the reference as the model answer."""
+    return Grade(question_id=question.id, score=0.0, flags=["skipped"], model_answer=question.reference_answer,
+                 key_points=[KeyPointResult(point=p, status="missing", similarity=0.0) for p in question.key_points],
+                 notes=["The question was skipped."])
+
+
 class GradingJobs:
-    def __init__(self, session: Session, db: SessionDB, grader, bank: dict[str, Question],
+    def __init__(self, session: Session, db: SessionDB, grader: Scorer, bank: dict[str, Question],
                  executor: ThreadPoolExecutor | None = None, queue: GradingQueue | None = None) -> None:
         self.session, self.db, self.grader, self.bank = session, db, grader, bank
         self.queue = queue or GRADING_QUEUE
@@ -265,7 +273,7 @@ class GradingJobs:
         with self._lock:
             return any(not job.done() for job in self.jobs.values())
 
-    def wait(self, timeout: float | None = None) -> bool:
+    def wait_for_grades(self, timeout: float | None = None) -> bool:
         """Block until background grading is done (the report needs it); True when nothing is left."""
         with self._lock:
             jobs = list(self.jobs.values())
@@ -287,7 +295,27 @@ class GradingJobs:
                 with self._lock:
                     self._scores.pop(rec.index, None)  # a failed score is not reused: the job scores afresh
             self.grade_in_background(rec, retry_failed=rec.grade_error is not None)
-        return self.wait(timeout)
+        return self.wait_for_grades(timeout)
+
+    def requeue_lost_grades(self) -> list[int]:
+        """Queue a grade for every closed question that has neither a grade nor a grade error: its grading died with
+        the process that ran it. A stored error is an outcome (the report shows it; `ensure` retries it at the end), so
+        it is not re-queued here. Each is claimed first: one under way in another process, or claimed by a grader that
+        died less than GRADE_CLAIM_STALE_S ago, is left to it. Returns the indexes queued."""
+        queued = []
+        for rec in self.session.questions:
+            if not rec.closed or rec.grade is not None or rec.grade_error is not None:
+                continue
+            if (job := self.jobs.get(rec.index)) is not None and not job.done():
+                continue
+            if rec.skipped:  # the process ended between closing the question and storing its skip
+                if not self.claim(rec):
+                    continue
+                self.set_grade(rec, skipped_grade(self.bank[rec.question_id]))
+            elif self.grade_in_background(rec) is None:
+                continue
+            queued.append(rec.index)
+        return queued
 
     def close(self) -> None:
         if self._own_pool:

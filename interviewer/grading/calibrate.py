@@ -16,7 +16,7 @@ import datetime as dt
 import numpy as np
 from tqdm import tqdm
 
-from interviewer.evals import metrics
+from interviewer.grading import agreement
 from interviewer.grading.fit import cv_scale, cv_signed, fit_scale, fit_signed
 from interviewer.grading.score import FORMULA_FEATURES, SIGNS, Calibration
 from interviewer.grading.screen import ZEROED_FLAGS
@@ -34,7 +34,7 @@ def collect(grader, rows, progress: bool = True) -> list[dict]:
 
 
 def _cv_figures(pred: np.ndarray, y: np.ndarray) -> dict:
-    return {"pearson": round(metrics.pearson(y, pred), 3), "rmse": round(metrics.rmse(y, pred), 3)}
+    return {"pearson": round(agreement.pearson(y, pred), 3), "rmse": round(agreement.rmse(y, pred), 3)}
 
 
 def fit_formulas(records: list[dict], *, name: str = "default", dataset: str = "evals/datasets/dl") -> Calibration:

@@ -12,17 +12,17 @@ the answer away passes the leak check of `interviewer.interview.conversation` fi
 from __future__ import annotations
 
 import functools
-import logging
 import random
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from interviewer.grading.grade import Grade, KeyPointResult
+from interviewer.grading.grade import Grade
+from interviewer.grading.scorer import Scorer
 from interviewer.grading.screen import screen
 from interviewer.interview import conversation as conv
-from interviewer.store.sessions import SessionDB
-from interviewer.grades.jobs import GradingJobs
+from interviewer.store import SessionDB
+from interviewer.grades.jobs import GradingJobs, skipped_grade
 from interviewer.grades.queue import GradingQueue
 from interviewer.interview.intents import quick_intent
 from interviewer.interview.phrasing import LINES, REQUESTS, Phraser
@@ -44,19 +44,12 @@ MAX_HINTS = len(conv.HINT_LEVELS)
 LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level...
 LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
 NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
-log = logging.getLogger(__name__)
 
 MOVES: dict[str, str] = LINES["moves"]  # how each follow-up move is described to the model
 HINT_STRENGTHS: dict[str, str | None] = LINES["hint_strengths"]  # per level; None: templated only
 SKIP: dict[str, str] = LINES["skip"]  # the acknowledgement of a skip: before any answer, or after one
 CLOSING: dict[str, str] = LINES["closing"]  # the last line, per mode; `after`: to a message once it is over
 REPEAT: dict[str, str] = LINES["repeat"]  # the question as first asked; then the open follow-up, if any
-
-
-def skipped_grade(question: Question) -> Grade:
-    return Grade(question_id=question.id, score=0.0, flags=["skipped"], model_answer=question.reference_answer,
-                 key_points=[KeyPointResult(point=p, status="missing", similarity=0.0) for p in question.key_points],
-                 notes=["The question was skipped."])
 
 
 # --- the interviewer -----------------------------------------------------------------------------------------------
@@ -70,10 +63,11 @@ def _one_turn_at_a_time(method):
 
 
 class Interviewer:
-    def __init__(self, session: Session, *, llm: LLM | None, grader, questions: list[Question], db: SessionDB,
+    def __init__(self, session: Session, *, llm: LLM | None, grader: Scorer, questions: list[Question], db: SessionDB,
                  executor: ThreadPoolExecutor | None = None, decide_timeout_s: float = 30.0,
                  leak_check: conv.LeakCheck | None = None, grading_queue: GradingQueue | None = None,
-                 store=None) -> None:
+                 store=None, grading: GradingJobs | None = None) -> None:
+        """`grading`: the session's grading jobs already under way (a sweep's), taken over with the grader given."""
         self.session = session
         self.db = db
         self.bank = {q.id: q for q in questions}
@@ -83,7 +77,8 @@ class Interviewer:
         # What an answer off the question is about: the store's search (the grader's, unless one is given).
         self.topics = Topics(self.leak_check.embed, store if store is not None else getattr(grader, "store", None),
                              self.bank)
-        self.grading = GradingJobs(session, db, grader, self.bank, executor, grading_queue)
+        self.grading = grading or GradingJobs(session, db, grader, self.bank, executor, grading_queue)
+        self.grading.grader = grader
         self.transcript = TranscriptWriter(session, db)
         self._lock = threading.RLock()
         # One candidate turn at a time, even when the session is open in two tabs (the UI shares one agent per
@@ -135,25 +130,8 @@ class Interviewer:
         return agent
 
     def requeue_lost_grades(self) -> list[int]:
-        """Queue a grade for every closed question that has neither a grade nor a grade error: its grading died with
-        the process that ran it. A stored error is an outcome (the report shows it; `ensure_grades` retries it at the
-        end), so it is not re-queued here. Each is claimed first (grading_jobs.py): one under way in another process,
-        or claimed by a grader that died less than GRADE_CLAIM_STALE_S ago, is left to it. Returns the indexes
-        queued."""
-        queued = []
-        for rec in self.session.questions:
-            if not rec.closed or rec.grade is not None or rec.grade_error is not None:
-                continue
-            if (job := self.grading.jobs.get(rec.index)) is not None and not job.done():
-                continue
-            if rec.skipped:  # the process ended between closing the question and storing its skip
-                if not self.grading.claim(rec):
-                    continue
-                self.grading.set_grade(rec, skipped_grade(self.question(rec)))
-            elif self.grading.grade_in_background(rec) is None:
-                continue
-            queued.append(rec.index)
-        return queued
+        """Queue the grades lost with a previous process (`GradingJobs.requeue_lost_grades`); the indexes queued."""
+        return self.grading.requeue_lost_grades()
 
     @property
     def phase(self) -> str:
@@ -395,11 +373,6 @@ class Interviewer:
         elif score < LEVEL_DOWN_BELOW:
             self.session.level = max(0, self.session.level - 1)
 
-    def _set_grade(self, rec: QuestionRecord, grade: Grade | None, error: str | None = None) -> None:
-        with self._lock:
-            rec.grade, rec.grade_error = grade, error
-        self.db.save_grade(self.session.id, rec.index, grade, error)
-
     def _feedback_chunks(self, rec: QuestionRecord) -> Iterator[str]:
         q = self.question(rec)
         try:
@@ -438,7 +411,7 @@ class Interviewer:
 
     def wait_for_grades(self, timeout: float | None = None) -> bool:
         """Block until background grading is done (the report needs it); True when nothing is left."""
-        return self.grading.wait(timeout)
+        return self.grading.wait_for_grades(timeout)
 
     def ensure_grades(self) -> None:
         """Grade, in this thread, any closed question whose grade is missing (e.g. lost with a restart)."""
@@ -446,28 +419,3 @@ class Interviewer:
 
     def close(self) -> None:
         self.grading.close()
-
-
-def sweep_lost_grades(db: SessionDB, *, lost: list[tuple[str, int]] | None = None, exclude: Collection[str] = (),
-                      **kwargs) -> list[Interviewer]:
-    """Queue the grades that died with a process, without waiting for their sessions to be opened: run once when a
-    process starts. Every session with a closed question that has neither a grade nor an error is resumed, which
-    claims each such answer before queuing it (`requeue_lost_grades`), so of several replicas sweeping one database
-    at once one grades it. `lost`: `db.ungraded_answers()` when the caller has read it already. `exclude`: sessions
-    already open in this process (their agents re-queued what was lost); `kwargs` as for `Interviewer` (llm, grader,
-    questions, executor, grading_queue). Returns the agents with grades under way, for the caller to keep (and
-    share) until their grades are in."""
-    swept = []
-    for session_id in dict.fromkeys(sid for sid, _ in (db.ungraded_answers() if lost is None else lost)):
-        if session_id in exclude or (session := db.load(session_id)) is None:
-            continue
-        agent = Interviewer(session, db=db, **kwargs)
-        try:
-            agent.requeue_lost_grades()
-        except Exception:  # one session the bank no longer knows must not keep the others from their grades
-            log.exception("could not queue the lost grades of session %s", session_id)
-        if agent.grading.running():
-            swept.append(agent)
-        else:
-            agent.close()
-    return swept

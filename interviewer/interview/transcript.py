@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from interviewer.store.sessions import SessionDB
+from interviewer.store.sessions import Sessions
 from interviewer.session import Session, Turn
 
 
@@ -61,7 +61,7 @@ class TranscriptWriter:
     line keeps its place. Another writer of the same session (a second tab, a second process) may take a number
     first: the database moves ours after it and the in-memory transcript follows."""
 
-    def __init__(self, session: Session, db: SessionDB) -> None:
+    def __init__(self, session: Session, db: Sessions) -> None:
         self.session, self.db = session, db
         self._lock = threading.RLock()
         self._seq = max((t.seq for t in session.turns), default=-1) + 1

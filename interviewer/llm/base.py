@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from interviewer.prompts import load_prompt
+from interviewer.resources import resource_path
 
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict]
@@ -25,6 +26,13 @@ Messages = list[dict]
 SchemaMode = Literal["json_schema", "json_object+schema", "guided_json", "format", "json_object", "prompt"]
 ENFORCING_MODES: tuple[str, ...] = ("json_schema", "json_object+schema", "guided_json", "format")
 MAX_REPAIR_CHARS = 2000
+
+
+@lru_cache(maxsize=1)
+def _repair_template() -> str:
+    """The message that shows a model its invalid reply's error and the schema. Part of the seam, so it is read from
+    the packaged prompts, not from a prompts folder the settings point at (the seam knows no settings)."""
+    return resource_path("prompts", "schema_repair.md").read_text(encoding="utf-8")
 
 
 class TokenAlternative(BaseModel):
@@ -181,8 +189,8 @@ class LLM:
         except (ValueError, ValidationError) as first:
             repair = messages + [
                 {"role": "assistant", "content": reply.text[:MAX_REPAIR_CHARS]},
-                {"role": "user", "content": load_prompt("schema_repair", error=_short(first),
-                                                        schema=schema_text(schema)).strip()},
+                {"role": "user", "content": _repair_template().format(error=_short(first),
+                                                                      schema=schema_text(schema)).strip()},
             ]
             reply = self.generate(repair, max_tokens=max_tokens, temperature=0.0, schema=schema, grammar=grammar,
                                   top_logprobs=top_logprobs, task=task)

@@ -24,10 +24,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
-from interviewer.settings import Settings
 from interviewer.files import open_private_append, private_dir, write_private
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -37,6 +37,18 @@ START_TIMEOUT_S = 180.0  # a cold start on 2 cores reads ~1 GB of weights from d
 HEALTH_POLL_S = 0.5
 STOP_GRACE_S, STOP_POLL_S = 3.0, 0.1  # after SIGTERM, then SIGKILL
 Progress = Callable[[str], None] | None
+
+
+class ServerSettings(Protocol):
+    """What the embedded server is started with (`interviewer.settings.Settings` has it; the seam knows no settings)."""
+
+    data_dir: Path
+    models_dir: Path
+    local_port: int
+    local_threads: int
+    local_ctx: int
+    local_grammar_last: bool
+    jump_forward: bool
 
 
 class ModelError(RuntimeError):
@@ -75,7 +87,7 @@ def sha256_file(path: Path, on_progress: Progress = None) -> str:
     return h.hexdigest()
 
 
-def ensure_model(settings: Settings, on_progress: Progress = None) -> Path:
+def ensure_model(settings: ServerSettings, on_progress: Progress = None) -> Path:
     """Join the parts once into the models dir and check the sha256; refuse a file that does not match."""
     target = settings.models_dir / MODEL_FILE
     verified = target.with_suffix(".verified")
@@ -111,7 +123,7 @@ PROOF_PATH = "/interviewer/proof"  # under the /v1 base URL: our server answers 
 KEY_FILE = "local-server.key"
 
 
-def api_key(settings: Settings) -> str:
+def api_key(settings: ServerSettings) -> str:
     """The embedded server's key: read from its 0600 file, made on first use."""
     path = settings.data_dir / KEY_FILE
     try:
@@ -137,11 +149,11 @@ def _healthy(url: str, key: str) -> bool:
         return False
 
 
-def _state_file(settings: Settings) -> Path:
+def _state_file(settings: ServerSettings) -> Path:
     return settings.data_dir / "local-server.json"
 
 
-def server_command(model: Path, port: int, settings: Settings) -> list[str]:
+def server_command(model: Path, port: int, settings: ServerSettings) -> list[str]:
     # interviewer.llm.llamaserve = llama_cpp.server with its key proof, and (unless --stock-sampler) llama.cpp's
     # cheaper grammar-constrained greedy sampling. The key itself goes in the environment (API_KEY), not on the
     # command line that every local user can read.
@@ -161,13 +173,13 @@ def server_command(model: Path, port: int, settings: Settings) -> list[str]:
             *(["--no-jump-forward"] if settings.local_grammar_last and not settings.jump_forward else [])]
 
 
-def server_config(model: Path, settings: Settings) -> dict:
+def server_config(model: Path, settings: ServerSettings) -> dict:
     """What a running server must match to be reused: its command line (bar the port) and our server code."""
     code = Path(__file__).with_name("llamaserve.py").read_bytes()
     return {"command": server_command(model, 0, settings)[1:], "code": hashlib.sha256(code).hexdigest()[:12]}
 
 
-def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: float = START_TIMEOUT_S) -> str:
+def ensure_server(settings: ServerSettings, on_progress: Progress = None, timeout_s: float = START_TIMEOUT_S) -> str:
     """Return the base URL of a healthy local server, starting one if needed.
 
     A server started with other settings (sampler, jump-forward, threads, context) or by an older version of our server
@@ -211,7 +223,7 @@ def ensure_server(settings: Settings, on_progress: Progress = None, timeout_s: f
     raise ModelError(f"the local model server did not answer within {timeout_s:.0f} s")
 
 
-def stop_server(settings: Settings) -> bool:
+def stop_server(settings: ServerSettings) -> bool:
     state = _state_file(settings)
     if not state.exists():
         return False

@@ -1,6 +1,6 @@
 """Which backends exist and how each is built: one dict of name -> `Backend`, which settings pick from by name.
 
-The config, the terminal CLI and the app all read their choices from `BACKENDS`; what a backend can do is a
+The settings, the terminal CLI and the app all read their choices from `BACKENDS`; what a backend can do is a
 capability of the LLM it builds (`LLM.capabilities`), and what the product does around it (a set-up form, whether its
 judgements are worth keeping) is an attribute here. Nothing above this module compares backend names.
 """
@@ -46,7 +46,11 @@ class Backend:
     scripted: bool = False  # replies come from a script, not a model: free to remake, not worth caching or grounding
     offered: bool = True    # listed in the app's menu (the scripted one only when the settings already chose it)
     starts_server: bool = False  # builds a server on this machine: worth starting, with progress, before the app
-    probed: bool = False    # what its server honours is probed once and kept in the data directory (models.probe)
+    probed: bool = False    # what its server honours is probed once and kept in the data directory (llm.probe)
+    # Chosen without being named when this holds of the settings (the first such in BACKENDS); the `default` one
+    # otherwise.
+    implied_by: Callable[[object], bool] = lambda settings: False
+    default: bool = False
 
 
 def _openai_client(**kwargs):
@@ -96,14 +100,16 @@ def _build_local(settings, on_progress: Progress) -> LLM:
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("local", "Embedded model (default, runs offline)", _build_local, starts_server=True),
-    Backend("openai", "OpenAI", _build_openai, setup=(
+    Backend("local", "Embedded model (default, runs offline)", _build_local, starts_server=True, default=True),
+    Backend("openai", "OpenAI", _build_openai, implied_by=lambda s: not s.base_url and bool(os.environ.get(
+        "OPENAI_API_KEY")), setup=(
         SetupField("api_key", "OpenAI API key", secret=True, help="kept in memory for this app only"),
         SetupField("model", "Model", default=lambda s: s.model or s.openai_model))),
     Backend("compatible", "OpenAI-compatible server (URL + model)", _build_compatible, setup=(
         SetupField("base_url", "Base URL", default=lambda s: s.base_url or "http://localhost:11434/v1"),
         SetupField("model", "Model name", default=lambda s: s.model),
-        SetupField("api_key", "API key (if needed)", secret=True)), probed=True),
+        SetupField("api_key", "API key (if needed)", secret=True)), probed=True,
+            implied_by=lambda s: bool(s.base_url)),
     Backend("fake", "Scripted fake model (tests)", _build_fake, scripted=True, offered=False),
 )}
 BACKEND_HELP = "LLM backend: " + ", ".join(BACKENDS) + " (default: settings)"
@@ -144,10 +150,16 @@ def with_setup(settings, backend: str, filled: dict[str, str | None]):
     return settings.model_copy(update=update)
 
 
-def make_llm(settings=None, backend: str | None = None, *, on_progress: Progress = None) -> LLM:
-    """Build the LLM the settings ask for. The local backend starts (or reuses) the embedded server; a compatible
-    server is probed once (the result is kept in the data directory)."""
-    from interviewer.settings import get_settings
+def implied_backend(settings) -> str:
+    """The backend the settings ask for: one named wins; else the first whose condition holds (a base URL means a
+    compatible server, an OpenAI key OpenAI), else the default (the embedded model)."""
+    if settings.backend:
+        return settings.backend
+    implied = next((b.name for b in BACKENDS.values() if b.implied_by(settings)), None)
+    return implied or next(b.name for b in BACKENDS.values() if b.default)
 
-    settings = settings or get_settings()
-    return backend_spec(backend or settings.resolved_backend()).build(settings, on_progress)
+
+def make_llm(settings, backend: str | None = None, *, on_progress: Progress = None) -> LLM:
+    """Build the LLM the settings (`interviewer.settings.Settings`) ask for. The local backend starts (or reuses) the
+    embedded server; a compatible server is probed once (the result is kept in the data directory)."""
+    return backend_spec(backend or implied_backend(settings)).build(settings, on_progress)

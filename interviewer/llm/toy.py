@@ -48,6 +48,12 @@ def _grade(messages: list[dict]) -> str:
     return json.dumps(out, separators=COMPACT)
 
 
+def _topics(system: str) -> list[str]:
+    """The topics a job_concepts prompt lets the model choose from: the line after "by their exact names:"."""
+    listed = system.split("exact names:", 1)[-1].strip().splitlines()
+    return [t.strip() for t in listed[0].split(",") if t.strip()] if listed else []
+
+
 def _keypoints(messages: list[dict]) -> str:
     reference = _last_user(messages).split("REFERENCE ANSWER:", 1)[-1]
     sentences = [s for s in split_sentences(reference) if len(s.split()) >= 3]
@@ -71,11 +77,9 @@ def toy_reply(messages: list[dict], task: str | None = None) -> str:
         return "Good question: answer in terms of how the model is trained and used; any reasonable assumption is fine."
     if task == "intent":
         return json.dumps({"intent": "answer"})
-    if task == "job_concepts":  # the bank concepts whose words the document uses
-        from interviewer.bank.bank import CONCEPTS
-
+    if task == "job_concepts":  # the listed topics whose words the document uses
         text = _last_user(messages).lower()
-        found = [c for c in CONCEPTS if any(w in text for w in c.split("-") if len(w) > 3)]
+        found = [c for c in _topics(messages[0]["content"]) if any(w in text for w in c.split("-") if len(w) > 3)]
         return json.dumps({"concepts": found[:6]}, separators=COMPACT)
     if task == "greet":
         return "Hello! I'm your interviewer today. Let's begin."

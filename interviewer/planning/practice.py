@@ -15,7 +15,10 @@ from typing import Literal
 from fsrs import Card, Rating, Scheduler
 from pydantic import BaseModel
 
-from interviewer.store.sessions import SessionDB, StoredCard
+from interviewer.store import SessionDB
+from interviewer.store.grades import Grades
+from interviewer.store.schedule import Schedule
+from interviewer.store.schedule import StoredCard
 from interviewer.session import LEVELS
 from interviewer.bank.bank import Question
 
@@ -37,7 +40,7 @@ def rating_for(score: float) -> Rating:
     return Rating.Good if score < EASY_FROM else Rating.Easy
 
 
-def review(db: SessionDB, user: str, question_id: str, score: float, when: datetime | None = None,
+def review(db: Schedule, user: str, question_id: str, score: float, when: datetime | None = None,
            session_id: str | None = None) -> StoredCard:
     """Reschedule one question for one user after a grade (of `session_id`'s: nothing is written once it is gone)."""
     when = when or datetime.now(timezone.utc)
@@ -71,7 +74,7 @@ class Plan(BaseModel):
         return [i.question_id for i in self.items]
 
 
-def concept_strength(db: SessionDB, user: str) -> dict[str, float]:
+def concept_strength(db: Grades, user: str) -> dict[str, float]:
     latest: dict[str, list[float]] = defaultdict(list)
     for _, concepts, score in reversed(db.score_history(user)):  # newest first
         for c in concepts:

@@ -1,6 +1,6 @@
 """Where sessions live: a SQLite file (the laptop default) or a PostgreSQL server (team mode, several app replicas).
 
-`SessionDB` and the migrations write one SQL for both, with `?` placeholders and the column "user" quoted (a
+The repositories (`interviewer.store`) and the migrations write one SQL for both, with `?` placeholders and the column "user" quoted (a
 reserved word in PostgreSQL); a `Database` hands out connections in one transaction each and converts the
 placeholders where the driver wants `%s`. What differs is here: how a connection is opened, how a migration takes
 the one write lock, and how a table is looked up.
@@ -192,6 +192,18 @@ class PostgresDatabase:
 
 
 Database = SQLiteDatabase | PostgresDatabase
+
+
+class Repository:
+    """One table group's queries over a `Database`: each method is one transaction on its own connection."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        with self.database.connect() as con:
+            yield con
 
 
 def open_database(target: str | Path) -> Database:

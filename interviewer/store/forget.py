@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.voice import recordings
 
 

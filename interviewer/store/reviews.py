@@ -15,53 +15,20 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel
 
 from interviewer.bank.anchors import Anchor
 
-if TYPE_CHECKING:
-    from interviewer.settings import Settings
-    from interviewer.grading.anchor_book import AnchorBook
-    from interviewer.store.database import Database
-    from interviewer.store.sessions import SessionDB
+from interviewer.session import Review, now
+from interviewer.store.database import Repository
 
-MAX_SCORE = 5.0
-SCORE_STEP = 0.5  # an instructor grades in half points, the grader's scale
-NOTE_CHARS = 1000  # a note is a sentence or two for the candidate, not an essay
 _COLUMNS = "question_id, text, score, rationale, source, author, created_at"
 
 
 class ReviewError(ValueError):
     """A review or an anchor that cannot be stored: the reason, in words for the person who asked."""
 
-
-class Review(BaseModel):
-    """An instructor's grade of one answer."""
-
-    score: float = Field(ge=0.0, le=MAX_SCORE, description="0-5, in half points")
-    note: str = Field(default="", max_length=NOTE_CHARS, description="why, for the candidate")
-    by: str = Field(min_length=1, description="the instructor's account name")
-    at: datetime
-
-    @field_validator("score")
-    @classmethod
-    def _half_points(cls, value: float) -> float:
-        if abs(value / SCORE_STEP - round(value / SCORE_STEP)) > 1e-9:
-            raise ValueError(f"a grade is given in steps of {SCORE_STEP:g}, not {value:g}")
-        return value
-
-    @field_validator("note")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return " ".join(value.split())
-
-    def line(self) -> str:
-        """How the candidate reads it: "Instructor's grade: 3/5 (by NAME, DATE): note" (plain text: escape it to
-        draw it as Markdown)."""
-        return f"Instructor's grade: {self.score:g}/5 (by {self.by}, {self.at:%Y-%m-%d})" + (
-            f": {self.note}" if self.note else "")
 
 
 class ReviewedAnswer(BaseModel):
@@ -78,12 +45,9 @@ def review_anchor_id(session_id: str, index: int) -> str:
     return f"review:{session_id}:{index}"
 
 
-class Reviews:
+class Reviews(Repository):
     """The reviews and people's anchors of one sessions database (`SessionDB(...).database`), on either engine.
     It is the grader's `AnchorSource` (`anchors_for`)."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
 
     def review(self, session_id: str, index: int, score: float, note: str, by: str,
                at: datetime | None = None) -> Review:
@@ -91,7 +55,7 @@ class Reviews:
         not there, was skipped or left empty, or is not graded yet."""
         from pydantic import ValidationError
 
-        from interviewer.session import QuestionRecord, now
+        from interviewer.session import QuestionRecord
 
         try:
             review = Review(score=score, note=note, by=by, at=at or now())
@@ -154,14 +118,4 @@ class Reviews:
 
     @staticmethod
     def _values(a: Anchor) -> tuple:
-        from interviewer.session import now
-
         return a.question_id, a.text, a.score, a.rationale, a.source, a.author, a.created or now().isoformat()
-
-
-def anchor_book(settings: Settings, db: SessionDB, store=None) -> AnchorBook:
-    """What a grader reads an answer against: the bank's authored anchors and this database's people's anchors."""
-    from interviewer.grading.anchor_book import AnchorBook
-    from interviewer.grading.grader import authored_anchors
-
-    return AnchorBook(authored_anchors(settings), people=Reviews(db.database), store=store)

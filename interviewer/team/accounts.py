@@ -19,7 +19,8 @@ from typing import Literal, get_args
 from pydantic import BaseModel
 
 from interviewer.settings import Settings
-from interviewer.store.sessions import SessionDB, StoredAccount
+from interviewer.store.accounts import Accounts
+from interviewer.store.accounts import StoredAccount
 from interviewer.session import now
 from interviewer.team.throttle import SIGN_IN_THROTTLE, SignInRefused, SignInThrottle
 
@@ -70,7 +71,7 @@ def check_password(password: str) -> None:
         raise AccountError(f"a password has at most {MAX_PASSWORD_CHARS} characters")
 
 
-def add(db: SessionDB, name: str, password: str, role: str = "candidate", *, replace: bool = False) -> Account:
+def add(db: Accounts, name: str, password: str, role: str = "candidate", *, replace: bool = False) -> Account:
     """Create an account (or, with replace, set a new password and role)."""
     if not NAME.match(name):
         raise AccountError("a name is 1-64 letters, digits or . _ @ + - (no spaces)")
@@ -85,17 +86,17 @@ def add(db: SessionDB, name: str, password: str, role: str = "candidate", *, rep
     return Account(name=name, role=role)
 
 
-def remove(db: SessionDB, name: str) -> None:
+def remove(db: Accounts, name: str) -> None:
     """Remove the account; its sessions stay (`forget.forget_user` deletes them)."""
     if not db.remove_account(name):
         raise AccountError(f"no account named {name!r}")
 
 
-def listing(db: SessionDB) -> list[Account]:
+def listing(db: Accounts) -> list[Account]:
     return [Account(name=a.name, role=a.role) for a in db.accounts()]
 
 
-def sign_in(db: SessionDB, name: str, password: str, *, client: str | None = None,
+def sign_in(db: Accounts, name: str, password: str, *, client: str | None = None,
             throttle: SignInThrottle = SIGN_IN_THROTTLE) -> Account | None:
     """The account if the password is right, else None (the same answer for an unknown name). `client`: where the
     attempt comes from (the app's remote address), backed off apart from the name. Raises AccountError, without
@@ -124,14 +125,14 @@ def sign_in(db: SessionDB, name: str, password: str, *, client: str | None = Non
     return Account(name=stored.name, role=stored.role)
 
 
-def current(db: SessionDB, account: Account) -> Account | None:
+def current(db: Accounts, account: Account) -> Account | None:
     """The account as the database holds it now: None once removed, the new role once changed (read on every page,
     so a removed or demoted account loses its access at its next click)."""
     stored = db.account(account.name)
     return None if stored is None else Account(name=stored.name, role=stored.role)
 
 
-def team_mode(settings: Settings, db: SessionDB) -> bool:
+def team_mode(settings: Settings, db: Accounts) -> bool:
     """Whether every command and the app ask for a sign-in: always once the database holds an account; before that,
     when the setting asks for it (a new team database: the app shows the sign-in while the first accounts are made).
     """

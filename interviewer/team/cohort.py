@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from interviewer.store.sessions import SessionDB
+from interviewer.store.grades import Grades
 
 MIN_FOR_TREND = 2
 TREND_WINDOW = 3  # answers averaged at each end of a candidate's history on a concept
@@ -34,7 +34,7 @@ def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 2)
 
 
-def cohort(db: SessionDB) -> list[CohortRow]:
+def cohort(db: Grades) -> list[CohortRow]:
     """One row per (candidate, concept) that has a graded answer; weakest recent mean first within a candidate."""
     history: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
     for user, at, concepts, score in db.graded_answers():  # oldest first

@@ -13,7 +13,7 @@ import streamlit as st
 from interviewer.settings import Settings
 from interviewer.team import accounts
 from interviewer.team.accounts import Account
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.ui import state
 
 ACCOUNT_KEY = "account"

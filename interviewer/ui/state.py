@@ -18,15 +18,16 @@ from pathlib import Path
 import streamlit as st
 
 from interviewer.settings import Settings
+from interviewer import services
+from interviewer.services import make_llm
 from interviewer.grading.grader import Grader
-from interviewer.interview import agent as interview_agent
+from interviewer.grades.recovery import sweep_lost_grades as sweep_grades
 from interviewer.store.database import DatabaseError
 from interviewer.grades.jobs import GRADE_CLAIM_STALE_S
-from interviewer.store.sessions import SessionDB
-from interviewer.store.reviews import anchor_book
+from interviewer.store import SessionDB
 from interviewer.bank.background import BackgroundStore
 from interviewer.bank.bank import load_bank
-from interviewer.llm.registry import BACKENDS, make_llm, prefilled, with_setup
+from interviewer.llm.registry import BACKENDS, prefilled, with_setup
 
 GRADING_WORKERS = 4  # grades of several browser sessions at once; the embedded server queues what it cannot take
 SWEEP_EVERY_S = GRADE_CLAIM_STALE_S / 2  # a dead replica's claim is graded within 1.5 stale times of its last beat
@@ -77,7 +78,9 @@ def get_store(data_dir: str, ingest: bool, _settings: Settings) -> BackgroundSto
 
 @st.cache_resource(show_spinner=False)
 def live_agents() -> weakref.WeakValueDictionary:
-    """Agents of the sessions open in this process: the same session in two tabs shares one (one turn at a time)."""
+    """What is live in this process per session: the interviewer of a session open in a tab (the same session in two
+    tabs shares one: one turn at a time), or the grading jobs a sweep started for it (taken over by the interviewer
+    when the session is opened)."""
     return weakref.WeakValueDictionary()
 
 
@@ -91,21 +94,21 @@ def default_choice(settings: Settings) -> Choice:
 @st.cache_resource(show_spinner=False)
 def sweep_lost_grades(target: str, _db: SessionDB, _settings: Settings) -> Future | None:
     """Once per process, at its first page: queue the grades that a restart lost, without waiting for their sessions
-    to be opened (`agent.sweep_lost_grades`, which claims each in the database first, so replicas starting together
-    grade each once). Only when something was lost does the model load, and then on the pool: the first page does
-    not wait for it."""
+    to be opened (`grades.recovery.sweep_lost_grades`, which claims each in the database first, so replicas starting
+    together grade each once). Only when something was lost does the model load, and then on the pool: the first
+    page does not wait for it."""
     if not (lost := _db.ungraded_answers()):
         return None
     return get_pool().submit(_sweep, _db, _settings, lost)
 
 
-_swept: list = []  # the agents of periodic sweeps, kept alive (and in live_agents) while their grades run
+_swept: list = []  # the grading jobs of periodic sweeps, kept alive (and in live_agents) while their grades run
 _swept_lock = threading.Lock()
 
 
 def sweep_once(db: SessionDB, settings: Settings) -> list:
-    """Queue what is ungraded and claimable now: sessions open in this process re-queue their own (a tab reopened on
-    this replica after another died), the rest are resumed by the sweep. Returns the agents it started."""
+    """Queue what is ungraded and claimable now: sessions live in this process re-queue their own (a tab reopened on
+    this replica after another died), the rest are swept. Returns the grading jobs it started."""
     if not (lost := db.ungraded_answers()):
         return []
     live = live_agents()
@@ -114,7 +117,7 @@ def sweep_once(db: SessionDB, settings: Settings) -> list:
             agent.requeue_lost_grades()
     agents = _sweep(db, settings, lost)
     with _swept_lock:
-        _swept[:] = [a for a in _swept if a.grading.running()] + agents
+        _swept[:] = [a for a in _swept if a.running()] + agents
     return agents
 
 
@@ -142,12 +145,11 @@ def _sweep(db: SessionDB, settings: Settings, lost: list[tuple[str, int]]) -> li
         log.warning("the grades a restart lost were not queued: the model %s did not load (%s); each is graded when "
                     "its session is opened again", choice[0], e)
         return []
-    agents = interview_agent.sweep_lost_grades(
-        db, lost=lost, exclude=set(live_agents().keys()), llm=llm, grader=grader_for(settings, llm, choice, db),
-        questions=get_questions(str(settings.knowledge_dir)), executor=get_pool())
-    for agent in agents:  # a session opened while its grades are swept shares the sweep's agent
-        live_agents()[agent.session.id] = agent
-    return agents  # held by the cached future: the agents stay alive (and in live_agents) until the process ends
+    swept = sweep_grades(db, lost=lost, exclude=set(live_agents().keys()), grader=grader_for(settings, llm, choice, db),
+                         questions=get_questions(str(settings.knowledge_dir)), executor=get_pool())
+    for jobs in swept:  # a session opened while its grades are swept takes over the sweep's jobs
+        live_agents()[jobs.session.id] = jobs
+    return swept  # held by the cached future: the jobs stay alive (and in live_agents) until the process ends
 
 
 def friendly(e: Exception) -> str:
@@ -175,4 +177,4 @@ def grader_for(settings: Settings, llm, choice: Choice, db: SessionDB | None = N
     """A scripted model's grades are not worth grounding, so its store is never filled on first start. The grader
     reads the bank's anchors and the graded answers people added to the sessions database (`db`, else the app's)."""
     store = get_store(str(settings.data_dir), not BACKENDS[choice[0]].scripted, settings)
-    return Grader(llm, store, settings, anchors=anchor_book(settings, db or get_db(settings.database), store))
+    return services.build_grader(settings, llm, store=store, db=db or get_db(settings.database))

@@ -10,8 +10,9 @@ import streamlit as st
 
 from interviewer.settings import Settings
 from interviewer.team.cohort import cohort, to_csv
-from interviewer.store.sessions import SessionDB
-from interviewer.store.reviews import MAX_SCORE, NOTE_CHARS, SCORE_STEP, ReviewError, Reviews
+from interviewer.store import SessionDB
+from interviewer.session import MAX_SCORE, NOTE_CHARS, SCORE_STEP
+from interviewer.store.reviews import ReviewError, Reviews
 from interviewer.text import escape_markdown, without_images
 from interviewer.ui import state
 from interviewer.ui.sidebar import Setup

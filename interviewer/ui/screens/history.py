@@ -7,7 +7,7 @@ import streamlit as st
 
 from interviewer.settings import Settings
 from interviewer.team.accounts import may_open
-from interviewer.store.sessions import SessionDB
+from interviewer.store import SessionDB
 from interviewer.store.forget import forget_user
 from interviewer.planning.practice import concept_strength, due_items
 from interviewer.report import build_report

@@ -11,10 +11,9 @@ from interviewer.settings import Settings
 from interviewer.team.accounts import may_open
 from interviewer.interview.agent import Interviewer
 from interviewer.grades.queue import queue_line
-from interviewer.planning.practice import todays_plan
-from interviewer.planning.tailor import MATCH_FLOOR, tailor
+from interviewer import services
+from interviewer.planning.plan import NoJobMatch, PlanError, SessionPlan, plan_session
 from interviewer.report import build_report
-from interviewer.session import SessionConfig, planned_fields
 from interviewer.interview.transcript import Utterance
 from interviewer.ui import state, voice
 from interviewer.ui.sidebar import Setup
@@ -26,54 +25,40 @@ WELCOME = ("Choose a track, a mode and the number of questions in the sidebar, t
            "saved as you go: refresh or come back later and the interview continues.")
 # Waiting for the last grades at the end: a few model requests' worth, then the report says what is still grading.
 FINISH_WAIT_REQUESTS = 3
-TOPIC_FLOOR = MATCH_FLOOR  # a topic search hit under this cosine is not about the topic
 STORE_WAIT_S = 300  # embedding the bank on a first start takes about a minute on two cores
 
 
-def _planned(setup: Setup, settings: Settings, llm) -> dict | None:
-    """The session fields of today's practice or of a job's plan, when asked for; None when a job plan failed."""
+def _planned(setup: Setup, settings: Settings, llm) -> SessionPlan | None:
+    """Today's practice or a job's or a topic's plan, when asked for (`plan_session`); None when it found nothing."""
     questions = state.get_questions(str(settings.knowledge_dir))
     if setup.start_plan:
-        plan = todays_plan(state.get_db(settings.database), setup.user, questions, n=setup.n_questions)
-        return planned_fields({i.question_id: i.reason for i in plan.items})
+        return plan_session(questions, today=True, db=state.get_db(settings.database), user=setup.user,
+                            n=setup.n_questions)
     if setup.document_error and not setup.job:  # an unreadable upload and nothing pasted: not a track interview
         st.warning(f"Not started: {setup.document_error}. Or remove the file to be interviewed by track.")
         return None
     if not setup.job and not setup.topic:
-        return {}
-    if setup.job and setup.topic:
-        st.caption(f"The job description chooses the questions; the topic “{setup.topic}” is not used.")
+        return SessionPlan()
     store = state.get_store(str(settings.data_dir), True, settings)  # matching needs the bank in the store
-    if setup.topic and not setup.job:
-        return _topic_plan(store, setup)
     try:
-        with st.spinner("Matching the job description to the question bank (the first time: embedding it)..."):
+        with st.spinner("Matching the job description to the question bank (the first time: embedding it)..."
+                        if setup.job else "Finding the bank's questions on your topic..."):
             store.opening.result(timeout=STORE_WAIT_S)
-            tailored = tailor(store, questions, setup.job, cv=setup.cv, llm=llm, n=setup.n_questions)
+            plan = plan_session(questions, job=setup.job, cv=setup.cv, topic=setup.topic, store=store, llm=llm,
+                                n=setup.n_questions)
     except (RuntimeError, TimeoutError) as e:
         st.warning(f"The question store is not ready ({e or 'still being built'}); try again in a moment.")
         return None
-    if not tailored.items:
+    except NoJobMatch:
         st.warning("Nothing in the question bank matches this job description: is it a deep-learning role? "
                    "Clear it to be interviewed by track.")
         return None
-    if tailored.concepts:
-        st.caption("The job stresses: " + ", ".join(tailored.concepts))
-    return planned_fields({m.question_id: m.reason for m in tailored.items}, job_topics=tailored.topics)
-
-
-def _topic_plan(store, setup: Setup) -> dict | None:
-    try:
-        store.opening.result(timeout=STORE_WAIT_S)
-        hits = store.search(setup.topic, k=setup.n_questions)
-    except (RuntimeError, TimeoutError) as e:
-        st.warning(f"The question store is not ready ({e or 'still being built'}); try again in a moment.")
+    except PlanError as e:
+        st.warning(f"{e}; try other words, or clear it.")
         return None
-    hits = [h for h in hits if h.score >= TOPIC_FLOOR]
-    if not hits:
-        st.warning(f"No question in the bank is about “{setup.topic}”; try other words, or clear it.")
-        return None
-    return planned_fields({h.question_id: f"it matches your topic “{setup.topic}”" for h in hits})
+    for note in plan.notes:
+        st.caption(note)
+    return plan
 
 
 def _start(setup: Setup, settings: Settings, practise: dict[str, str] | None = None) -> Interviewer | None:
@@ -82,13 +67,14 @@ def _start(setup: Setup, settings: Settings, practise: dict[str, str] | None = N
     llm = state.obtain_llm(settings, setup.choice)
     if llm is None:
         return None
-    planned = planned_fields(practise) if practise else _planned(setup, settings, llm)
-    if planned is None:
+    plan = services.planned(state.get_questions(str(settings.knowledge_dir)), practise) if practise else \
+        _planned(setup, settings, llm)
+    if plan is None:
         return None
     try:
-        config = SessionConfig(**{"track": setup.track, "n_questions": setup.n_questions,
-                                  "mode": "practice" if practise else setup.mode,
-                                  "concepts": setup.concepts, "user": setup.user, **planned})
+        config = services.session_config(plan, track=setup.track, n_questions=setup.n_questions,
+                                          mode="practice" if practise else setup.mode, concepts=setup.concepts,
+                                          user=setup.user)
     except ValidationError as e:
         st.error(e.errors()[0]["msg"])
         return None
@@ -103,7 +89,7 @@ def _start(setup: Setup, settings: Settings, practise: dict[str, str] | None = N
 
 def _resume(sid: str, setup: Setup, settings: Settings) -> Interviewer | None:
     db = state.get_db(settings.database)
-    live = state.live_agents().get(sid)  # open in another tab of this app
+    live = state.live_agents().get(sid)  # open in another tab of this app, or its grades being swept
     stored = live.session if live is not None else db.load(sid)
     if stored is None:
         st.warning("That interview no longer exists; start a new one from the sidebar.")
@@ -113,14 +99,18 @@ def _resume(sid: str, setup: Setup, settings: Settings) -> Interviewer | None:
         st.error("That interview belongs to another candidate.")
         st.query_params.clear()
         return None
-    if live is not None:
+    if isinstance(live, Interviewer):
         return live
     llm = state.obtain_llm(settings, setup.choice)
     if llm is None:  # show what was said, so nothing looks lost
         show_turns(stored.turns)
         st.stop()
-    agent = Interviewer.resume(sid, db=db, llm=llm, grader=state.grader_for(settings, llm, setup.choice),
-                               questions=state.get_questions(str(settings.knowledge_dir)), executor=state.get_pool())
+    parts = dict(db=db, llm=llm, grader=state.grader_for(settings, llm, setup.choice),
+                 questions=state.get_questions(str(settings.knowledge_dir)), executor=state.get_pool())
+    if live is not None:  # its grades are being swept: the interviewer takes over those grading jobs
+        agent = Interviewer(live.session, grading=live, **parts)
+    else:
+        agent = Interviewer.resume(sid, **parts)
     state.live_agents()[sid] = agent
     st.session_state["agent_choice"] = setup.choice
     st.toast("Welcome back: the interview continues where you left it.")
