@@ -1,17 +1,29 @@
 """Anchored grading: which use of graded answers to the same question moves the grade, measured on the same rows.
 
-Datasets: DL calib and held-out (authored anchors, interviewer/resources/knowledge/anchors), the SemEval-2013 training split (development:
+Datasets: DL calib and held-out (the bank's authored anchors, interviewer/resources/knowledge/anchors), the
+SemEval-2013 training split (development, other domains: every 2nd question, 12 answers each, stratified by label;
 anchors are the other graded answers of the same question) and Mohler (evaluation only: anchors are the other graded
 answers of the same question, leave-one-out; nothing is fitted or chosen on it).
 
-    python experiments/anchor_levers.py zero --dataset semeval   # the zero-anchor grader on a dataset (cached)
-    python experiments/anchor_levers.py table                    # every lever on every dataset
+Every lever is arithmetic on the zero-anchor grader's cached grades (with the product's formula, `check` compares),
+except the judge-prompt lever, which asks the model again. Model time on this 2-core machine, one llama thread:
+
+    python experiments/anchor_levers.py zero --dataset calib      # and heldout, mohler (judgements replay), semeval
+                                                                  # (~25 min), anchors-dl (~40 min)
+    python experiments/anchor_levers.py unflagged                 # the screen's off-topic answers, judged anyway
+    python experiments/anchor_levers.py lever --dataset calib      # the judge-prompt lever (~35 min; and heldout)
+    python experiments/anchor_levers.py grid --dataset calib,semeval   # the parameter grid on the development sets
+    python experiments/anchor_levers.py check                     # the arithmetic here is the product's
+    python experiments/anchor_levers.py table                     # every lever on every dataset, as markdown
+
+Caches (grades, judgements, vectors: numbers only) go to $ANCHOR_LEVERS_CACHE (default experiments/.cache).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from collections import defaultdict
@@ -21,7 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADERDATA = ROOT.parent / "shared" / "graderdata"
-WORK = Path("/work/study")
+WORK = Path(os.environ.get("ANCHOR_LEVERS_CACHE", ROOT / "experiments" / ".cache"))
 SEMEVAL = GRADERDATA / "semeval2013-train" / "semeval2013-train.jsonl"
 MOHLER = GRADERDATA / "mohler" / "mohler_dataset_edited.csv"
 SEMEVAL_PER_QUESTION = 12  # answers per SemEval question graded by the model, stratified by label
@@ -119,49 +131,7 @@ def zero(dataset: str) -> list[dict]:
     return records
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["zero", "lever", "grid"])
-    ap.add_argument("--dataset", default="semeval")
-    args = ap.parse_args(argv)
-    if args.step == "zero":
-        zero(args.dataset)
-    if args.step == "lever":
-        lever_features(args.dataset)
-    if args.step == "grid":
-        names = args.dataset.split(",")
-        rows = grid(names)
-        rows.sort(key=lambda r: -np.mean([m["r"] for m in r[1].values()]))
-        for p, m in rows[:25]:
-            print(p.model_dump(), " ".join(f"{d}: r {v['r']:.3f} rmse {v['rmse']:.3f} auc {v['auc']:.3f}"
-                                           for d, v in m.items()))
-    return 0
-
-
-
-# --- embedding-only levers ------------------------------------------------------------------------------------------
-
-def vectors(dataset: str, texts: list[str]) -> np.ndarray:
-    from interviewer.bank.embeddings import get_embedder
-
-    path = WORK / f"vecs-{dataset}.npy"
-    if path.is_file():
-        v = np.load(path)
-        if len(v) == len(texts):
-            return v
-    v = get_embedder().embed(texts)
-    np.save(path, v)
-    return v
-
-
-def records(dataset: str) -> list[dict]:
-    from interviewer.grading.cache import JsonlCache
-    from interviewer.evals.runner import CachedGrader  # noqa: F401  (same keys as zero())
-
-    return zero(dataset)
-
-
-# --- the anchored score, as arithmetic on zero-anchor grades (the product's own functions) --------------------------
+# --- the anchored score, as arithmetic on zero-anchor grades (the product's own formula) --------------------------
 
 def _zero_records(dataset: str) -> list[dict]:
     path = WORK / f"zero-{dataset}.json"
@@ -411,6 +381,253 @@ def grid(datasets: list[str]) -> list[tuple]:
                     p = AnchoredParams(k=k, temperature=t, slope=slope, prior=prior)
                     out.append((p, {tb.dataset: metrics_of(tb.y, tb.anchored(p)) for tb in tables}))
     return out
+
+
+# --- the screen's off-topic answers, judged anyway (the lever "a graded answer nearby says it is on topic") ----------
+
+def unflagged(datasets: tuple[str, ...] = ("calib", "heldout", "semeval", "mohler")) -> dict[str, dict]:
+    """The zero-anchor grade of every answer the screen calls off-topic, with that check off."""
+    from interviewer.evals.runner import grader_and_llm
+    from interviewer.grading import evidence as ev
+    from interviewer.grading.cache import JsonlCache
+
+    ev.OFF_TOPIC_SIM = -1.0  # nothing is off-topic: every flagged answer is judged
+    grader, _, _ = grader_and_llm("local")
+    grader.judge_cache = JsonlCache(WORK / "judge-local-unflagged.jsonl")
+    out = {}
+    for d in datasets:
+        for i, (r, rec) in enumerate(zip(load(d), _zero_records(d))):
+            if rec and "off-topic" in rec["flags"]:
+                g = grader.score_item(r.question, r.reference, r.answer, key_points=r.key_points,
+                                      question_id=r.question_id, kind=r.rubric)
+                out[f"{d}:{i}"] = {"score": g.score, "evidence_only": g.evidence_only}
+    (WORK / "unflagged.json").write_text(json.dumps(out))
+    return out
+
+
+# --- the table --------------------------------------------------------------------------------------------------------
+
+DATASETS = ("calib", "heldout", "semeval", "mohler")
+KINDS = ("misconception", "padded-wrong", "terse")
+ON_TOPIC_SIM = 0.3  # the off-topic lever: a credited graded answer at least this close un-flags an answer
+
+
+def _neighbours_only(t: Table, k: int = 5) -> np.ndarray:
+    out = np.full(len(t.y), np.nan)
+    for i in range(len(t.y)):
+        idx = t.pool(i)
+        if len(idx):
+            sims = t.pool_v[idx] @ t.v[i]
+            o = np.argsort(-sims, kind="stable")[:k]
+            w = np.maximum(sims[o], 1e-6)
+            out[i] = float((w * t.pool_s[idx][o]).sum() / w.sum())
+    return out
+
+
+def _per_question_slope(t: Table, params, lam: float = 2.0) -> np.ndarray:
+    """The slope fitted on each question's anchors (least squares of grade on the grader's score, shrunk to 1)."""
+    out = t.g.copy()
+    for i in np.flatnonzero(t.ok):
+        idx = t.pool(i)
+        if not len(idx):
+            continue
+        s, g = t.pool_s[idx], t.pool_g[idx]
+        dg = g - g.mean()
+        b = float(np.clip(((dg * (s - s.mean())).sum() + lam) / ((dg ** 2).sum() + lam), 0, 1))
+        out[i] = read_pool(t.g[i], t.v[i], s, g, t.pool_v[idx], params.model_copy(update={"slope": b}))
+    return out
+
+
+def _prior_by_question(t: Table, params) -> np.ndarray:
+    """The prior weighed against all of the question's anchors instead of the k read: (prior g + N read) / (prior + N)
+    for a question with N graded answers."""
+    out = t.g.copy()
+    for i in np.flatnonzero(t.ok):
+        idx = t.pool(i)
+        if not len(idx):
+            continue
+        sims = t.pool_v[idx] @ t.v[i]
+        if sims.max() >= params.same:
+            out[i] = read_pool(t.g[i], t.v[i], t.pool_s[idx], t.pool_g[idx], t.pool_v[idx], params)
+            continue
+        read = read_pool(t.g[i], t.v[i], t.pool_s[idx], t.pool_g[idx], t.pool_v[idx],
+                         params.model_copy(update={"prior": 0.0}))
+        out[i] = (params.prior * t.g[i] + len(idx) * read) / (params.prior + len(idx))
+    return out
+
+
+def _with_unflagged(t: Table, params) -> np.ndarray:
+    """The anchored score, where an answer the screen called off-topic is judged after all when a graded answer of
+    its question that scored at least 1 is within ON_TOPIC_SIM (cosine)."""
+    judged = json.loads((WORK / "unflagged.json").read_text())
+    out = t.anchored(params)
+    for i, rec in enumerate(t.records):
+        key = f"{t.dataset}:{i}"
+        if key not in judged or judged[key]["evidence_only"]:
+            continue
+        idx = t.pool(i)
+        idx = idx[t.pool_s[idx] >= 1.0]
+        if len(idx) and float((t.pool_v[idx] @ t.v[i]).max()) >= ON_TOPIC_SIM:
+            full = t.pool(i)
+            out[i] = read_pool(judged[key]["score"], t.v[i], t.pool_s[full], t.pool_g[full], t.pool_v[full], params)
+    return out
+
+
+def _fitted(tables: dict[str, Table], params) -> dict[str, np.ndarray]:
+    """A scorer fitted on features (not text) of the development sets: the grader's score, the anchors' correction,
+    the neighbours' mean grade and the nearest cosine, non-negative weights, least squares on DL calib + SemEval."""
+    from scipy.optimize import nnls
+
+    def feats(t: Table) -> np.ndarray:
+        rows = []
+        for i in range(len(t.y)):
+            idx = t.pool(i) if t.ok[i] else np.array([], int)
+            if not len(idx):
+                rows.append([t.g[i], 0.0, t.g[i], 0.0])
+                continue
+            s, gs, sims = t.pool_s[idx], t.pool_g[idx], t.pool_v[idx] @ t.v[i]
+            o = np.argsort(-sims, kind="stable")[:params.k]
+            w = np.exp((sims[o] - sims[o].max()) / params.temperature)
+            w /= w.sum()
+            n = len(o)
+            rows.append([t.g[i], float((w * (s[o] - gs[o])).sum()) * n / (n + params.prior),
+                         float((w * s[o]).sum()), float(sims[o[0]])])
+        return np.array(rows)
+
+    X = {d: feats(t) for d, t in tables.items()}
+    dev = ("calib", "semeval")
+    A = np.vstack([X[d] for d in dev])
+    y = np.concatenate([tables[d].y for d in dev])
+    coef, _ = nnls(np.column_stack([A, np.ones(len(y)), -np.ones(len(y))]), y)
+    return {d: np.where(t.ok, np.clip(X[d] @ coef[:4] + coef[4] - coef[5], 0, 5), t.g) for d, t in tables.items()}
+
+
+def _judge_prompt_rows(tables: dict[str, Table]) -> dict[str, dict[str, np.ndarray]]:
+    """The judge shown graded examples of this question and its misconception claims, with a holistic digit: the
+    shipped formula's features from its verdicts, refitted on calib (question-grouped CV there), + each new signal."""
+    from interviewer.grading.fit import cv_signed, fit_signed
+    from interviewer.grading.score import SIGNS
+
+    signs = {**SIGNS, "holistic": 1, "misc": -1}
+    base = ("coverage", "correctness", "contradiction", "grounded_coverage", "grounded_root", "emb_gain")
+    forms = {"judge shown graded examples (formula refitted)": base,
+             "+ holistic 0-5 digit": base + ("holistic",),
+             "+ P(answer makes a misconception claim)": base + ("misc",)}
+    lever = {d: json.loads((WORK / f"lever-{d}.json").read_text()) for d in ("calib", "heldout")}
+    out = {}
+    for name, names in forms.items():
+        ok = [i for i, f in enumerate(lever["calib"]) if f is not None]
+        X = np.array([[lever["calib"][i][n] for n in names] for i in ok])
+        t = tables["calib"]
+        model = fit_signed(X, t.y[ok], names, signs)
+        rows = {}
+        for d in ("calib", "heldout"):
+            rows[d] = np.array([0.0 if f is None else
+                                float(np.clip(model.intercept + sum(model.weights[n] * f[n] for n in names), 0, 5))
+                                for f in lever[d]])
+        rows["calib"][ok] = cv_signed(X, t.y[ok], [t.q[i] for i in ok], names, signs)
+        out[name] = rows
+    return out
+
+
+def table() -> str:
+    from interviewer.settings import get_settings
+    from interviewer.grading.score import load_calibration
+
+    params = load_calibration("default", get_settings().data_dir).anchored
+    tables = {d: Table(d) for d in DATASETS}
+    rows: dict[str, dict[str, np.ndarray]] = {
+        "zero-anchor grader (grader 2)": {d: t.g for d, t in tables.items()},
+        "neighbours only (similarity-weighted mean grade of the 5 nearest)": {d: _neighbours_only(t)
+                                                                              for d, t in tables.items()},
+        "**anchored (shipped)**": {d: t.anchored(params) for d, t in tables.items()},
+    }
+    variants = {"slope 0 (the neighbours' grades, softmax weights, prior)": {"slope": 0.0},
+                "slope 0.6 (the first cut)": {"slope": 0.6},
+                "no prior (few anchors count fully)": {"prior": 0.0},
+                "no same-answer rule": {"same": 1.01},
+                "k 10": {"k": 10}}
+    for name, change in variants.items():
+        p = params.model_copy(update=change)
+        rows[name] = {d: t.anchored(p) for d, t in tables.items()}
+    for prior in (4.0, 8.0):
+        p = params.model_copy(update={"prior": prior})
+        rows[f"prior {prior:g} weighed against all of the question's anchors, not the k read"] = {
+            d: _prior_by_question(t, p) for d, t in tables.items()}
+    rows["per-question slope from the anchors (shrunk to 1)"] = {d: _per_question_slope(t, params)
+                                                                for d, t in tables.items()}
+    if (WORK / "unflagged.json").is_file():
+        rows[f"off-topic answers judged when a credited anchor is within cosine {ON_TOPIC_SIM}"] = {
+            d: _with_unflagged(t, params) for d, t in tables.items()}
+    rows["scorer fitted on features of DL calib + SemEval"] = _fitted(tables, params)
+    if all((WORK / f"lever-{d}.json").is_file() for d in ("calib", "heldout")):
+        rows.update(_judge_prompt_rows(tables))
+    kinds = np.array([r.kind for r in tables["heldout"].rows])
+    head = ("| lever | DL calib r / RMSE | DL held-out r / RMSE | held-out misconception / padded-wrong (human 1.14 / "
+            "0.56) | SemEval dev r / AUC | Mohler r / RMSE |")
+    lines = [head, "|" + "---|" * 6]
+    for name, preds in rows.items():
+        cells = []
+        for d in DATASETS:
+            if d not in preds:
+                cells.append("")
+                continue
+            m = metrics_of(tables[d].y, preds[d])
+            cells.append(f"{m['r']:.3f} / {m['auc']:.3f}" if d == "semeval" else f"{m['r']:.3f} / {m['rmse']:.3f}")
+            if d == "heldout":
+                p = preds[d]
+                cells.append(" / ".join(f"{p[kinds == k].mean():.2f}" for k in KINDS[:2]))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    mohler = tables["mohler"]
+    counts = " | ".join(f"{n}: {metrics_of(mohler.y, mohler.anchored(params, n=n))['r']:.3f}" for n in (1, 2, 4, 8))
+    lines += ["", f"Mohler r with n anchors per answer (drawn at random, leave-one-out): 0: "
+                  f"{metrics_of(mohler.y, mohler.g)['r']:.3f} | {counts} | all: "
+                  f"{metrics_of(mohler.y, mohler.anchored(params))['r']:.3f}"]
+    return "\n".join(lines)
+
+
+def check(n: int = 200) -> int:
+    """read_pool against the product's anchored_score on n Mohler rows: the same number, or exit 1."""
+    from interviewer.bank.anchors import Anchor
+    from interviewer.grading.anchored import anchored_score, nearest
+    from interviewer.grading.score import load_calibration
+    from interviewer.settings import get_settings
+
+    params = load_calibration("default", get_settings().data_dir).anchored
+    t = Table("mohler")
+    worst = 0.0
+    for i in np.flatnonzero(t.ok)[:n]:
+        idx = t.pool(i)
+        order, sims = nearest(t.v[i], t.pool_v[idx], params.k)
+        anchors = [Anchor(question_id="q", text=str(j), score=float(t.pool_s[idx][j])) for j in order]
+        product = anchored_score(float(t.g[i]), anchors, sims, list(t.pool_g[idx][order]), params).score
+        worst = max(worst, abs(product - read_pool(t.g[i], t.v[i], t.pool_s[idx], t.pool_g[idx], t.pool_v[idx],
+                                                   params)))
+    print(f"largest difference over {n} rows: {worst:.2e}")
+    return 0 if worst < 1e-6 else 1
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("step", choices=["zero", "unflagged", "lever", "grid", "check", "table"])
+    ap.add_argument("--dataset", default="semeval")
+    args = ap.parse_args(argv)
+    if args.step == "zero":
+        zero(args.dataset)
+    elif args.step == "unflagged":
+        unflagged()
+    elif args.step == "lever":
+        lever_features(args.dataset)
+    elif args.step == "grid":
+        ranked = sorted(grid(args.dataset.split(",")), key=lambda r: -np.mean([m["r"] for m in r[1].values()]))
+        for p, m in ranked[:25]:
+            print(p.model_dump(), " ".join(f"{d}: r {v['r']:.3f} rmse {v['rmse']:.3f} auc {v['auc']:.3f}"
+                                           for d, v in m.items()))
+    elif args.step == "check":
+        return check()
+    else:
+        print(table())
+    return 0
 
 
 if __name__ == "__main__":
