@@ -222,6 +222,22 @@ def test_answer_saved_before_grading(make_agent, db, bank):
     assert agent.phase == "awaiting_answer" and len(agent.session.questions) == 2  # the interview went on
 
 
+def test_a_huge_paste_is_kept_to_its_start_said_so_and_still_answers_the_question(make_agent, db, bank):
+    from interviewer.interview.agent import MAX_MESSAGE_CHARS
+
+    agent = make_agent()
+    start(agent)
+    q = current_question(agent, bank)
+    answer = on_topic(q, "Here is my answer")
+    huge = answer + " filler" * (MAX_MESSAGE_CHARS // 3)
+    out = say(agent, huge)
+    assert out[0].kind == "note" and f"{len(huge):,} characters" in out[0].text
+    stored = db.load(agent.session.id)
+    kept = stored.questions[0].answers[0]
+    assert len(kept) <= MAX_MESSAGE_CHARS and kept.startswith(answer)  # the answer itself is never lost
+    assert all(len(t.text) <= MAX_MESSAGE_CHARS for t in stored.turns)  # nor is the paste stored whole
+
+
 def test_followups_probe_missing_points_at_most_twice_then_grade_together(make_agent, bank):
     llm = FakeLLM(task_script=scripted)
     agent = make_agent(llm)

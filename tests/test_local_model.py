@@ -167,9 +167,9 @@ def test_killed_backend_yields_the_marked_evidence_only_grade(local, bank, tmp_p
     url = ensure_server(own)
     assert url.startswith("http://127.0.0.1:")
     stop_server(own)  # returns once the process is gone (or killed)
-    from interviewer.llm.localserver import _healthy
+    from interviewer.llm.localserver import _healthy, api_key
 
-    assert not _healthy(url)  # nothing answers there any more: the grade below meets a dead backend
+    assert not _healthy(url, api_key(own))  # nothing answers there any more: the grade below meets a dead backend
     q = bank.get("guide-22")
     g = Grader(llm, settings=own).score(q, ANSWERS["guide-22"]["terse"])
     assert g.evidence_only and g.score > 0

@@ -44,6 +44,9 @@ MAX_HINTS = len(conv.HINT_LEVELS)
 LEVEL_UP_AT = 4.0     # mixed track: a strong answer moves up a difficulty level...
 LEVEL_DOWN_BELOW = 2.5  # ...and a weak one down
 NO_FOLLOWUP_FLAGS = {"empty", "gibberish", "injection", "off-topic"}
+# What one message may hold (a long spoken answer is ~2,000 characters; the grader reads the first 4,000): a paste
+# beyond it is kept to its start, said so, and never stored whole in a shared database.
+MAX_MESSAGE_CHARS = 12_000
 
 MOVES: dict[str, str] = LINES["moves"]  # how each follow-up move is described to the model
 HINT_STRENGTHS: dict[str, str | None] = LINES["hint_strengths"]  # per level; None: templated only
@@ -186,6 +189,11 @@ class Interviewer:
         `delivery`: how a spoken message was said (kept with the answer; it never changes the grade)."""
         if self.session.phase == "new":
             return self.opening()
+        if len(message) > MAX_MESSAGE_CHARS:
+            cut = message[:MAX_MESSAGE_CHARS].rsplit(" ", 1)[0] or message[:MAX_MESSAGE_CHARS]
+            note = self._say("note", f"Your message was {len(message):,} characters long; I kept its first "
+                                     f"{len(cut):,}.")
+            return [note, *self.handle(cut, delivery=delivery)]
         rec = self.current
         turn = Turn(seq=self.transcript.next_seq(), role="candidate", kind="message", text=message,
                     question_index=rec.index if rec else None)

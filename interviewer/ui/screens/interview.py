@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from interviewer.settings import Settings
 from interviewer.team.accounts import may_open
-from interviewer.interview.agent import Interviewer
+from interviewer.interview.agent import MAX_MESSAGE_CHARS, Interviewer
 from interviewer.grades.queue import queue_line
 from interviewer import services
 from interviewer.planning.plan import NoJobMatch, PlanError, SessionPlan, plan_session
@@ -131,7 +131,8 @@ def _converse(agent: Interviewer, setup: Setup, settings: Settings) -> bool:
     """The chat input, the microphone and the end button for one run; True when this run's message or button ended
     the interview."""
     spoken = voice.recorder(agent, settings, setup.keep_recordings) if agent.phase != "finished" else None
-    message = st.chat_input("Your answer (or: hint, skip, repeat)", disabled=agent.phase == "finished", key="chat")
+    message = st.chat_input("Your answer (or: hint, skip, repeat)", disabled=agent.phase == "finished", key="chat",
+                            max_chars=MAX_MESSAGE_CHARS)
     delivery = None
     if spoken and spoken[0].strip():
         message, delivery = spoken
