@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     related_chunks: int = 3
 
     # Voice (the `voice` extra): speech-to-text on this machine; audio stays in memory unless kept.
-    # base: half tiny.en's word errors in café and kitchen noise, ~0.8 s more per ~35 s answer (docs/voice.md).
+    # base: half tiny.en's word errors in café and kitchen noise, ~0.8 s more per ~35 s answer (docs/measurements/voice.md).
     voice_model: str = Field(default="base", description="a name in interviewer.voice.stt.MODELS")
     voice_beam_size: int = 1  # greedy: about as accurate as beam 5 on our fixture, ~35% faster (interviewer/voice/stt.py)
     max_recording_s: float = Field(default=300.0, description="longer recordings are refused, not cut")

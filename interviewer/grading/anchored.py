@@ -20,7 +20,7 @@ the weight at a small temperature, so an instructor's grade carries to the next 
 A question without anchors keeps the grader's score.
 
 The parameters live in the calibration file and are chosen on the DL calib split and the SemEval-2013 training split
-(development, other domains), never on Mohler (experiments/anchor_levers.py, docs/grader.md).
+(development, other domains), never on Mohler (experiments/anchor_levers.py, docs/design/grader.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 with the phrase it matched ("why this question").
 
 Matching is retrieval: every phrase of the job description is searched (dense MiniLM search; BM25 fused with it did
-not help, see the README) and each question collects credit for the phrases it answers, by rank, where the dense
+not help, see experiments/README.md) and each question collects credit for the phrases it answers, by rank, where the dense
 cosine shows real overlap. The model, when there is one, names the bank concepts the job stresses; its answer is
 bound to the bank's concept list by the schema (it cannot invent one) and questions on those concepts get more
 credit. A CV's phrases count less: they say what the candidate claims, worth probing, while the job says what will
