@@ -119,6 +119,22 @@ def test_shipped_anchor_scores_count_only_for_their_own_scorer(tmp_path):
     assert AnchorScores("model-C|v1", tmp_path, shipped).get(a) is None
 
 
+def test_the_shipped_anchor_scores_are_the_embedded_graders_own_for_every_authored_anchor(session_settings):
+    """A change to the prompts, the rubric, the score formulas or the model makes every new install grade each
+    question's anchors on first need (~20 s a question): rerun scripts/score_anchors.py when this fails."""
+    from interviewer.grading.anchor_book import SHIPPED_SCORES
+    from interviewer.grading.grader import authored_anchors
+    from interviewer.llm.base import LLM
+    from interviewer.llm.registry import LOCAL_CAPABILITIES, LOCAL_MODEL
+
+    local = LLM(None, LOCAL_MODEL, backend="local", capabilities=LOCAL_CAPABILITIES, decoding="jump-forward")
+    grader = Grader(local, settings=session_settings)
+    assert json.loads(SHIPPED_SCORES.read_text())["scorer"] == grader.scorer_id
+    missing = [a for anchors in authored_anchors(session_settings).values() for a in anchors
+               if grader.anchor_scores.get(a) is None]
+    assert not missing, f"{len(missing)} authored anchors without a shipped score, e.g. {missing[0].key}"
+
+
 # --- the grade ----------------------------------------------------------------------------------------------------
 
 def _grader(session_settings, anchors: list[Anchor]) -> Grader:
