@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from interviewer.settings import Settings
+from interviewer.grading.anchor_book import AnchorBook
 from interviewer.grading.grader import Grader
 from interviewer.llm.registry import make_llm
 from interviewer.llm.localserver import _free_port, ensure_model, stop_server
@@ -65,12 +66,14 @@ def test_the_probe_finds_what_llama_cpp_python_honours(both):
 
 def test_grades_are_real_and_agree_with_the_embedded_path(both, bank):
     (cs, compat), (ls, local) = both
+    # The judge through each transport, zero-anchor: the anchored score is the same arithmetic on top (tests of its
+    # own), and the compatible server would first grade each question's nine anchors for itself.
     gaps = {}
     for qid, answers in ANSWERS.items():
         q = bank.get(qid)
         for kind, text in answers.items():
-            a = Grader(compat, settings=cs).score(q, text)
-            b = Grader(local, settings=ls).score(q, text)
+            a = Grader(compat, settings=cs, anchors=AnchorBook()).score(q, text)
+            b = Grader(local, settings=ls, anchors=AnchorBook()).score(q, text)
             assert not a.evidence_only and a.judgement == "logprobs", (qid, kind, a.notes)
             gaps[f"{qid}/{kind}"] = (a.score, b.score)
     print(gaps)
@@ -85,7 +88,8 @@ def test_a_practice_interview_through_the_compatible_backend(both, bank, tmp_pat
     (cs, compat), _ = both
     db = SessionDB(tmp_path / "s.sqlite3")
     agent = Interviewer.start(SessionConfig(track="fresher", n_questions=2, mode="practice", user="c"), db=db,
-                              llm=compat, grader=Grader(compat, settings=cs), questions=bank.questions)
+                              llm=compat, grader=Grader(compat, settings=cs, anchors=AnchorBook()),
+                              questions=bank.questions)  # zero-anchor: the anchors' own grades are tested apart
     try:
         said = [u.resolve() for u in agent.opening()]
         for _ in range(6):
