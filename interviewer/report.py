@@ -13,7 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from interviewer.bank.bank import Question
-from interviewer.text import escape_markdown, without_images
+from interviewer.text import escape_markdown, without_images, word_cut
 from interviewer.session import Review
 from interviewer.session import LEVELS, Session, SessionConfig
 from interviewer.voice.delivery import DeliverySummary
@@ -144,7 +144,7 @@ def _practice(concept: str, session: Session, bank: dict[str, Question], recent:
 
 
 def _short(text: str, n: int = 140) -> str:
-    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + "..."
+    return text if len(text) <= n else word_cut(text, n) + "..."
 
 
 def _study_plan(session: Session, results: list[QuestionResult], by_concept: list[Bucket],

@@ -13,6 +13,11 @@ CLAUSE_ENDS = ";"
 _CJK_ENDS = "。！？；"
 
 
+def word_cut(text: str, max_chars: int) -> str:
+    """The start of `text` up to `max_chars`, ending before the last space in it (no word cut in half)."""
+    return text[:max_chars].rsplit(" ", 1)[0]
+
+
 @lru_cache(maxsize=8)
 def _pattern(also_at: str) -> re.Pattern:
     return re.compile(rf"(?<=[{re.escape(SENTENCE_ENDS + also_at)}])\s+|(?<=[{_CJK_ENDS}])\s*|\n+")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from interviewer.grading.grade import Grade, KeyPointResult
 from interviewer.grading.screen import ZEROED_FLAGS
+from interviewer.text import word_cut
 
 MAX_STRENGTHS = 3
 MAX_IMPROVEMENTS = 4
@@ -39,7 +40,7 @@ class Feedback(BaseModel):
 def _quote(text: str | None) -> str:
     text = " ".join((text or "").split())
     if len(text) > MAX_QUOTE_CHARS:
-        text = text[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+        text = word_cut(text, MAX_QUOTE_CHARS) + " …"
     return f"“{text}”"
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
-from interviewer.text import sentences
+from interviewer.text import sentences, word_cut
 
 # Sentences that address the grader rather than the question. Removed before grading so they can gain nothing.
 _REQUEST = r"(give|put|record|mark|assign|award|grade|compensate|need|deserve|want|appreciate|output|return|receive|get)"
@@ -189,7 +189,7 @@ def screen(answer: str | None, max_chars: int = 4000, languages: frozenset[str] 
     if not text:
         return Screened(text="", flags=["empty"], notes=["The answer was empty: nothing to grade."])
     if len(text) > max_chars:
-        text = text[:max_chars].rsplit(" ", 1)[0]
+        text = word_cut(text, max_chars)
         flags.append("truncated")
         notes.append(f"The answer was longer than {max_chars} characters; only the first {len(text)} were graded.")
     text, removed = strip_injections(text)

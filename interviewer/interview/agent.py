@@ -32,6 +32,7 @@ from interviewer.interview.redirect import choose as choose_redirect
 from interviewer.interview.redirect import lines as redirect_lines
 from interviewer.session import MAX_LEVEL, QuestionRecord, Session, SessionConfig, Turn
 from interviewer.interview.transcript import TranscriptWriter, Utterance
+from interviewer.text import word_cut
 from interviewer.bank.bank import Question
 from interviewer.llm.base import LLM
 from interviewer.voice.delivery import Delivery
@@ -190,7 +191,7 @@ class Interviewer:
         if self.session.phase == "new":
             return self.opening()
         if len(message) > MAX_MESSAGE_CHARS:
-            cut = message[:MAX_MESSAGE_CHARS].rsplit(" ", 1)[0] or message[:MAX_MESSAGE_CHARS]
+            cut = word_cut(message, MAX_MESSAGE_CHARS) or message[:MAX_MESSAGE_CHARS]
             note = self._say("note", f"Your message was {len(message):,} characters long; I kept its first "
                                      f"{len(cut):,}.")
             return [note, *self.handle(cut, delivery=delivery)]

@@ -17,7 +17,7 @@ from interviewer.interview.conversation import LeakCheck
 from interviewer.session import SessionConfig
 from interviewer.llm.base import LLM, LLMError
 from interviewer.prompts import load_interview, load_prompt
-from interviewer.text import sentences
+from interviewer.text import sentences, word_cut
 
 LINES = load_interview()
 REQUESTS: dict[str, dict] = LINES["requests"]  # per task: max_tokens, temperature (and max_words where it applies)
@@ -38,7 +38,7 @@ def clean(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
     text = _LABEL.sub("", text.strip()).strip().strip('"').strip()
     if len(text) > max_chars:
         kept = _whole_sentences(text, max_chars)
-        text = kept if len(kept) > MIN_CUT_CHARS else text[:max_chars].rsplit(" ", 1)[0] + "..."
+        text = kept if len(kept) > MIN_CUT_CHARS else word_cut(text, max_chars) + "..."
     return text
 
 
